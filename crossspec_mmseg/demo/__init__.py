@@ -1,0 +1,3 @@
+from .synthetic import SPECIES_STYLES, TissueStyle, render_tissue, write_demo_tiles
+
+__all__ = ['SPECIES_STYLES', 'TissueStyle', 'render_tissue', 'write_demo_tiles']

@@ -1,0 +1,68 @@
+"""Shared set-up for the train/test CLIs: CPU-only distributed runs."""
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import timedelta
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config, DictAction
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    """The flags MMSeg's train and test tools share."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='where logs, checkpoints and metrics go')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value (MMSeg syntax)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def load_cli_config(config: str, work_dir: str | None, cfg_options: dict | None,
+                    launcher: str) -> Config:
+    """Load a config the way MMSeg's tools do.
+
+    ``work_dir`` priority: CLI, then the config's own, then
+    ``work_dirs/<config name>``.
+    """
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = os.path.join('work_dirs', os.path.splitext(os.path.basename(config))[0])
+    prepare_cpu_distributed(cfg, launcher)
+    return cfg
+
+__all__ = ['base_parser', 'load_cli_config', 'prepare_cpu_distributed']
+
+
+def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Make ``launcher='pytorch'`` (torchrun) work without CUDA.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` (absent in CPU
+    builds) and wraps with ``device_ids``; here the gloo process group is
+    started before the runner (which then skips ``init_dist``) and the model
+    wrapper is switched to :class:`CPUDistributedDataParallel`. A no-op with
+    CUDA or without a launcher.
+    """
+    if launcher != 'pytorch' or torch.cuda.is_available():
+        return
+    dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg', {})
+    timeout = dist_cfg.get('timeout', 1800)
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(backend='gloo', timeout=timedelta(seconds=timeout),
+                                      rank=int(os.environ['RANK']),
+                                      world_size=int(os.environ['WORLD_SIZE']))
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper['type'] = 'CPUDistributedDataParallel'
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper

@@ -1,0 +1,3 @@
+from .atomic import atomic_path
+
+__all__ = ['atomic_path']

@@ -1,0 +1,32 @@
+"""Atomic file writes: a reader sees the old file or the complete new one."""
+from __future__ import annotations
+
+import contextlib
+import os
+import os.path as osp
+import tempfile
+from typing import Iterator
+
+__all__ = ['atomic_path']
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is untouched.
+    The temporary name keeps the extension, so writers that infer the format
+    from the suffix (OpenCV, tifffile) still work.
+    """
+    folder, name = osp.split(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    stem, ext = osp.splitext(name)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{stem}.', suffix=f'.tmp{ext}', dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise

@@ -1,0 +1,74 @@
+"""Test (and evaluate) a checkpoint: MMSeg's tools/test.py with crossspec_mmseg.
+
+Same flags as MMSeg's (--work-dir, --out, --show, --show-dir, --tta,
+--cfg-options, --launcher). The metrics returned by the evaluator are also
+written to ``--metrics-out`` (default ``<work_dir>/metrics.json``).
+"""
+import json
+import os
+import os.path as osp
+
+import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
+from crossspec_mmseg.engine import base_parser, load_cli_config
+from crossspec_mmseg.evaluation import format_group_table
+from crossspec_mmseg.utils import atomic_path
+from mmengine.dist import is_main_process
+from mmengine.runner import Runner
+from mmengine.utils import mkdir_or_exist
+
+
+def parse_args():
+    parser = base_parser('Test (and evaluate) a segmentor')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='directory for predicted masks (PNG)')
+    parser.add_argument('--show', action='store_true', help='show predictions')
+    parser.add_argument('--show-dir', help='directory for painted predictions')
+    parser.add_argument('--wait-time', type=float, default=2, help='show interval (s)')
+    parser.add_argument('--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument('--metrics-out', help='JSON file for the metrics '
+                        '(default: <work_dir>/metrics.json)')
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def enable_visualization(cfg, args):
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise RuntimeError("--show/--show-dir need default_hooks.visualization="
+                           "dict(type='SegVisualizationHook')")
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        cfg.visualizer['save_dir'] = args.show_dir
+
+
+def main():
+    args = parse_args()
+    cfg = load_cli_config(args.config, args.work_dir, args.cfg_options, args.launcher)
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args)
+    if args.tta:
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if args.out is not None:
+        cfg.test_evaluator['output_dir'] = args.out
+        cfg.test_evaluator['keep_results'] = True
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if is_main_process():
+        out = args.metrics_out or osp.join(cfg.work_dir, 'metrics.json')
+        mkdir_or_exist(osp.dirname(osp.abspath(out)))
+        with atomic_path(out) as tmp, open(tmp, 'w') as f:
+            json.dump(metrics, f, indent=1, sort_keys=True)
+        if any('/' in k for k in metrics):
+            print(format_group_table(metrics))
+        print(f'metrics written to {out}')
+
+
+if __name__ == '__main__':
+    main()

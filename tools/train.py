@@ -1,0 +1,45 @@
+"""Train a segmentor: MMSeg's tools/train.py with crossspec_mmseg registered.
+
+Same flags as MMSeg's (--work-dir, --resume, --amp, --cfg-options,
+--launcher). Resume works on torch >= 2.6, and ``--launcher pytorch`` runs CPU
+processes over gloo where there is no GPU.
+"""
+import logging
+import os
+
+import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
+from crossspec_mmseg.engine import base_parser, load_cli_config
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
+
+
+def parse_args():
+    parser = base_parser('Train a segmentor')
+    parser.add_argument('--resume', action='store_true',
+                        help='resume from the latest checkpoint in the work dir')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main():
+    args = parse_args()
+    cfg = load_cli_config(args.config, args.work_dir, args.cfg_options, args.launcher)
+    if args.amp:
+        if cfg.optim_wrapper.type == 'AmpOptimWrapper':
+            print_log('AMP training is already enabled in your config.', logger='current',
+                      level=logging.WARNING)
+        else:
+            assert cfg.optim_wrapper.type == 'OptimWrapper', (
+                f'--amp needs optim_wrapper OptimWrapper, got {cfg.optim_wrapper.type}')
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+    cfg.resume = args.resume
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
