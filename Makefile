@@ -1,6 +1,6 @@
 # Entry points. `make demo` and `make test` do all set-up on a fresh machine.
 PY := .venv/bin/python
-DEMO_CONFIG := configs/demo/deeplabv3plus_r18-d8_1xb8-600it_demo-128x128.py
+DEMO_CONFIG := configs/demo/deeplabv3plus_r18-d8_demo.py
 
 .PHONY: install demo test test-all clean-demo
 

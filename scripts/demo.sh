@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-CONFIG=${CONFIG:-configs/demo/deeplabv3plus_r18-d8_1xb8-600it_demo-128x128.py}
+CONFIG=${CONFIG:-configs/demo/deeplabv3plus_r18-d8_demo.py}
 DATA=data/demo
 WORK=${WORK:-work_dirs/demo}
 
@@ -20,7 +20,7 @@ CKPT=$(cat "$WORK/last_checkpoint")
 echo "== 3/3 testing $CKPT with tools/test.py"
 "$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK" \
   > "$WORK/test.log" 2>&1 || { tail -n 40 "$WORK/test.log"; exit 1; }
-sed -n '/^+/,$p' "$WORK/test.log"
+awk '/Iter\(test\)/ {buf=""; next} {buf = buf $0 "\n"} END {printf "%s", buf}' "$WORK/test.log"
 echo "Dice of the nucleus class (an all-background guess scores 0):"
 "$PY" - "$WORK/metrics.json" <<'PYEOF'
 import json, sys

@@ -1,6 +1,6 @@
 # The demo config shrunk for tests: 64 px tiles, batch 2, a few iterations.
 # Data root from $CROSSSPEC_DATA (set by the tests' fixtures).
-_base_ = ['../../configs/demo/deeplabv3plus_r18-d8_1xb8-600it_demo-128x128.py']
+_base_ = ['../../configs/demo/deeplabv3plus_r18-d8_demo.py']
 data_root = '{{$CROSSSPEC_DATA:data/demo}}'
 crop_size = (64, 64)
 max_iters = 4
