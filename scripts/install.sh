@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 WHEELCACHE=${WHEELCACHE:-.wheelcache}
+# A user-level copy lets fresh clones on the same machine skip the build.
+USERCACHE=${CROSSSPEC_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/crossspec_mmseg/wheels}
 STAMP="$VENV/.crossspec-installed"
 
 say() { printf '[install] %s\n' "$*"; }
@@ -51,7 +53,8 @@ if "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/n
   say "mmcv 2.1.0 with ops already installed"
 else
   CACHE="$WHEELCACHE/torch-$TORCH_TAG"
-  WHEEL=$(ls "$CACHE"/mmcv-2.1.0-*.whl 2>/dev/null | head -n1 || true)
+  WHEEL=$(ls "$CACHE"/mmcv-2.1.0-*.whl "$USERCACHE/torch-$TORCH_TAG"/mmcv-2.1.0-*.whl \
+          2>/dev/null | head -n1 || true)
   if [ -z "$WHEEL" ]; then
     mkdir -p "$CACHE"
     if command -v nvcc >/dev/null && "$PY" -c "import torch, sys; sys.exit(not torch.cuda.is_available() and torch.version.cuda is None)"; then
@@ -66,6 +69,7 @@ else
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$PY" -m pip wheel -q --no-deps \
       --no-build-isolation --no-binary mmcv -w "$CACHE" mmcv==2.1.0
     WHEEL=$(ls "$CACHE"/mmcv-2.1.0-*.whl | head -n1)
+    mkdir -p "$USERCACHE/torch-$TORCH_TAG" && cp "$WHEEL" "$USERCACHE/torch-$TORCH_TAG/" || true
     "${PIP[@]}" "$(grep '^setuptools' requirements.txt | cut -d' ' -f1)"
   fi
   say "installing $WHEEL"
