@@ -1,0 +1,177 @@
+"""Orbit mouse/rat glomeruli whole slides (Dryad) -> tiles + manifest.
+
+Slides are ``train/<id>.tiff`` and ``test/<id>.tiff`` (the folders are the
+official split); annotations live in the SQLite ``orbit.db``
+(``RAW_ANNOTATION`` rows of type 0 joined to ``RAW_DATA_FILE``), matched to a
+slide by ``FILENAME`` stem or by ``RAW_DATA_FILE_ID`` (unconfirmed which holds
+for every file: both are tried). Species and stain come from the groups table
+shipped with the package (``resources/orbit_groups.csv``).
+
+Mask: glomeruli (subType 0) = 1; outside every ROI (when the slide has ROIs)
+or inside an exclusion = 255; otherwise 0.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import os.path as osp
+import sqlite3
+from collections import defaultdict
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from .orbit_blob import (SUBTYPE_EXCLUSION, SUBTYPE_NORMAL, SUBTYPE_ROI, OrbitShape,
+                         decode_orbit_blob)
+from .raster import PolygonSet
+from .slide_reader import SlideReader
+from .tiling import ConversionSummary, SourceImage, TilingConfig, convert_sources
+
+__all__ = ['DEFAULT_GROUPS_CSV', 'read_orbit_db', 'match_annotations', 'read_groups',
+           'orbit_label_fn',
+           'convert_orbit']
+
+logger = logging.getLogger(__name__)
+DEFAULT_GROUPS_CSV = osp.join(osp.dirname(osp.dirname(__file__)), 'resources',
+                              'orbit_groups.csv')
+SPLITS = ('train', 'test')
+
+
+def read_orbit_db(path: str) -> Dict[str, dict]:
+    """Image annotations per ``RAW_DATA_FILE_ID``, read from a read-only connection.
+
+    Returns:
+        ``{file_id: {'filename': stem or '', 'shapes': [OrbitShape, ...]}}``.
+
+    Raises:
+        FileNotFoundError / ValueError: no file, not SQLite, missing tables.
+        OrbitBlobError: an undecodable blob (names the annotation id).
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'orbit.db not found: {path} (pass --db PATH)')
+    try:
+        con = sqlite3.connect(f'file:{osp.abspath(path)}?mode=ro', uri=True)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            missing = {'RAW_ANNOTATION', 'RAW_DATA_FILE'} - tables
+            if missing:
+                raise ValueError(f'{path}: not an Orbit database, tables {sorted(missing)} '
+                                 f'missing (found {sorted(tables)})')
+            rows = con.execute(
+                'SELECT a.RAW_ANNOTATION_ID, a.RAW_DATA_FILE_ID, f.FILENAME, a.DATA '
+                'FROM RAW_ANNOTATION a LEFT JOIN RAW_DATA_FILE f '
+                'ON a.RAW_DATA_FILE_ID = f.RAW_DATA_FILE_ID '
+                'WHERE a.RAW_ANNOTATION_TYPE = 0 ORDER BY a.RAW_ANNOTATION_ID').fetchall()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as err:
+        raise ValueError(f'{path}: not a readable SQLite database ({err})') from None
+    files: Dict[str, dict] = {}
+    for annotation_id, file_id, filename, data in rows:
+        entry = files.setdefault(str(file_id), dict(
+            filename=osp.splitext(osp.basename(str(filename)))[0] if filename else '',
+            shapes=[]))
+        shape = decode_orbit_blob(data, record=f'{path} RAW_ANNOTATION_ID {annotation_id}')
+        if shape is None:
+            logger.warning('%s RAW_ANNOTATION_ID %s: arc shape skipped', path, annotation_id)
+        else:
+            entry['shapes'].append(shape)
+    return files
+
+
+def match_annotations(files: Dict[str, dict], stems: List[str]) -> Dict[str, List[OrbitShape]]:
+    """Shapes per slide stem, matching by file id first, then by FILENAME stem.
+
+    Raises:
+        ValueError: annotations whose slide is not among ``stems``.
+    """
+    stems_set, matched, orphans = set(stems), defaultdict(list), []
+    for file_id, entry in files.items():
+        stem = file_id if file_id in stems_set else entry['filename']
+        if stem in stems_set:
+            matched[stem].extend(entry['shapes'])
+        else:
+            orphans.append(f'{file_id} ({entry["filename"] or "no RAW_DATA_FILE row"})')
+    if orphans:
+        raise ValueError(f'orbit.db annotates slides that are not in the download: '
+                         f'{orphans[:10]}')
+    return dict(matched)
+
+
+def read_groups(path: str = DEFAULT_GROUPS_CSV) -> Dict[str, Dict[str, str]]:
+    """``raw_data_file_id -> {stain, species, group}`` from the groups table."""
+    with open(path, newline='') as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not {'raw_data_file_id', 'species'} <= set(rows[0]):
+        raise ValueError(f'{path}: expected columns raw_data_file_id,stain,species,group')
+    return {row['raw_data_file_id'].strip(): row for row in rows}
+
+
+def orbit_label_fn(shapes: List[OrbitShape]):
+    """Window function painting ROI, glomeruli and exclusions in that order."""
+    by_type = defaultdict(list)
+    for shape in shapes:
+        by_type[shape.sub_type].append([shape.points])
+    rois = PolygonSet(by_type[SUBTYPE_ROI])
+    glomeruli = PolygonSet(by_type[SUBTYPE_NORMAL])
+    exclusions = PolygonSet(by_type[SUBTYPE_EXCLUSION])
+
+    def label(x, y, w, h):
+        out = np.full((h, w), 255 if len(rois) else 0, np.uint8)
+        rois.fill(out, x, y, 0)
+        glomeruli.fill(out, x, y, 1)
+        exclusions.fill(out, x, y, 255)
+        return out
+    return label
+
+
+def _slides(raw_dir: str) -> List[tuple]:
+    found = []
+    for split in SPLITS:
+        folder = osp.join(raw_dir, split)
+        if osp.isdir(folder):
+            found += [(split, osp.join(folder, name)) for name in sorted(os.listdir(folder))
+                      if name.lower().endswith(('.tif', '.tiff'))]
+    if not found:
+        raise FileNotFoundError(f'{raw_dir}: no slides in train/ or test/')
+    return found
+
+
+def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
+                  groups: str = DEFAULT_GROUPS_CSV, scale: float = 1.0, tile: int = 512,
+                  overlap: float = 0.5, min_tissue: float = 0.05) -> ConversionSummary:
+    """Tile every slide with its glomerulus mask.
+
+    Args:
+        raw_dir: Folder with ``train/``, ``test/`` and (by default) ``orbit.db``.
+        out_dir: Output dataset folder.
+        db: Path of ``orbit.db`` (default ``raw_dir/orbit.db``).
+        groups: Slide id -> species/stain table (default: the shipped one).
+        scale, tile, overlap, min_tissue: Tiling (see :class:`TilingConfig`).
+
+    Raises:
+        ValueError: annotations for slides that are not in the download, or
+            a slide missing from the groups table.
+    """
+    slides = _slides(raw_dir)
+    annotations = match_annotations(read_orbit_db(db or osp.join(raw_dir, 'orbit.db')),
+                                    [osp.splitext(osp.basename(p))[0] for _, p in slides])
+    table = read_groups(groups)
+    sources = []
+    for split, path in slides:
+        stem = osp.splitext(osp.basename(path))[0]
+        if stem not in table:
+            raise ValueError(f'{path}: slide {stem} is not in the groups table {groups}; '
+                             'add a row (raw_data_file_id,stain,species,group) or pass --groups')
+        meta = table[stem]
+        with SlideReader(path) as reader:
+            size = reader.shape
+        sources.append(SourceImage(
+            name=stem, size=size, open_reader=lambda p=path: SlideReader(p),
+            labels={'masks': orbit_label_fn(annotations.get(stem, []))},
+            fields=dict(dataset='orbit', species=meta['species'].strip().lower(), organ='kidney',
+                        slide=stem, group=stem, split=split, stain=meta.get('stain', ''))))
+    tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue)
+    return convert_sources(sources, out_dir, tiling, desc='Orbit')
+

@@ -1,0 +1,97 @@
+"""Reading source rasters and rasterising polygons into label windows."""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+__all__ = ['ImageReadError', 'read_rgb_image', 'read_label_image', 'ArrayReader', 'PolygonSet']
+
+
+class ImageReadError(ValueError):
+    """An image file that cannot be decoded (names the file)."""
+
+
+def _imread(path: str, flags: int) -> np.ndarray:
+    data = np.fromfile(path, np.uint8) if path else None
+    image = cv2.imdecode(data, flags) if data is not None and data.size else None
+    if image is None:
+        raise ImageReadError(f'{path}: unreadable, empty or truncated image; '
+                             're-extract it from the download')
+    return image
+
+
+def read_rgb_image(path: str) -> np.ndarray:
+    """uint8 RGB ``(H, W, 3)``; drops alpha, expands greyscale, rejects 16-bit."""
+    image = _imread(path, cv2.IMREAD_UNCHANGED)
+    if image.dtype != np.uint8:
+        raise ImageReadError(f'{path}: expected an 8-bit image, got {image.dtype}')
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_label_image(path: str) -> np.ndarray:
+    """A single-channel label/instance image as stored (uint8 or uint16)."""
+    image = _imread(path, cv2.IMREAD_UNCHANGED)
+    if image.ndim == 3:
+        raise ImageReadError(f'{path}: expected a single-channel mask, got shape {image.shape}')
+    return image
+
+
+class ArrayReader:
+    """The slide-reader interface over an image already in memory."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.image = image
+
+    def read(self, x: int, y: int, w: int, h: int) -> np.ndarray:
+        return self.image[max(0, y):y + h, max(0, x):x + w]
+
+    def close(self) -> None:
+        self.image = None
+
+
+class PolygonSet:
+    """Polygons in full-resolution pixel coordinates, rasterised window by window.
+
+    Each polygon is a list of rings (exterior first, then holes) of ``[x, y]``
+    points. Vertices are rounded with ``floor(v + 0.5)``, which commutes with
+    integer window offsets, so a window equals the same crop of the whole
+    image rasterised at once.
+    """
+
+    def __init__(self, polygons: Sequence[Sequence[np.ndarray]] = ()) -> None:
+        self.polygons: List[List[np.ndarray]] = [
+            [np.floor(np.asarray(ring, np.float64) + 0.5).astype(np.int64) for ring in poly]
+            for poly in polygons]
+        self.boxes = np.array([self._box(p) for p in self.polygons], np.int64).reshape(-1, 4)
+
+    @staticmethod
+    def _box(rings: List[np.ndarray]) -> Tuple[int, int, int, int]:
+        points = np.concatenate(rings)
+        return (*points.min(0), *points.max(0))
+
+    def __len__(self) -> int:
+        return len(self.polygons)
+
+    def fill(self, out: np.ndarray, x: int, y: int, value: int) -> np.ndarray:
+        """Fill the polygons touching window ``(x, y, out.shape)`` into ``out``."""
+        h, w = out.shape
+        if not len(self.polygons):
+            return out
+        b = self.boxes
+        hits = np.flatnonzero((b[:, 2] >= x) & (b[:, 0] < x + w) & (b[:, 3] >= y) & (b[:, 1] < y + h))
+        for i in hits:
+            rings = [(ring - (x, y)).astype(np.int32) for ring in self.polygons[i]]
+            cv2.fillPoly(out, rings, int(value))
+        return out
+
+    def mask(self, x: int, y: int, w: int, h: int, value: int = 1,
+             background: int = 0, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """A fresh uint8 window with ``value`` inside the polygons."""
+        out = np.full((h, w), background, np.uint8) if out is None else out
+        return self.fill(out, x, y, value)

@@ -1,0 +1,302 @@
+"""Shared tiling and writing for all converters.
+
+A converter describes its source as :class:`SourceImage` records (how to read
+an RGB window, how to rasterise its label windows, and the manifest fields);
+:func:`convert_sources` tiles them, drops background, resizes, and writes
+``images/``, ``masks/`` (plus any extra mask folders) and ``manifest.csv``.
+
+Reliability: every file is written atomically (temp + rename), so a tile that
+exists is complete; a per-source journal (``.journal/<source>.csv``) records
+finished sources, so a rerun after an interruption skips them and resumes
+inside the interrupted one; ``manifest.csv`` is written last, atomically.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os.path as osp
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..datasets.manifest import MANIFEST_COLUMNS, write_manifest
+from ..utils.atomic import atomic_path
+
+__all__ = ['TilingConfig', 'SourceImage', 'ConversionSummary', 'window_positions',
+           'tissue_fraction', 'convert_sources', 'write_png']
+
+logger = logging.getLogger(__name__)
+
+#: ``(x, y, w, h) -> uint8 (h, w)`` label window at full resolution.
+LabelFn = Callable[[int, int, int, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TilingConfig:
+    """How sources are cut into tiles.
+
+    Args:
+        tile: Output tile side in pixels.
+        overlap: Fraction of the window shared by neighbours (0.5 = 50 %).
+        scale: Resize factor; the full-resolution window side is
+            ``round(tile / scale)``.
+        min_tissue: Keep a tile when at least this fraction of its pixels
+            has HSV saturation above ``saturation_threshold`` (the Kaggle
+            HuBMAP background test). 0 keeps every tile.
+        saturation_threshold: Saturation (0-255) that counts as tissue.
+    """
+
+    tile: int = 512
+    overlap: float = 0.5
+    scale: float = 1.0
+    min_tissue: float = 0.05
+    saturation_threshold: int = 40
+
+    def __post_init__(self) -> None:
+        if self.tile <= 0 or not 0 <= self.overlap < 1 or not 0 < self.scale < float('inf'):
+            raise ValueError(f'invalid tiling: tile={self.tile} (>0), overlap={self.overlap} '
+                             f'([0, 1)), scale={self.scale} (>0)')
+
+    @property
+    def window(self) -> int:
+        return max(1, round(self.tile / self.scale))
+
+    @property
+    def stride(self) -> int:
+        return max(1, round(self.window * (1 - self.overlap)))
+
+
+@dataclass
+class SourceImage:
+    """One image or slide to tile, as a converter describes it.
+
+    Args:
+        name: Unique stem for its tiles and journal (e.g. ``aaa6a05cc``).
+        size: ``(height, width)`` at full resolution.
+        open_reader: Returns an object with ``read(x, y, w, h) -> RGB`` and
+            ``close()`` (opened only when the source has work left).
+        labels: Mask folder -> function rasterising that label window;
+            ``'masks'`` is required.
+        fields: Manifest fields (dataset, species, organ, slide, group, split).
+    """
+
+    name: str
+    size: Tuple[int, int]
+    open_reader: Callable[[], object]
+    labels: Dict[str, LabelFn]
+    fields: Dict[str, object]
+
+
+@dataclass
+class ConversionSummary:
+    """What a conversion wrote, for the closing message and tests."""
+
+    written: Counter = field(default_factory=Counter)
+    skipped_background: Counter = field(default_factory=Counter)
+    resumed: int = 0
+    sources: int = 0
+    manifest: str = ''
+
+    def __str__(self) -> str:
+        species = sorted(set(self.written) | set(self.skipped_background))
+        per = ', '.join(f'{s}: {self.written[s]} written / {self.skipped_background[s]} '
+                        'background' for s in species)
+        return (f'{self.sources} sources -> {sum(self.written.values())} tiles ({per}); '
+                f'{self.resumed} tiles already present; manifest: {self.manifest}')
+
+
+def window_positions(length: int, window: int, stride: int) -> List[int]:
+    """Window starts covering ``[0, length)``; the last window ends at the border."""
+    if length <= window:
+        return [0]
+    starts = list(range(0, length - window + 1, stride))
+    if starts[-1] + window < length:
+        starts.append(length - window)
+    return starts
+
+
+def tissue_fraction(rgb: np.ndarray, saturation_threshold: int = 40) -> float:
+    """Fraction of pixels whose HSV saturation exceeds the threshold."""
+    saturation = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)[..., 1]
+    return float((saturation > saturation_threshold).mean())
+
+
+def write_png(path: str, array: np.ndarray) -> None:
+    """Write a PNG atomically (RGB arrays are converted to OpenCV's BGR)."""
+    data = array[..., ::-1] if array.ndim == 3 else array
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(tmp, np.ascontiguousarray(data)):
+            raise OSError(f'could not write {path}')
+
+
+class _TileWriter:
+    """Writes one source's tiles and rows; skips tiles that already exist."""
+
+    def __init__(self, out_dir: str, tiling: TilingConfig, label_dirs: Sequence[str]) -> None:
+        self.out_dir, self.tiling, self.label_dirs = out_dir, tiling, list(label_dirs)
+
+    def tile_paths(self, stem: str) -> Dict[str, str]:
+        paths = {'image': f'images/{stem}.png'}
+        paths.update({d: f'{d}/{stem}.png' for d in self.label_dirs})
+        return paths
+
+    def exists(self, stem: str) -> bool:
+        return all(osp.isfile(osp.join(self.out_dir, p)) for p in self.tile_paths(stem).values())
+
+    def write(self, stem: str, image: np.ndarray, labels: Dict[str, np.ndarray]) -> None:
+        paths = self.tile_paths(stem)
+        # Labels first, image last: the image's presence marks a complete tile.
+        for folder, mask in labels.items():
+            write_png(osp.join(self.out_dir, paths[folder]), mask)
+        write_png(osp.join(self.out_dir, paths['image']), image)
+
+
+def _resize(array: np.ndarray, tile: int, interpolation: int) -> np.ndarray:
+    if array.shape[0] == tile and array.shape[1] == tile:
+        return array
+    return cv2.resize(array, (tile, tile), interpolation=interpolation)
+
+
+def _pad(array: np.ndarray, window: int, fill: int) -> np.ndarray:
+    """Pad a window clipped at the image border back to ``window x window``."""
+    h, w = array.shape[:2]
+    if h == window and w == window:
+        return array
+    pad = ((0, window - h), (0, window - w)) + ((0, 0),) * (array.ndim - 2)
+    return np.pad(array, pad, constant_values=fill)
+
+
+def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
+                 summary: ConversionSummary, progress: tqdm) -> List[dict]:
+    height, width = source.size
+    window, tile = tiling.window, tiling.tile
+    species = str(source.fields.get('species', ''))
+    rows, reader = [], None
+    try:
+        for y in window_positions(height, window, tiling.stride):
+            for x in window_positions(width, window, tiling.stride):
+                progress.update(1)
+                stem = f'{source.name}_x{x}_y{y}'
+                row = dict(source.fields, image=f'images/{stem}.png', mask=f'masks/{stem}.png',
+                           x=x, y=y, width=min(window, width - x), height=min(window, height - y),
+                           scale=tiling.scale)
+                row.update({d: f'{d}/{stem}.png' for d in writer.label_dirs
+                            if d != 'masks'})
+                if writer.exists(stem):
+                    summary.resumed += 1
+                    summary.written[species] += 1
+                    rows.append(row)
+                    continue
+                reader = reader or source.open_reader()
+                rgb = reader.read(x, y, window, window)
+                if (tiling.min_tissue > 0 and tissue_fraction(
+                        rgb, tiling.saturation_threshold) < tiling.min_tissue):
+                    summary.skipped_background[species] += 1
+                    continue
+                labels = {}
+                for folder, label_fn in source.labels.items():
+                    mask = label_fn(x, y, rgb.shape[1], rgb.shape[0])
+                    if mask.shape != rgb.shape[:2]:
+                        raise ValueError(f'{source.name}: {folder} window {mask.shape} differs '
+                                         f'from image window {rgb.shape[:2]} at x={x}, y={y}')
+                    labels[folder] = _resize(_pad(mask, window, 255), tile, cv2.INTER_NEAREST)
+                image = _resize(_pad(rgb, window, 0), tile, cv2.INTER_AREA)
+                writer.write(stem, image, labels)
+                summary.written[species] += 1
+                rows.append(row)
+    finally:
+        if reader is not None:
+            reader.close()
+    return rows
+
+
+def _window_count(source: SourceImage, tiling: TilingConfig) -> int:
+    height, width = source.size
+    return (len(window_positions(height, tiling.window, tiling.stride))
+            * len(window_positions(width, tiling.window, tiling.stride)))
+
+
+def _journal_path(out_dir: str, name: str) -> str:
+    return osp.join(out_dir, '.journal', f'{name}.csv')
+
+
+def _read_journal(path: str) -> Optional[List[dict]]:
+    if not osp.isfile(path):
+        return None
+    with open(path, newline='') as f:
+        return list(csv.DictReader(f))
+
+
+def _write_journal(path: str, rows: List[dict]) -> None:
+    keys = list(MANIFEST_COLUMNS) + sorted({k for r in rows for k in r} - set(MANIFEST_COLUMNS))
+    with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _check_previous_tiling(out_dir: str, tiling: TilingConfig) -> None:
+    """Refuse to resume into a folder converted with other tiling settings."""
+    path = osp.join(out_dir, '.journal', 'tiling.json')
+    current = json.dumps(asdict(tiling), sort_keys=True)
+    if osp.isfile(path):
+        with open(path) as f:
+            previous = f.read()
+        if previous != current:
+            raise ValueError(f'{out_dir} was converted with tiling {previous}, now {current}: '
+                             'use a new output folder (or delete it) to change tiling')
+        return
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(current)
+
+
+def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: TilingConfig,
+                    desc: str = 'tiling') -> ConversionSummary:
+    """Tile every source into ``out_dir`` and write ``manifest.csv``.
+
+    Args:
+        sources: The images/slides, each with its label functions.
+        out_dir: Output dataset folder.
+        tiling: Tile size, overlap, scale and background test.
+        desc: Progress bar label.
+
+    Returns:
+        The summary (tiles written and skipped per species).
+    """
+    sources = list(sources)
+    names = [s.name for s in sources]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f'duplicate source names {duplicates[:5]}: tile names would collide')
+    label_dirs = sorted({d for s in sources for d in s.labels})
+    if 'masks' not in label_dirs:
+        raise ValueError('every source needs a "masks" label function')
+    _check_previous_tiling(out_dir, tiling)
+    writer = _TileWriter(out_dir, tiling, label_dirs)
+    summary = ConversionSummary(sources=len(sources))
+    total = sum(_window_count(s, tiling) for s in sources)
+    rows: List[dict] = []
+    with tqdm(total=total, desc=desc, unit='tile', dynamic_ncols=True,
+              disable=None) as progress:
+        for source in sources:
+            journal = _journal_path(out_dir, source.name)
+            done = _read_journal(journal)
+            if done is not None:
+                progress.update(_window_count(source, tiling))
+                species = str(source.fields.get('species', ''))
+                summary.written[species] += len(done)
+                summary.resumed += len(done)
+                rows.extend(done)
+                continue
+            source_rows = _tile_source(source, writer, tiling, summary, progress)
+            _write_journal(journal, source_rows)
+            rows.extend(source_rows)
+    summary.manifest = osp.join(out_dir, 'manifest.csv')
+    write_manifest(summary.manifest, rows)
+    logger.info(str(summary))
+    return summary
