@@ -8,7 +8,7 @@ from setuptools import find_packages, setup
 def read_requirements():
     lines = Path(__file__).with_name('requirements.txt').read_text().splitlines()
     reqs = [line.split('#')[0].strip() for line in lines]
-    runtime = [r for r in reqs if r and not r.startswith(('setuptools', 'pytest'))]
+    runtime = [r for r in reqs if r and not r.startswith(('setuptools', 'pytest', 'scikit-learn'))]
     return runtime + ['mmcv==2.1.0']
 
 
@@ -25,6 +25,6 @@ setup(
     packages=find_packages(include=['crossspec_mmseg', 'crossspec_mmseg.*']),
     package_data={'crossspec_mmseg': ['resources/*']},
     install_requires=read_requirements(),
-    extras_require={'tests': ['pytest']},
+    extras_require={'tests': ['pytest', 'scikit-learn']},
     license='Apache-2.0',
 )

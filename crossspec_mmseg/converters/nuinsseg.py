@@ -19,7 +19,7 @@ import os
 import os.path as osp
 import re
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
@@ -149,9 +149,17 @@ def _source(item: NuInsSegImage) -> SourceImage:
                     split=f'fold{item.fold}'))
 
 
-def convert_nuinsseg(raw_dir: str, out_dir: str, tile: int = 512) -> ConversionSummary:
-    """Convert the whole archive; every image is kept (no background test)."""
-    items = discover_nuinsseg(raw_dir)
+def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None
+                     ) -> ConversionSummary:
+    """Convert the whole archive; every image is kept (no background test).
+
+    Args:
+        raw_dir: The unpacked archive.
+        out_dir: Output dataset folder.
+        tile: Tile side; default: the largest image side (512 in the real
+            archive), so each image is one tile.
+    """
+    sources = [_source(item) for item in discover_nuinsseg(raw_dir)]
+    tile = tile or max(max(s.size) for s in sources)
     tiling = TilingConfig(tile=tile, overlap=0.0, scale=1.0, min_tissue=0.0)
-    return convert_sources([_source(item) for item in items], out_dir, tiling,
-                           desc='NuInsSeg')
+    return convert_sources(sources, out_dir, tiling, desc='NuInsSeg')

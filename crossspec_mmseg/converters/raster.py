@@ -1,10 +1,11 @@
 """Reading source rasters and rasterising polygons into label windows."""
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import cv2
 import numpy as np
+from skimage.draw import polygon2mask
 
 __all__ = ['ImageReadError', 'read_rgb_image', 'read_label_image', 'ArrayReader', 'PolygonSet']
 
@@ -59,19 +60,19 @@ class PolygonSet:
     """Polygons in full-resolution pixel coordinates, rasterised window by window.
 
     Each polygon is a list of rings (exterior first, then holes) of ``[x, y]``
-    points. Vertices are rounded with ``floor(v + 0.5)``, which commutes with
-    integer window offsets, so a window equals the same crop of the whole
-    image rasterised at once.
+    points. A pixel is inside when its centre is (scikit-image's
+    point-in-polygon rule), which does not depend on where a window starts,
+    so any window equals the same crop of the whole image rasterised at once.
+    Work per window is bounded by the window size, whatever the slide size.
     """
 
     def __init__(self, polygons: Sequence[Sequence[np.ndarray]] = ()) -> None:
         self.polygons: List[List[np.ndarray]] = [
-            [np.floor(np.asarray(ring, np.float64) + 0.5).astype(np.int64) for ring in poly]
-            for poly in polygons]
-        self.boxes = np.array([self._box(p) for p in self.polygons], np.int64).reshape(-1, 4)
+            [np.asarray(ring, np.float64).reshape(-1, 2) for ring in poly] for poly in polygons]
+        self.boxes = np.array([self._box(p) for p in self.polygons], np.float64).reshape(-1, 4)
 
     @staticmethod
-    def _box(rings: List[np.ndarray]) -> Tuple[int, int, int, int]:
+    def _box(rings: List[np.ndarray]) -> Tuple[float, float, float, float]:
         points = np.concatenate(rings)
         return (*points.min(0), *points.max(0))
 
@@ -79,19 +80,22 @@ class PolygonSet:
         return len(self.polygons)
 
     def fill(self, out: np.ndarray, x: int, y: int, value: int) -> np.ndarray:
-        """Fill the polygons touching window ``(x, y, out.shape)`` into ``out``."""
+        """Set ``value`` inside the polygons in window ``(x, y, out.shape)`` of ``out``."""
         h, w = out.shape
-        if not len(self.polygons):
+        if not self.polygons:
             return out
         b = self.boxes
-        hits = np.flatnonzero((b[:, 2] >= x) & (b[:, 0] < x + w) & (b[:, 3] >= y) & (b[:, 1] < y + h))
+        hits = np.flatnonzero((b[:, 2] >= x) & (b[:, 0] <= x + w - 1)
+                              & (b[:, 3] >= y) & (b[:, 1] <= y + h - 1))
         for i in hits:
-            rings = [(ring - (x, y)).astype(np.int32) for ring in self.polygons[i]]
-            cv2.fillPoly(out, rings, int(value))
+            exterior, *holes = self.polygons[i]
+            inside = polygon2mask((h, w), exterior[:, ::-1] - (y, x))
+            for hole in holes:
+                inside &= ~polygon2mask((h, w), hole[:, ::-1] - (y, x))
+            out[inside] = value
         return out
 
     def mask(self, x: int, y: int, w: int, h: int, value: int = 1,
-             background: int = 0, out: Optional[np.ndarray] = None) -> np.ndarray:
+             background: int = 0) -> np.ndarray:
         """A fresh uint8 window with ``value`` inside the polygons."""
-        out = np.full((h, w), background, np.uint8) if out is None else out
-        return self.fill(out, x, y, value)
+        return self.fill(np.full((h, w), background, np.uint8), x, y, value)

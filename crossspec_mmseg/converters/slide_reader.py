@@ -86,7 +86,11 @@ class SlideReader:
                       for a in self._axes)
         planes = []
         for array in self._arrays:
-            window = np.asarray(array[index])
+            try:
+                window = np.asarray(array[index])
+            except Exception as err:  # truncated/corrupt tiles surface only here
+                raise SlideReadError(f'{self.path}: cannot read TIFF window x={x}, y={y} '
+                                     f'({type(err).__name__}: {err})') from err
             kept = [a for a in self._axes]
             # Move Y, X first; the rest become channels.
             window = np.moveaxis(window, [kept.index('Y'), kept.index('X')], [0, 1])

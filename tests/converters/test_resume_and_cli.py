@@ -1,0 +1,92 @@
+"""Interrupted conversions resume to the same bytes; the CLIs write the same datasets."""
+import hashlib
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+import crossspec_mmseg.converters.tiling as tiling
+from crossspec_mmseg.converters import convert_hubmap
+from crossspec_mmseg.demo.raw_downloads import (write_hubmap_raw, write_nuinsseg_raw,
+                                                write_orbit_raw)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def tree_digest(root):
+    """Hash of every file except the resume journal."""
+    h = hashlib.sha256()
+    for dirpath, dirs, files in sorted(os.walk(root)):
+        dirs[:] = sorted(d for d in dirs if d != '.journal')
+        for name in sorted(files):
+            path = osp.join(dirpath, name)
+            h.update(osp.relpath(path, root).encode() + open(path, 'rb').read())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope='module')
+def hubmap_raw(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('hubmap_raw'))
+    write_hubmap_raw(root, n_slides=3, shape=(200, 260), seed=2)
+    return root
+
+
+@pytest.mark.parametrize('fail_after', [1, 7, 40, 61])
+def test_interrupted_conversion_resumes_byte_identical(hubmap_raw, tmp_path, monkeypatch,
+                                                      fail_after):
+    args = dict(scale=0.5, tile=32, overlap=0.5, anatomy=True)
+    reference = str(tmp_path / 'reference')
+    convert_hubmap(hubmap_raw, reference, **args)
+
+    out = str(tmp_path / 'out')
+    real_write, calls = tiling.write_png, []
+
+    def flaky_write(path, array):
+        calls.append(path)
+        if len(calls) == fail_after:
+            raise KeyboardInterrupt('simulated kill')
+        real_write(path, array)
+
+    monkeypatch.setattr(tiling, 'write_png', flaky_write)
+    with pytest.raises(KeyboardInterrupt):
+        convert_hubmap(hubmap_raw, out, **args)
+    assert not osp.exists(osp.join(out, 'manifest.csv'))
+    monkeypatch.setattr(tiling, 'write_png', real_write)
+    summary = convert_hubmap(hubmap_raw, out, **args)
+    assert summary.resumed > 0 or fail_after == 1
+    assert tree_digest(out) == tree_digest(reference)
+    leftovers = [f for _, _, fs in os.walk(out) for f in fs if '.tmp' in f]
+    assert leftovers == []
+
+
+def test_changed_tiling_refuses_to_resume(hubmap_raw, tmp_path):
+    out = str(tmp_path / 'out')
+    convert_hubmap(hubmap_raw, out, tile=32)
+    with pytest.raises(ValueError, match='use a new output folder'):
+        convert_hubmap(hubmap_raw, out, tile=64)
+
+
+def run_cli(*args):
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_clis_write_datasets(tmp_path):
+    write_nuinsseg_raw(str(tmp_path / 'nu'), size=32)
+    out = run_cli('tools/dataset_converters/nuinsseg.py', str(tmp_path / 'nu'),
+                  str(tmp_path / 'nu_out'))
+    assert 'human: 9 written' in out and 'mouse: 14 written' in out
+
+    write_hubmap_raw(str(tmp_path / 'hb'), n_slides=1, shape=(120, 160))
+    out = run_cli('tools/dataset_converters/hubmap.py', str(tmp_path / 'hb'),
+                  str(tmp_path / 'hb_out'), '--scale', '0.5', '--tile', '32', '--anatomy')
+    assert osp.isdir(tmp_path / 'hb_out' / 'masks_anatomy') and 'human:' in out
+
+    groups = write_orbit_raw(str(tmp_path / 'ob'))
+    out = run_cli('tools/dataset_converters/orbit.py', str(tmp_path / 'ob'),
+                  str(tmp_path / 'ob_out'), '--groups', groups, '--tile', '64', '--keep-all')
+    assert 'mouse: 63 written' in out and 'rat: 63 written' in out  # 7 x 9 windows

@@ -1,0 +1,27 @@
+"""HuBMAP "Hacking the Kidney" download -> tiles + manifest.csv.
+
+    python tools/dataset_converters/hubmap.py RAW_DIR OUT_DIR [--scale 0.4] [--tile 512]
+        [--overlap 0.5] [--anatomy] [--keep-all]
+"""
+import argparse
+
+from _tiling_args import add_tiling_args, tiling_kwargs
+
+from crossspec_mmseg.converters import convert_hubmap
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('raw_dir', help='folder with train/, train.csv, ...')
+    parser.add_argument('out_dir')
+    add_tiling_args(parser)
+    parser.add_argument('--anatomy', action='store_true',
+                        help='also write masks_anatomy/ (0 bg, 1 cortex, 2 medulla)')
+    args = parser.parse_args()
+    print(convert_hubmap(args.raw_dir, args.out_dir, anatomy=args.anatomy,
+                         **tiling_kwargs(args)))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,28 @@
+"""Orbit mouse/rat glomeruli slides + orbit.db -> tiles + manifest.csv.
+
+    python tools/dataset_converters/orbit.py RAW_DIR OUT_DIR [--db PATH] [--groups CSV]
+        [--scale S] [--tile 512] [--overlap 0.5] [--keep-all]
+"""
+import argparse
+
+from _tiling_args import add_tiling_args, tiling_kwargs
+
+from crossspec_mmseg.converters import DEFAULT_GROUPS_CSV, convert_orbit
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('raw_dir', help='folder with train/ and test/ slides')
+    parser.add_argument('out_dir')
+    parser.add_argument('--db', help='orbit.db (default: RAW_DIR/orbit.db)')
+    parser.add_argument('--groups', default=DEFAULT_GROUPS_CSV,
+                        help='slide id -> stain/species table (default: the shipped one)')
+    add_tiling_args(parser)
+    args = parser.parse_args()
+    print(convert_orbit(args.raw_dir, args.out_dir, db=args.db, groups=args.groups,
+                        **tiling_kwargs(args)))
+
+
+if __name__ == '__main__':
+    main()
