@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# The whole pipeline on synthetic data, on CPU: data -> train -> test -> per-species table.
+# The whole pipeline on synthetic data, on CPU:
+# raw download -> converter -> train -> test -> per-species table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 CONFIG=${CONFIG:-configs/demo/deeplabv3plus_r18-d8_demo.py}
-DATA=data/demo
+RAW=data/demo/raw
+DATA=data/demo/nuinsseg
 WORK=${WORK:-work_dirs/demo}
 
 start=$(date +%s)
 mkdir -p "$WORK"
-echo "== 1/3 synthetic two-species data -> $DATA"
-"$PY" tools/make_demo_data.py "$DATA"
-echo "== 2/3 training $(basename "$CONFIG") on CPU (log: $WORK)"
+echo "== 1/4 synthetic NuInsSeg-format download (human + mouse kidney) -> $RAW"
+"$PY" tools/make_demo_data.py "$RAW"
+echo "== 2/4 converting it with tools/dataset_converters/nuinsseg.py -> $DATA"
+"$PY" tools/dataset_converters/nuinsseg.py "$RAW" "$DATA"
+echo "== 3/4 training $(basename "$CONFIG") on CPU (log: $WORK)"
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK" \
   > "$WORK/train.log" 2>&1 \
   || { tail -n 40 "$WORK/train.log"; exit 1; }
 grep -E "Iter\(train\) \[ *[0-9]+/[0-9]+\]" "$WORK/train.log" | awk 'NR % 3 == 0' | sed -E 's/.*(Iter\(train\) \[ *[0-9]+\/[0-9]+\]).*( loss: [0-9.]+).*/\1\2/'
 CKPT=$(cat "$WORK/last_checkpoint")
-echo "== 3/3 testing $CKPT with tools/test.py"
+echo "== 4/4 testing $CKPT with tools/test.py"
 "$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK" \
   > "$WORK/test.log" 2>&1 || { tail -n 40 "$WORK/test.log"; exit 1; }
 awk '/Iter\(test\)/ {buf=""; next} {buf = buf $0 "\n"} END {printf "%s", buf}' "$WORK/test.log"

@@ -36,18 +36,21 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip install --disable-pip-version-check -q)
+# pip's noise: local index paths this machine's pip.conf lists, editable-install banners.
+NOISE='is ignored: it is neither|BuildBackendWarning|^ *!!|\*{20}|Please be careful|name as your package|with strategy, WheelFile|^ *$'
+pip_install() { "${PIP[@]}" "$@" 2>&1 | { grep -vE "$NOISE" || true; }; }
 
-"${PIP[@]}" --upgrade "pip>=23" wheel
+pip_install --upgrade "pip>=23" wheel
 
 if ! "$PY" -c "import torch" 2>/dev/null; then
   say "installing torch==2.13.0"
-  "${PIP[@]}" torch==2.13.0
+  pip_install torch==2.13.0
 fi
 TORCH_TAG=$("$PY" -c 'import torch; print(torch.__version__.replace("+", "_"))')
 
 # Everything mmcv/mmseg/the package need, before mmcv so its build sees them
 # (mmcv picks opencv-python-headless when that is already installed).
-"${PIP[@]}" -r requirements.txt
+pip_install -r requirements.txt
 
 if "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
   say "mmcv 2.1.0 with ops already installed"
@@ -65,17 +68,17 @@ else
     fi
     # mmcv 2.1.0's setup.py needs setuptools<70 to build; the runtime pin
     # from requirements.txt is restored right after.
-    "${PIP[@]}" "setuptools<70"
+    pip_install "setuptools<70"
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$PY" -m pip wheel -q --no-deps \
       --no-build-isolation --no-binary mmcv -w "$CACHE" mmcv==2.1.0
     WHEEL=$(ls "$CACHE"/mmcv-2.1.0-*.whl | head -n1)
     mkdir -p "$USERCACHE/torch-$TORCH_TAG" && cp "$WHEEL" "$USERCACHE/torch-$TORCH_TAG/" || true
-    "${PIP[@]}" "$(grep '^setuptools' requirements.txt | cut -d' ' -f1)"
+    pip_install "$(grep '^setuptools' requirements.txt | cut -d' ' -f1)"
   fi
   say "installing $WHEEL"
-  "${PIP[@]}" --no-deps "$WHEEL"
+  pip_install --no-deps "$WHEEL"
 fi
 
-"${PIP[@]}" --no-deps --no-build-isolation -e .
+pip_install --no-deps --no-build-isolation -e .
 "$PY" -c "import mmcv.ops, mmseg, crossspec_mmseg; print('[install] ok: mmcv', mmcv.__version__, '| mmseg', mmseg.__version__)"
 touch "$STAMP"

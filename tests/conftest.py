@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from crossspec_mmseg.demo import write_demo_tiles
+from crossspec_mmseg.converters import convert_nuinsseg
+from crossspec_mmseg.demo import write_nuinsseg_raw
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(REPO, 'tests', 'configs', 'tiny_demo.py')
@@ -14,10 +15,12 @@ TINY_CONFIG = osp.join(REPO, 'tests', 'configs', 'tiny_demo.py')
 
 @pytest.fixture(scope='session')
 def demo_data(tmp_path_factory):
-    """A small two-species tile set: 10 human and 10 mouse 64 px tiles."""
+    """The demo's path in small: a NuInsSeg-format download of 10 human and
+    10 mouse 64 px kidney images, converted with the real converter."""
+    raw = str(tmp_path_factory.mktemp('demo_raw'))
+    write_nuinsseg_raw(raw, {'human kidney': 10, 'mouse kidney': 10}, size=64, seed=1)
     root = str(tmp_path_factory.mktemp('demo_data'))
-    write_demo_tiles(root, dict(human=10, mouse=10), size=64, seed=1,
-                     split_fractions=(0.6, 0.2, 0.2))
+    convert_nuinsseg(raw, root)
     return root
 
 

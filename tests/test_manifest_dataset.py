@@ -20,14 +20,48 @@ def build(root, **kwargs):
 
 def test_filters_and_species_reach_data_samples(demo_data):
     everything = build(demo_data)
-    human_train = build(demo_data, filters=dict(species='human', split=['train']))
+    human_train = build(demo_data, filters=dict(species='human', split=['fold0', 'fold1']))
     rows = read_manifest(f'{demo_data}/manifest.csv')
-    expected = [r for r in rows if r['species'] == 'human' and r['split'] == 'train']
+    expected = [r for r in rows if r['species'] == 'human' and r['split'] in ('fold0', 'fold1')]
     assert len(everything) == len(rows) and len(human_train) == len(expected) > 0
     sample = human_train[0]['data_samples']
-    assert sample.species == 'human' and sample.split == 'train' and sample.organ == 'tissue'
+    assert sample.species == 'human' and sample.split in ('fold0', 'fold1')
+    assert sample.organ == 'kidney'
     assert sample.gt_sem_seg.data.shape[-2:] == (64, 64)
     assert human_train.get_group_labels('species') == ['human'] * len(expected)
+
+
+def test_exclusion_filter(demo_data):
+    rows = read_manifest(f'{demo_data}/manifest.csv')
+    kept = build(demo_data, filters={'!split': 'fold0'})
+    assert len(kept) == sum(r['split'] != 'fold0' for r in rows)
+    assert 'fold0' not in kept.get_group_labels('split')
+
+
+def _copy_with_manifest(demo_data, tmp_path, edit):
+    import shutil
+    root = tmp_path / 'data'
+    shutil.copytree(demo_data, root)
+    rows = read_manifest(str(root / 'manifest.csv'))
+    write_manifest(str(root / 'manifest.csv'), edit(rows))
+    return str(root)
+
+
+@pytest.mark.parametrize('edit, error, message', [
+    (lambda rows: [dict(rows[0], mask='../../etc/passwd')] + rows[1:], ValueError,
+     r'manifest.csv:2: path .* points outside the dataset root'),
+    (lambda rows: rows + [rows[0]], ValueError, 'is listed twice'),
+    (lambda rows: [dict(rows[0], image='images/missing.png')] + rows[1:], FileNotFoundError,
+     'manifest.csv:2: images/missing.png does not exist'),
+])
+def test_manifest_validated_at_build(demo_data, tmp_path, edit, error, message):
+    with pytest.raises(error, match=message):
+        build(_copy_with_manifest(demo_data, tmp_path, edit))
+
+
+def test_missing_mask_column(demo_data):
+    with pytest.raises(KeyError, match="no column 'masks_anatomy'"):
+        build(demo_data, seg_map_column='masks_anatomy')
 
 
 def test_no_matching_rows_is_an_error(demo_data):

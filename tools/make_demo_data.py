@@ -1,24 +1,27 @@
-"""Write the synthetic two-species demo dataset (tiles + manifest.csv).
+"""Write a synthetic NuInsSeg-format download with two species (the demo's raw data).
 
-    python tools/make_demo_data.py data/demo [--human 24 --mouse 72 --size 128 --seed 0]
+    python tools/make_demo_data.py data/demo/raw [--human 24 --mouse 72 --size 128 --seed 0]
+
+Convert it like the real archive:
+    python tools/dataset_converters/nuinsseg.py data/demo/raw data/demo/nuinsseg
 """
 import argparse
 
-from crossspec_mmseg.demo import write_demo_tiles
+from crossspec_mmseg.demo import write_nuinsseg_raw
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('out_dir')
-    parser.add_argument('--human', type=int, default=24, help='human tiles')
-    parser.add_argument('--mouse', type=int, default=72, help='mouse tiles')
-    parser.add_argument('--size', type=int, default=128, help='tile side (px)')
+    parser.add_argument('--human', type=int, default=24, help='human kidney images')
+    parser.add_argument('--mouse', type=int, default=72, help='mouse kidney images')
+    parser.add_argument('--size', type=int, default=128, help='image side (px)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
-    manifest = write_demo_tiles(args.out_dir, dict(human=args.human, mouse=args.mouse),
-                                size=args.size, seed=args.seed)
-    print(f'wrote {args.human + args.mouse} tiles; manifest: {manifest}')
+    write_nuinsseg_raw(args.out_dir, {'human kidney': args.human, 'mouse kidney': args.mouse},
+                       size=args.size, seed=args.seed)
+    print(f'wrote {args.human} human + {args.mouse} mouse kidney images to {args.out_dir}')
 
 
 if __name__ == '__main__':

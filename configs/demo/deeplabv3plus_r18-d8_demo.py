@@ -1,15 +1,25 @@
 # DeepLabV3+ with a half-width ResNet-18 (V1c, 32 base channels) on the synthetic
 # two-species demo, from scratch on CPU (~0.4 s/iter on 2 cores, batch 8 x 128 px).
-# Used by `make demo` and, shrunk further, by the tests.
+# Data: a synthetic NuInsSeg-format download (human + mouse kidney, 128 px) run
+# through the real converter (scripts/demo.sh). Used by `make demo` and, shrunk
+# further, by the tests.
 _base_ = [
     'mmseg::_base_/models/deeplabv3plus_r50-d8.py',
-    '../_base_/datasets/crossspec_demo.py',
+    '../_base_/datasets/nuinsseg.py',
     'mmseg::_base_/default_runtime.py',
 ]
+data_root = 'data/demo/nuinsseg'
+crop_size = (128, 128)
+loader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root))
+train_dataloader = dict(batch_size=8, **loader)
+val_dataloader = loader
+test_dataloader = loader
+val_evaluator = dict(group_keys=('species',))
+test_evaluator = val_evaluator
 max_iters = 400
 model = dict(
     pretrained=None,  # nothing is downloaded: train from scratch
-    data_preprocessor=dict(size={{_base_.crop_size}}),
+    data_preprocessor=dict(size=crop_size),
     backbone=dict(depth=18, base_channels=32, stem_channels=32),
     decode_head=dict(in_channels=256, c1_in_channels=32, channels=64, c1_channels=32,
                      dilations=(1, 6, 12, 18), num_classes=2),

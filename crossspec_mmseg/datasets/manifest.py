@@ -62,12 +62,15 @@ def filter_rows(rows: Iterable[Dict[str, str]], filters: Filters | None) -> List
     """Keep rows whose column values are among the allowed ones.
 
     ``filters`` maps a column to one value or a list of values, e.g.
-    ``dict(species='human', split=['train', 'val'])``. Values compare as strings.
+    ``dict(species='human', split=['train', 'val'])``; a column prefixed with
+    ``!`` excludes instead (``{'!slide': ['aaa6a05cc']}``). Values compare as
+    strings.
     """
     rows = list(rows)
-    for column, allowed in (filters or {}).items():
-        allowed = {str(v) for v in ([allowed] if isinstance(allowed, (str, int)) else allowed)}
+    for key, values in (filters or {}).items():
+        column, exclude = key.lstrip('!'), key.startswith('!')
+        values = {str(v) for v in ([values] if isinstance(values, (str, int)) else values)}
         if rows and column not in rows[0]:
             raise KeyError(f'filter on unknown manifest column {column!r}')
-        rows = [row for row in rows if row[column] in allowed]
+        rows = [row for row in rows if (row[column] in values) != exclude]
     return rows

@@ -8,6 +8,7 @@ metrics.
 """
 from __future__ import annotations
 
+import os
 import os.path as osp
 from typing import List, Optional
 
@@ -23,29 +24,58 @@ __all__ = ['CrossSpeciesSegDataset']
 class CrossSpeciesSegDataset(BaseSegDataset):
     """Segmentation tiles listed in a ``manifest.csv``.
 
+    The manifest is validated when the dataset is built, not halfway through
+    an epoch: every referenced file must exist inside ``data_root`` and no
+    tile may be listed twice.
+
     Args:
         ann_file: Manifest path, relative to ``data_root`` (default
             ``manifest.csv``).
         filters: Rows to keep, ``{column: value or [values]}``, e.g.
-            ``dict(species='human', split='train')``.
+            ``dict(species='human', split='train')``; ``'!column'`` excludes.
+        seg_map_column: Manifest column with the label mask (``mask``; e.g.
+            ``masks_anatomy`` for HuBMAP's cortex/medulla labels).
         **kwargs: As :class:`mmseg.datasets.BaseSegDataset` (``metainfo``
             with ``classes``/``palette``, ``pipeline``, ``data_root``...).
     """
 
-    def __init__(self, ann_file: str = 'manifest.csv',
-                 filters: Optional[Filters] = None, **kwargs) -> None:
+    def __init__(self, ann_file: str = 'manifest.csv', filters: Optional[Filters] = None,
+                 seg_map_column: str = 'mask', **kwargs) -> None:
         self.filters = dict(filters or {})
+        self.seg_map_column = seg_map_column
         super().__init__(ann_file=ann_file, **kwargs)
 
+    def _resolve(self, root: str, relative: str, line: int) -> str:
+        """Absolute path of a manifest entry; it must stay inside ``root`` and exist."""
+        path = osp.normpath(osp.join(root, relative))
+        if osp.isabs(relative) or not path.startswith(osp.normpath(root) + os.sep):
+            raise ValueError(f'{self.ann_file}:{line}: path {relative!r} points outside the '
+                             f'dataset root {root}')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{self.ann_file}:{line}: {relative} does not exist; '
+                                    're-run the converter (it resumes)')
+        return path
+
     def load_data_list(self) -> List[dict]:
-        root = self.data_root or osp.dirname(self.ann_file)
-        rows = filter_rows(read_manifest(self.ann_file), self.filters)
+        root = osp.abspath(self.data_root or osp.dirname(self.ann_file))
+        all_rows = read_manifest(self.ann_file)
+        if all_rows and self.seg_map_column not in all_rows[0]:
+            raise KeyError(f'{self.ann_file}: no column {self.seg_map_column!r} '
+                           '(convert with the option that writes it, e.g. --anatomy)')
+        lines = {id(row): i for i, row in enumerate(all_rows, start=2)}
+        rows = filter_rows(all_rows, self.filters)
         if not rows:
             raise ValueError(f'{self.ann_file}: no manifest rows match filters {self.filters}')
+        seen: dict = {}
         data_list = []
         for row in rows:
-            info = dict(img_path=osp.join(root, row['image']),
-                        seg_map_path=osp.join(root, row['mask']),
+            line = lines[id(row)]
+            if row['image'] in seen:
+                raise ValueError(f'{self.ann_file}:{line}: tile {row["image"]} is listed twice '
+                                 f'(first on line {seen[row["image"]]})')
+            seen[row['image']] = line
+            info = dict(img_path=self._resolve(root, row['image'], line),
+                        seg_map_path=self._resolve(root, row[self.seg_map_column], line),
                         label_map=self.label_map,
                         reduce_zero_label=self.reduce_zero_label,
                         seg_fields=[])

@@ -1,3 +1,5 @@
-from .synthetic import SPECIES_STYLES, TissueStyle, render_tissue, write_demo_tiles
+from .raw_downloads import write_hubmap_raw, write_nuinsseg_raw, write_orbit_raw
+from .synthetic import SPECIES_STYLES, TissueStyle, render_tissue
 
-__all__ = ['SPECIES_STYLES', 'TissueStyle', 'render_tissue', 'write_demo_tiles']
+__all__ = ['SPECIES_STYLES', 'TissueStyle', 'render_tissue', 'write_hubmap_raw',
+           'write_nuinsseg_raw', 'write_orbit_raw']

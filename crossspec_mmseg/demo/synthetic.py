@@ -5,22 +5,18 @@ species differ the way real human and mouse tissue differ at one
 magnification: stain hue, nucleus size and nucleus density. Everything is
 deterministic for a seed.
 
-:func:`render_tissue` draws one image and its instance map; the tile writer
-(:func:`write_demo_tiles`) and, later, the raw-download writers build on it.
+:func:`render_tissue` draws one image and its instance map; the synthetic
+raw downloads (:mod:`.raw_downloads`) are built from it.
 """
 from __future__ import annotations
 
-import os
-import os.path as osp
 from dataclasses import dataclass
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Tuple
 
 import cv2
 import numpy as np
 
-from ..datasets.manifest import write_manifest
-
-__all__ = ['TissueStyle', 'SPECIES_STYLES', 'render_tissue', 'write_demo_tiles']
+__all__ = ['TissueStyle', 'SPECIES_STYLES', 'render_tissue']
 
 
 @dataclass(frozen=True)
@@ -89,50 +85,3 @@ def render_tissue(rng: np.random.Generator, style: TissueStyle,
     image = cv2.GaussianBlur(image, (3, 3), 0.8)
     image += rng.normal(0, 4, image.shape).astype(np.float32)
     return np.clip(image, 0, 255).astype(np.uint8), instances
-
-
-def _split_for(index: int, n: int, fractions: Sequence[float]) -> str:
-    """train/val/test by position; with 3+ tiles every split gets at least one."""
-    least = 1 if n >= 3 else 0
-    n_val = max(least, round(n * fractions[1]))
-    n_test = max(least, round(n * fractions[2]))
-    train_end = n - n_val - n_test
-    return 'train' if index < train_end else 'val' if index < train_end + n_val else 'test'
-
-
-def write_demo_tiles(out_dir: str, counts: Dict[str, int] | None = None,
-                     size: int = 128, seed: int = 0,
-                     split_fractions: Sequence[float] = (0.7, 0.1, 0.2)) -> str:
-    """Write a converted-layout dataset: ``images/``, ``masks/``, ``manifest.csv``.
-
-    Args:
-        out_dir: Output folder (created).
-        counts: Tiles per species, e.g. ``{'human': 12, 'mouse': 40}``
-            (default: scarce human, plentiful mouse, as in NuInsSeg kidney).
-        size: Tile side in pixels.
-        seed: Seed; the same seed writes identical files.
-        split_fractions: Fractions for train/val/test within each species.
-
-    Returns:
-        Path of the written manifest.
-    """
-    counts = counts or {'human': 24, 'mouse': 72}
-    rng = np.random.default_rng(seed)
-    for sub in ('images', 'masks'):
-        os.makedirs(osp.join(out_dir, sub), exist_ok=True)
-    rows = []
-    for species, n in counts.items():
-        style = SPECIES_STYLES[species]
-        for i in range(n):
-            image, instances = render_tissue(rng, style, size)
-            stem = f'{species}_demo_{i}'
-            image_rel, mask_rel = f'images/{stem}.png', f'masks/{stem}.png'
-            cv2.imwrite(osp.join(out_dir, image_rel), image[..., ::-1])
-            cv2.imwrite(osp.join(out_dir, mask_rel), (instances > 0).astype(np.uint8))
-            rows.append(dict(image=image_rel, mask=mask_rel, dataset='demo',
-                             species=species, organ='tissue', slide=stem, group=stem,
-                             split=_split_for(i, n, split_fractions), x=0, y=0,
-                             width=size, height=size, scale=1.0))
-    manifest = osp.join(out_dir, 'manifest.csv')
-    write_manifest(manifest, rows)
-    return manifest

@@ -1,11 +1,9 @@
-# Synthetic two-species nuclei tiles (crossspec_mmseg.demo), 128 px.
-# Generate with: python tools/make_demo_data.py data/demo
+# What every tile dataset shares: pipelines (512 px tiles), loaders, the
+# per-species metric. Source configs set each loader's dataset type, root
+# and manifest filters.
 custom_imports = dict(imports=['crossspec_mmseg'], allow_failed_imports=False)
 
-dataset_type = 'CrossSpeciesSegDataset'
-data_root = 'data/demo'
-crop_size = (128, 128)
-metainfo = dict(classes=('background', 'nucleus'), palette=[[0, 0, 0], [255, 64, 64]])
+crop_size = (512, 512)
 # PackSegInputs' default keys plus the manifest columns the sampler/metrics use.
 meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
              'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
@@ -27,22 +25,22 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=0,
+    batch_size=4,
+    num_workers=2,
+    persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
-                 filters=dict(split='train'), pipeline=train_pipeline))
+    dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
-    num_workers=0,
+    num_workers=2,
+    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
-                 filters=dict(split='val'), pipeline=test_pipeline))
+    dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(
     batch_size=1,
-    num_workers=0,
+    num_workers=2,
+    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
-                 filters=dict(split='test'), pipeline=test_pipeline))
-val_evaluator = dict(type='GroupIoUMetric', group_keys=('species',))
+    dataset=dict(pipeline=test_pipeline))
+val_evaluator = dict(type='GroupIoUMetric', group_keys=('species', 'dataset'))
 test_evaluator = val_evaluator
