@@ -9,6 +9,13 @@ import torch
 from conftest import TINY_CONFIG, run_tool
 
 
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(scope='module')
 def trained(demo_data, tmp_path_factory):
     """4 iterations of the tiny config through tools/train.py."""
@@ -55,7 +62,7 @@ def test_dist_train_two_cpu_processes(demo_data, tmp_path):
     work = str(tmp_path / 'dist')
     proc = run_tool(['tools/dist_train.sh', TINY_CONFIG, '2', '--work-dir', work,
                      '--cfg-options', 'train_cfg.max_iters=2'], demo_data,
-                    env=dict(PORT='29533'))
+                    env=dict(PORT=str(free_port())))
     log = proc.stdout + proc.stderr
     assert 'Distributed training: True' in log
     assert 'GPU number: 2' in log  # mmengine's name for the world size

@@ -1,24 +1,4 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
-# Starts GPUS processes with torchrun. Without GPUs they are CPU processes
-# over gloo (useful for testing the distributed path).
-CONFIG=$1
-CHECKPOINT=$2
-GPUS=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} \
-exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$(dirname "$0")/test.py" \
-    "$CONFIG" "$CHECKPOINT" \
-    --launcher pytorch "${@:4}"
+# GPUS processes via torchrun (CPU processes over gloo where there is no GPU).
+exec "$(dirname "$0")/torchrun.sh" test.py "$3" "$1" "$2" "${@:4}"

@@ -1,23 +1,4 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG GPUS [train.py args...]
-# Starts GPUS processes with torchrun. Without GPUs they are CPU processes
-# over gloo (useful for testing the distributed path).
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} \
-exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$(dirname "$0")/train.py" \
-    "$CONFIG" \
-    --launcher pytorch "${@:3}"
+# GPUS processes via torchrun (CPU processes over gloo where there is no GPU).
+exec "$(dirname "$0")/torchrun.sh" train.py "$2" "$1" "${@:3}"

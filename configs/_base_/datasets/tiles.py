@@ -36,11 +36,6 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(pipeline=test_pipeline))
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
 val_evaluator = dict(type='GroupIoUMetric', group_keys=('species', 'dataset'))
 test_evaluator = val_evaluator
