@@ -35,14 +35,18 @@ class CrossSpeciesSegDataset(BaseSegDataset):
             ``dict(species='human', split='train')``; ``'!column'`` excludes.
         seg_map_column: Manifest column with the label mask (``mask``; e.g.
             ``masks_anatomy`` for HuBMAP's cortex/medulla labels).
+        label_offset: Added to every label except ``ignore_index`` when
+            masks load: the node-id offset of this dataset's label set in a
+            label tree (:meth:`LabelTree.offset_of`).
         **kwargs: As :class:`mmseg.datasets.BaseSegDataset` (``metainfo``
             with ``classes``/``palette``, ``pipeline``, ``data_root``...).
     """
 
     def __init__(self, ann_file: str = 'manifest.csv', filters: Optional[Filters] = None,
-                 seg_map_column: str = 'mask', **kwargs) -> None:
+                 seg_map_column: str = 'mask', label_offset: int = 0, **kwargs) -> None:
         self.filters = dict(filters or {})
         self.seg_map_column = seg_map_column
+        self.label_offset = label_offset
         super().__init__(ann_file=ann_file, **kwargs)
 
     def _resolve(self, root: str, relative: str, line: int) -> str:
@@ -68,6 +72,10 @@ class CrossSpeciesSegDataset(BaseSegDataset):
             raise ValueError(f'{self.ann_file}: no manifest rows match filters {self.filters}')
         seen: dict = {}
         data_list = []
+        label_map = self.label_map
+        if self.label_offset:
+            classes = self._metainfo.get('classes') or ()
+            label_map = {j: j + self.label_offset for j in range(len(classes))}
         for row in rows:
             line = lines[id(row)]
             if row['image'] in seen:
@@ -76,7 +84,7 @@ class CrossSpeciesSegDataset(BaseSegDataset):
             seen[row['image']] = line
             info = dict(img_path=self._resolve(root, row['image'], line),
                         seg_map_path=self._resolve(root, row[self.seg_map_column], line),
-                        label_map=self.label_map,
+                        label_map=label_map,
                         reduce_zero_label=self.reduce_zero_label,
                         seg_fields=[])
             info.update({k: row[k] for k in META_COLUMNS})

@@ -1,0 +1,44 @@
+"""Weights from sample counts: inverse frequency, most frequent group = 1.
+
+    w_g = max_h(n_h) / n_g, then capped at ``max_weight`` if given.
+
+On NuInsSeg's counts this gives kidney human 3.6 (11 vs 40 mouse), liver
+mouse 1.1 (36 vs 40), spleen mouse 4.9 (7 vs 34). One published table used
+2.5 / 1.1 / 4.8: the kidney weight was capped (``max_weight=2.5`` for that
+organ), the others plain inverse frequency (4.86 reported as 4.8).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Dict, Iterable, Mapping, Optional
+
+from ...datasets.manifest import Filters, filter_rows, read_manifest
+
+__all__ = ['inverse_frequency_weights', 'weights_from_manifest']
+
+
+def inverse_frequency_weights(counts: Mapping[str, int],
+                              max_weight: Optional[float] = None) -> Dict[str, float]:
+    """``{group: weight}`` from ``{group: count}`` (see the module docstring)."""
+    if not counts or min(counts.values()) <= 0:
+        raise ValueError(f'counts must be positive, got {dict(counts)}')
+    if max_weight is not None and max_weight < 1:
+        raise ValueError(f'max_weight must be >= 1 (the most frequent group gets 1), '
+                         f'got {max_weight}')
+    top = max(counts.values())
+    weights = {group: top / n for group, n in counts.items()}
+    if max_weight is not None:
+        weights = {group: min(w, max_weight) for group, w in weights.items()}
+    return weights
+
+
+def weights_from_manifest(manifest: str, column: str = 'species',
+                          filters: Optional[Filters] = None,
+                          max_weight: Optional[float] = None) -> Dict[str, float]:
+    """Inverse-frequency weights of a manifest column over the (filtered) rows,
+    e.g. the training split's species."""
+    rows: Iterable[dict] = filter_rows(read_manifest(manifest), filters)
+    counts = Counter(row[column] for row in rows)
+    if not counts:
+        raise ValueError(f'{manifest}: no rows match {filters}')
+    return inverse_frequency_weights(counts, max_weight)

@@ -1,0 +1,195 @@
+"""Registered losses: focal + Dice (joint training), CE + Dice (separate
+training) and their label-hierarchy forms.
+
+They are drop-in ``loss_decode`` entries for any MMSeg decode or auxiliary
+head: ``loss(seg_logits, seg_label, weight=seg_weight, ignore_index=...)``.
+Per-sample species weights arrive as the per-pixel ``weight`` (see
+:class:`crossspec_mmseg.models.CrossSpeciesEncoderDecoder`). How weights enter
+each term is documented in :mod:`.functional`.
+"""
+from __future__ import annotations
+
+from typing import Dict, Mapping, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+from torch import Tensor, nn
+
+from .functional import (binary_as_two_class, focal_term, pixel_loss_mean, sample_weights,
+                         soft_dice, weighted_dice_loss)
+from .label_tree import LabelTree
+
+__all__ = ['FocalDiceLoss', 'CEDiceLoss', 'HierarchicalFocalDiceLoss']
+
+
+class _NodeLoss(nn.Module):
+    """``lambda_pixel * focal(gamma) + lambda_dice * Dice`` on label-tree nodes."""
+
+    def __init__(self, gamma: float, lambda_pixel: float, lambda_dice: float,
+                 class_weight: Optional[Sequence[float]], tree: Optional[LabelTree],
+                 use_sigmoid: bool, smooth: float, ignore_index: int, loss_name: str) -> None:
+        super().__init__()
+        if gamma < 0 or lambda_pixel < 0 or lambda_dice < 0 or smooth < 0:
+            raise ValueError(f'gamma ({gamma}), the lambdas ({lambda_pixel}, {lambda_dice}) '
+                             f'and smooth ({smooth}) must be >= 0')
+        if not loss_name.startswith('loss_'):
+            raise ValueError(f'loss_name must start with "loss_" (MMSeg sums those), got '
+                             f'{loss_name!r}')
+        if use_sigmoid and tree is not None and not tree.is_flat:
+            raise ValueError('use_sigmoid is for 1-channel heads; a label tree needs softmax')
+        self.gamma, self.lambda_pixel, self.lambda_dice = gamma, lambda_pixel, lambda_dice
+        self.use_sigmoid, self.smooth, self.ignore_index = use_sigmoid, smooth, ignore_index
+        self._loss_name = loss_name
+        self._leaf_class_weight = class_weight
+        if tree is None and class_weight is not None:
+            tree = LabelTree.flat(len(class_weight))
+        self.tree = tree
+        if tree is not None:
+            self._register_tree(tree, class_weight)
+
+    def _register_tree(self, tree: LabelTree, class_weight) -> None:
+        self.register_buffer('class_weight', tree.node_class_weight(class_weight), persistent=False)
+        self.register_buffer('node_matrix', tree.matrix, persistent=False)
+        self.register_buffer('node_set', tree.node_set, persistent=False)
+        singles = [r for r, members in enumerate(tree.node_leaves) if len(members) == 1]
+        self.register_buffer('single_rows', torch.tensor(singles, dtype=torch.long),
+                             persistent=False)
+        self.register_buffer('single_leaves', torch.tensor(
+            [tree.node_leaves[r][0] for r in singles], dtype=torch.long), persistent=False)
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name
+
+    def _nodes(self, logits: Tensor):
+        """Node log-probabilities and probabilities ``(N, T, H, W)``."""
+        if self.use_sigmoid:
+            if logits.shape[1] != 1:
+                raise ValueError(f'use_sigmoid expects 1-channel logits, got {logits.shape[1]}')
+            logits = binary_as_two_class(logits)
+        if self.tree is None:  # flat tree sized on first use
+            self.tree = LabelTree.flat(logits.shape[1])
+            self._register_tree(self.tree, self._leaf_class_weight)
+            self.to(logits.device)
+        if logits.shape[1] != len(self.tree.leaves):
+            raise ValueError(f'logits have {logits.shape[1]} channels, the label tree '
+                             f'{len(self.tree.leaves)} leaves')
+        log_probs = F.log_softmax(logits.float(), dim=1)
+        probs = log_probs.exp()
+        if self.tree.is_flat:
+            return log_probs, probs
+        node_p = torch.einsum('tc,nchw->nthw', self.node_matrix, probs)
+        node_logp = torch.log(node_p.clamp_min(torch.finfo(node_p.dtype).tiny))
+        # Leaf nodes keep the exact log-softmax (so leaf-only labels give the plain loss).
+        node_logp = node_logp.index_copy(1, self.single_rows,
+                                         log_probs.index_select(1, self.single_leaves))
+        return node_logp, node_p
+
+    def components(self, seg_logits: Tensor, seg_label: Tensor,
+                   weight: Optional[Tensor] = None,
+                   ignore_index: Optional[int] = None) -> Dict[str, Tensor]:
+        """The unscaled focal/CE and Dice terms (for tests and logging)."""
+        ignore = self.ignore_index if ignore_index is None else ignore_index
+        node_logp, node_p = self._nodes(seg_logits)
+        num_nodes = node_p.shape[1]
+        label = seg_label.long()
+        valid = label != ignore
+        target = torch.where(valid, label, torch.zeros_like(label))
+        if bool(valid.any()) and int(target.max()) >= num_nodes:
+            bad = torch.unique(target[target >= num_nodes]).tolist()
+            raise ValueError(f'labels {bad[:5]} out of range for {num_nodes} classes/nodes '
+                             f'(and not ignore_index={ignore})')
+        if weight is not None:
+            weight = weight.to(node_p.dtype)
+        log_pt = node_logp.gather(1, target.unsqueeze(1)).squeeze(1)
+        pixel = focal_term(log_pt, self.gamma) * self.class_weight[target]
+        pixel_loss = pixel_loss_mean(pixel, valid, weight)
+
+        sample_set = self._sample_label_sets(target, valid)
+        class_mask = self.node_set.unsqueeze(0) == sample_set.unsqueeze(1)
+        if self.use_sigmoid:  # binary Dice on the foreground only
+            class_mask[:, 0] = False
+        dice = soft_dice(node_p, target, valid, self.smooth)
+        per_sample, has_pixels = sample_weights(valid, weight)
+        dice_loss = weighted_dice_loss(dice, self.class_weight, class_mask & has_pixels[:, None],
+                                       per_sample)
+        return dict(pixel=pixel_loss, dice=dice_loss)
+
+    def _sample_label_sets(self, target: Tensor, valid: Tensor) -> Tensor:
+        sets = self.node_set[target]
+        high = torch.where(valid, sets, torch.full_like(sets, -1)).flatten(1).max(1).values
+        low = torch.where(valid, sets, torch.full_like(sets, 1 << 30)).flatten(1).min(1).values
+        mixed = (high >= 0) & (high != low)
+        if bool(mixed.any()):
+            raise ValueError('a sample mixes labels of different label sets; give each dataset '
+                             'its label_offset from the label tree')
+        return high.clamp_min(0)
+
+    def forward(self, seg_logits: Tensor, seg_label: Tensor, weight: Optional[Tensor] = None,
+                ignore_index: Optional[int] = None, **kwargs) -> Tensor:
+        parts = self.components(seg_logits, seg_label, weight, ignore_index)
+        return self.lambda_pixel * parts['pixel'] + self.lambda_dice * parts['dice']
+
+
+@MODELS.register_module()
+class FocalDiceLoss(_NodeLoss):
+    """Joint-training loss ``L_t = lambda_focal * FL_w + lambda_dice * Dice``.
+
+    Args:
+        gamma: Focusing parameter (0 gives weighted cross-entropy).
+        lambda_focal: Weight of the focal term.
+        lambda_dice: Weight of the Dice term.
+        class_weight: One weight per class (multiplies the focal term per
+            pixel; weights the Dice class average).
+        use_sigmoid: Binary mode for 1-channel heads (sigmoid focal, Dice on
+            the foreground).
+        smooth: Dice smoothing.
+        ignore_index: Label ignored by both terms (the head's value wins).
+        loss_name: Name in the log; must start with ``loss_``.
+    """
+
+    def __init__(self, gamma: float = 2.0, lambda_focal: float = 0.75, lambda_dice: float = 1.0,
+                 class_weight: Optional[Sequence[float]] = None, use_sigmoid: bool = False,
+                 smooth: float = 1.0, ignore_index: int = 255,
+                 loss_name: str = 'loss_focal_dice') -> None:
+        super().__init__(gamma, lambda_focal, lambda_dice, class_weight, None, use_sigmoid,
+                         smooth, ignore_index, loss_name)
+
+
+@MODELS.register_module()
+class CEDiceLoss(_NodeLoss):
+    """Separate-training loss ``L_s = lambda_ce * CE + lambda_dice * Dice``
+    (same weighting and ignore rules as :class:`FocalDiceLoss`; unlike MMSeg's
+    CrossEntropyLoss, class weights work with ignored pixels)."""
+
+    def __init__(self, lambda_ce: float = 0.5, lambda_dice: float = 0.75,
+                 class_weight: Optional[Sequence[float]] = None, use_sigmoid: bool = False,
+                 smooth: float = 1.0, ignore_index: int = 255,
+                 loss_name: str = 'loss_ce_dice') -> None:
+        super().__init__(0.0, lambda_ce, lambda_dice, class_weight, None, use_sigmoid, smooth,
+                         ignore_index, loss_name)
+
+
+@MODELS.register_module()
+class HierarchicalFocalDiceLoss(_NodeLoss):
+    """Focal (or CE with ``gamma=0``) + Dice against labels at any tree level.
+
+    The head predicts the leaves; a pixel labelled with a coarse node is
+    compared with the *sum* of its leaves' probabilities, in both terms.
+
+    Args:
+        label_tree: ``dict(leaves=..., groups=..., label_sets=...)`` (see
+            :class:`LabelTree`), validated at build time.
+        class_weight: Per leaf; a group node gets the mean of its leaves.
+        gamma, lambda_focal, lambda_dice, smooth, ignore_index, loss_name:
+            As :class:`FocalDiceLoss`.
+    """
+
+    def __init__(self, label_tree: Mapping, gamma: float = 2.0, lambda_focal: float = 0.75,
+                 lambda_dice: float = 1.0, class_weight: Optional[Sequence[float]] = None,
+                 smooth: float = 1.0, ignore_index: int = 255,
+                 loss_name: str = 'loss_hierarchical') -> None:
+        tree = label_tree if isinstance(label_tree, LabelTree) else LabelTree(**label_tree)
+        super().__init__(gamma, lambda_focal, lambda_dice, class_weight, tree, False, smooth,
+                         ignore_index, loss_name)

@@ -1,0 +1,101 @@
+"""The maths of the segmentation losses, as pure functions.
+
+Everything works on *node* probabilities: for a plain loss the nodes are the
+head's classes; for the label-hierarchy loss they are the nodes of the label
+sets (a coarse node's probability is the sum of its leaves'). One code path
+serves both, so the hierarchy loss equals the plain loss when every sample is
+labelled at leaf level.
+
+Weighting and reduction (shared by focal, CE and Dice):
+
+* focal/CE: per pixel ``w_pixel * w_class[target] * FL``, summed over valid
+  (non-ignored) pixels and divided by their number: weights scale the loss,
+  they are not renormalised away;
+* Dice: soft Dice per sample and class over valid pixels; the class average
+  is weighted by ``w_class`` (``sum_c w_c (1 - D_c) / sum_c w_c`` over the
+  classes of the sample's label set); the batch average is
+  ``sum_n w_n L_n / N`` where ``w_n`` is the sample's mean pixel weight (the
+  species weight: constant within a sample).
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ['binary_as_two_class', 'focal_term', 'pixel_loss_mean', 'soft_dice',
+           'weighted_dice_loss', 'sample_weights']
+
+
+def binary_as_two_class(logits: Tensor) -> Tensor:
+    """1-channel (sigmoid) logits as 2-class logits ``[0, x]``.
+
+    ``softmax([0, x]) == [1 - sigmoid(x), sigmoid(x)]``, so the softmax losses
+    become their exact sigmoid/binary counterparts.
+    """
+    return torch.cat([torch.zeros_like(logits), logits], dim=1)
+
+
+def focal_term(log_pt: Tensor, gamma: float) -> Tensor:
+    """``-(1 - p_t)^gamma * log p_t`` per pixel (``gamma = 0``: cross-entropy)."""
+    if gamma == 0:
+        return -log_pt
+    return -(1 - log_pt.exp()).clamp_min(0).pow(gamma) * log_pt
+
+
+def pixel_loss_mean(loss: Tensor, valid: Tensor, weight: Optional[Tensor]) -> Tensor:
+    """Sum of weighted per-pixel losses over valid pixels / number of valid pixels.
+
+    An all-ignored batch gives exactly 0 with zero gradient.
+    """
+    loss = torch.where(valid, loss, torch.zeros_like(loss))
+    if weight is not None:
+        loss = loss * weight
+    return loss.sum() / valid.sum().clamp_min(1)
+
+
+def soft_dice(probs: Tensor, target: Tensor, valid: Tensor, smooth: float = 1.0) -> Tensor:
+    """Soft Dice coefficient per sample and class, ``(N, K)``.
+
+    Args:
+        probs: ``(N, K, H, W)`` node probabilities.
+        target: ``(N, H, W)`` node index (any value where not ``valid``).
+        valid: ``(N, H, W)`` bool.
+        smooth: Added to numerator and denominator (absent class: Dice 1).
+    """
+    k = probs.shape[1]
+    onehot = F.one_hot(torch.where(valid, target, 0), k).permute(0, 3, 1, 2).to(probs.dtype)
+    mask = valid.unsqueeze(1).to(probs.dtype)
+    p, g = probs * mask, onehot * mask
+    inter = (p * g).flatten(2).sum(-1)
+    denom = p.flatten(2).sum(-1) + g.flatten(2).sum(-1)
+    return (2 * inter + smooth) / (denom + smooth)
+
+
+def weighted_dice_loss(dice: Tensor, class_weight: Tensor, class_mask: Tensor,
+                       sample_weight: Tensor) -> Tensor:
+    """Batch Dice loss from per-sample, per-class coefficients.
+
+    Args:
+        dice: ``(N, K)`` Dice coefficients.
+        class_weight: ``(K,)`` weights in the class average.
+        class_mask: ``(N, K)`` bool, the classes each sample is scored on.
+        sample_weight: ``(N,)`` weights in the batch average (0 for a sample
+            without valid pixels).
+    """
+    w = class_weight.unsqueeze(0) * class_mask.to(dice.dtype)
+    per_sample = ((1 - dice) * w).sum(1) / w.sum(1).clamp_min(1e-12)
+    return (per_sample * sample_weight).sum() / dice.shape[0]
+
+
+def sample_weights(valid: Tensor, weight: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    """Per-sample weight (mean pixel weight over valid pixels; 1 without
+    ``weight``) and whether the sample has any valid pixel."""
+    counts = valid.flatten(1).sum(1)
+    has_pixels = counts > 0
+    if weight is None:
+        return has_pixels.to(torch.float32), has_pixels
+    total = torch.where(valid, weight, torch.zeros_like(weight)).flatten(1).sum(1)
+    return total / counts.clamp_min(1), has_pixels

@@ -1,0 +1,187 @@
+"""Loss values against independent NumPy (float64) computations, and their guarantees."""
+import numpy as np
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+import crossspec_mmseg  # noqa: F401
+from crossspec_mmseg.models import (CEDiceLoss, FocalDiceLoss, HierarchicalFocalDiceLoss,
+                                    LabelTree)
+
+TREE = dict(leaves=['background', 'cortex', 'outer_stripe', 'inner_stripe', 'inner_medulla'],
+            groups=dict(medulla=['outer_stripe', 'inner_stripe', 'inner_medulla']),
+            label_sets=dict(mouse=['background', 'cortex', 'outer_stripe', 'inner_stripe',
+                                   'inner_medulla'],
+                            human=['background', 'cortex', 'medulla']))
+
+
+def reference(logits, labels, gamma, class_w, pixel_w, groups=None, smooth=1.0,
+              ignore=255, dice_classes=None):
+    """Independent float64 NumPy: focal and Dice terms as documented.
+
+    groups: per sample, list of leaf-index lists (its label set's nodes).
+    """
+    x = logits.astype(np.float64)
+    p = np.exp(x - x.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    n, c = x.shape[:2]
+    groups = groups or [[[k] for k in range(c)]] * n
+    focal_sum, n_valid, dice_total = 0.0, 0, 0.0
+    for i in range(n):
+        nodes = np.stack([p[i, g].sum(0) for g in groups[i]])  # (K, H, W)
+        valid = labels[i] != ignore
+        t = np.where(valid, labels[i], 0)
+        pt = np.take_along_axis(nodes, t[None], 0)[0]
+        fl = -((1 - pt) ** gamma) * np.log(pt)
+        node_w = np.array([np.mean(np.asarray(class_w)[g]) for g in groups[i]])
+        w = node_w[t] * pixel_w[i]
+        focal_sum += (fl * w)[valid].sum()
+        n_valid += valid.sum()
+        ks = dice_classes if dice_classes is not None else range(len(groups[i]))
+        num = den = 0.0
+        for k in ks:
+            pk, gk = nodes[k][valid], (t == k)[valid]
+            d = (2 * (pk * gk).sum() + smooth) / (pk.sum() + gk.sum() + smooth)
+            num += node_w[k] * (1 - d)
+            den += node_w[k]
+        sample_w = pixel_w[i][valid].mean() if valid.any() else 0.0
+        dice_total += sample_w * num / den
+    return focal_sum / max(n_valid, 1), dice_total / n
+
+
+@pytest.fixture
+def batch():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, (3, 4, 6, 7)).astype(np.float32)
+    labels = rng.integers(0, 4, (3, 6, 7))
+    labels[rng.random(labels.shape) < 0.2] = 255
+    species_w = np.array([2.5, 1.0, 1.0])[:, None, None] * np.ones((3, 6, 7))
+    return logits, labels, species_w
+
+
+@pytest.mark.parametrize('gamma', [0.0, 2.0, 3.5])
+def test_focal_dice_against_numpy(batch, gamma):
+    logits, labels, pixel_w = batch
+    class_w = [1.0, 1.25, 2.0, 0.5]
+    loss = FocalDiceLoss(gamma=gamma, class_weight=class_w)
+    parts = loss.components(torch.tensor(logits), torch.tensor(labels),
+                            weight=torch.tensor(pixel_w, dtype=torch.float32))
+    focal, dice = reference(logits, labels, gamma, class_w, pixel_w)
+    assert parts['pixel'].item() == pytest.approx(focal, rel=1e-5)
+    assert parts['dice'].item() == pytest.approx(dice, rel=1e-5)
+
+
+def test_gamma_zero_is_weighted_cross_entropy(batch):
+    logits, labels, _ = batch
+    class_w = torch.tensor([1.0, 1.25, 2.0, 0.5])
+    focal = FocalDiceLoss(gamma=0, class_weight=class_w.tolist(), lambda_dice=0, lambda_focal=1)
+    ce = torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(labels),
+                                           weight=class_w, ignore_index=255, reduction='sum')
+    expected = ce / (torch.tensor(labels) != 255).sum()
+    assert focal(torch.tensor(logits), torch.tensor(labels)).item() == pytest.approx(
+        expected.item(), rel=1e-5)
+    ce_dice = CEDiceLoss(lambda_ce=1, lambda_dice=0, class_weight=class_w.tolist())
+    assert ce_dice(torch.tensor(logits), torch.tensor(labels)).item() == pytest.approx(
+        expected.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize('cls, kwargs, lambdas', [
+    (FocalDiceLoss, dict(lambda_focal=0.75, lambda_dice=1.0), (0.75, 1.0)),
+    (CEDiceLoss, dict(), (0.5, 0.75)),
+    (HierarchicalFocalDiceLoss, dict(label_tree=TREE, lambda_focal=0.3, lambda_dice=2.0),
+     (0.3, 2.0)),
+])
+def test_combined_equals_weighted_sum_of_parts(cls, kwargs, lambdas):
+    logits = torch.randn(2, 5 if cls is HierarchicalFocalDiceLoss else 4, 5, 5)
+    labels = torch.randint(0, 4, (2, 5, 5))
+    loss = cls(**kwargs)
+    parts = loss.components(logits, labels)
+    assert loss(logits, labels).item() == pytest.approx(
+        lambdas[0] * parts['pixel'].item() + lambdas[1] * parts['dice'].item(), rel=1e-6)
+
+
+@pytest.mark.parametrize('cls', [FocalDiceLoss, CEDiceLoss])
+def test_all_ignored_batch_is_zero_with_zero_gradient(cls):
+    logits = torch.randn(2, 3, 4, 4, requires_grad=True)
+    loss = cls(class_weight=[1, 2, 3])(logits, torch.full((2, 4, 4), 255),
+                                       weight=torch.full((2, 4, 4), 2.5))
+    loss.backward()
+    assert loss.item() == 0 and torch.isfinite(logits.grad).all() and not logits.grad.any()
+
+
+def test_gradients_finite_with_extreme_logits():
+    logits = (torch.randn(2, 3, 8, 8) * 80).requires_grad_()
+    FocalDiceLoss()(logits, torch.randint(0, 3, (2, 8, 8))).backward()
+    assert torch.isfinite(logits.grad).all()
+
+
+def test_sigmoid_mode_matches_binary_focal_and_foreground_dice():
+    x = torch.randn(2, 1, 5, 5)
+    y = torch.randint(0, 2, (2, 5, 5))
+    y[0, 0] = 255
+    parts = FocalDiceLoss(use_sigmoid=True, gamma=2).components(x, y)
+    logits2 = torch.cat([torch.zeros_like(x), x], 1).numpy()
+    focal, dice = reference(logits2, y.numpy(), 2.0, [1, 1], np.ones((2, 5, 5)),
+                            dice_classes=[1])
+    assert parts['pixel'].item() == pytest.approx(focal, rel=1e-5)
+    assert parts['dice'].item() == pytest.approx(dice, rel=1e-5)
+
+
+def test_hierarchy_equals_plain_loss_at_leaf_level():
+    logits = torch.randn(3, 5, 6, 6)
+    labels = torch.randint(0, 5, (3, 6, 6))
+    labels[0, :2] = 255
+    class_w = [1, 1.25, 2, 2, 2]
+    hier = HierarchicalFocalDiceLoss(label_tree=TREE, class_weight=class_w)
+    plain = FocalDiceLoss(class_weight=class_w)
+    assert hier(logits, labels).item() == pytest.approx(plain(logits, labels).item(), rel=1e-6)
+
+
+def test_coarse_labels_use_summed_leaf_probabilities():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 1.5, (2, 5, 6, 6)).astype(np.float32)
+    mouse = rng.integers(0, 5, (6, 6))
+    human = rng.integers(0, 3, (6, 6))
+    human[0] = 255
+    offset = LabelTree(**TREE).offset_of('human')
+    labels = np.stack([mouse, np.where(human == 255, 255, human + offset)])
+    class_w = [1.0, 1.25, 2.0, 2.0, 2.0]
+    loss = HierarchicalFocalDiceLoss(label_tree=TREE, class_weight=class_w, gamma=2.0)
+    parts = loss.components(torch.tensor(logits), torch.tensor(labels))
+    groups = [[[0], [1], [2], [3], [4]], [[0], [1], [2, 3, 4]]]
+    ref_labels = np.stack([mouse, human])
+    focal, dice = reference(logits, ref_labels, 2.0, class_w, np.ones((2, 6, 6)), groups=groups)
+    assert parts['pixel'].item() == pytest.approx(focal, rel=1e-5)
+    assert parts['dice'].item() == pytest.approx(dice, rel=1e-5)
+    # The gradient reaches every medulla leaf of the human sample.
+    x = torch.tensor(logits, requires_grad=True)
+    loss(x, torch.tensor(labels)).backward()
+    assert (x.grad[1, 2:].abs().sum((1, 2)) > 0).all()
+
+
+@pytest.mark.parametrize('tree, message', [
+    (dict(leaves=['a', 'a']), 'duplicate leaves'),
+    (dict(leaves=['a', 'b'], groups=dict(g=['a', 'x'])), "group 'g' has unknown"),
+    (dict(leaves=['a', 'b', 'c'], groups=dict(g=['b', 'c']), label_sets=dict(s=['a', 'g', 'c'])),
+     r"label set 's' must cover every leaf once: missing \[\], repeated \['c'\]"),
+    (dict(leaves=['a', 'b'], label_sets=dict(s=['a'])), r"missing \['b'\]"),
+    (dict(leaves=['a', 'b'], label_sets=dict(s=['a', 'zz'])), "'zz' is neither a leaf"),
+])
+def test_tree_validation(tree, message):
+    with pytest.raises(ValueError, match=message):
+        HierarchicalFocalDiceLoss(label_tree=tree)
+
+
+def test_labels_out_of_range_are_an_error():
+    with pytest.raises(ValueError, match=r'labels \[7\] out of range for 3'):
+        FocalDiceLoss()(torch.randn(1, 3, 2, 2), torch.tensor([[[0, 7], [1, 255]]]))
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(type='FocalDiceLoss', class_weight=[1, 2]),
+    dict(type='CEDiceLoss'),
+    dict(type='HierarchicalFocalDiceLoss', label_tree=TREE),
+])
+def test_build_from_registry(cfg):
+    loss = MODELS.build(cfg)
+    assert loss.loss_name.startswith('loss_')
