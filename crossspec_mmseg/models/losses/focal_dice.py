@@ -50,13 +50,17 @@ class _NodeLoss(nn.Module):
 
     def _register_tree(self, tree: LabelTree, class_weight) -> None:
         self.register_buffer('class_weight', tree.node_class_weight(class_weight), persistent=False)
-        self.register_buffer('node_matrix', tree.matrix, persistent=False)
         self.register_buffer('node_set', tree.node_set, persistent=False)
         singles = [r for r, members in enumerate(tree.node_leaves) if len(members) == 1]
-        self.register_buffer('single_rows', torch.tensor(singles, dtype=torch.long),
-                             persistent=False)
+        groups = [r for r, members in enumerate(tree.node_leaves) if len(members) > 1]
+        # Node r is column order[r] of cat([leaf rows, group rows]).
+        order = torch.empty(tree.num_nodes, dtype=torch.long)
+        order[singles] = torch.arange(len(singles))
+        order[groups] = len(singles) + torch.arange(len(groups))
+        self.register_buffer('node_order', order, persistent=False)
         self.register_buffer('single_leaves', torch.tensor(
             [tree.node_leaves[r][0] for r in singles], dtype=torch.long), persistent=False)
+        self.register_buffer('group_matrix', tree.matrix[groups], persistent=False)
 
     @property
     def loss_name(self) -> str:
@@ -79,12 +83,13 @@ class _NodeLoss(nn.Module):
         probs = log_probs.exp()
         if self.tree.is_flat:
             return log_probs, probs
-        node_p = torch.einsum('tc,nchw->nthw', self.node_matrix, probs)
-        node_logp = torch.log(node_p.clamp_min(torch.finfo(node_p.dtype).tiny))
-        # Leaf nodes keep the exact log-softmax (so leaf-only labels give the plain loss).
-        node_logp = node_logp.index_copy(1, self.single_rows,
-                                         log_probs.index_select(1, self.single_leaves))
-        return node_logp, node_p
+        # Leaf nodes keep the exact log-softmax (so leaf-only labels give the plain
+        # loss); group nodes sum their leaves' probabilities.
+        group_p = torch.einsum('gc,nchw->nghw', self.group_matrix, probs)
+        group_logp = torch.log(group_p.clamp_min(torch.finfo(group_p.dtype).tiny))
+        node_p = torch.cat([probs.index_select(1, self.single_leaves), group_p], 1)
+        node_logp = torch.cat([log_probs.index_select(1, self.single_leaves), group_logp], 1)
+        return node_logp.index_select(1, self.node_order), node_p.index_select(1, self.node_order)
 
     def components(self, seg_logits: Tensor, seg_label: Tensor,
                    weight: Optional[Tensor] = None,

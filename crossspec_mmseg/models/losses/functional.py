@@ -59,19 +59,23 @@ def pixel_loss_mean(loss: Tensor, valid: Tensor, weight: Optional[Tensor]) -> Te
 def soft_dice(probs: Tensor, target: Tensor, valid: Tensor, smooth: float = 1.0) -> Tensor:
     """Soft Dice coefficient per sample and class, ``(N, K)``.
 
+    Intersections and label counts are scattered per class instead of
+    building a one-hot ``(N, K, H, W)`` tensor.
+
     Args:
         probs: ``(N, K, H, W)`` node probabilities.
         target: ``(N, H, W)`` node index (any value where not ``valid``).
         valid: ``(N, H, W)`` bool.
         smooth: Added to numerator and denominator (absent class: Dice 1).
     """
-    k = probs.shape[1]
-    onehot = F.one_hot(torch.where(valid, target, 0), k).permute(0, 3, 1, 2).to(probs.dtype)
-    mask = valid.unsqueeze(1).to(probs.dtype)
-    p, g = probs * mask, onehot * mask
-    inter = (p * g).flatten(2).sum(-1)
-    denom = p.flatten(2).sum(-1) + g.flatten(2).sum(-1)
-    return (2 * inter + smooth) / (denom + smooth)
+    n, k = probs.shape[:2]
+    mask = valid.to(probs.dtype)
+    index = torch.where(valid, target, 0).flatten(1)
+    p_target = probs.gather(1, index.view(n, 1, *target.shape[1:])).squeeze(1) * mask
+    inter = probs.new_zeros(n, k).scatter_add(1, index, p_target.flatten(1))
+    label_sum = probs.new_zeros(n, k).scatter_add(1, index, mask.flatten(1))
+    prob_sum = (probs * mask.unsqueeze(1)).flatten(2).sum(-1)
+    return (2 * inter + smooth) / (prob_sum + label_sum + smooth)
 
 
 def weighted_dice_loss(dice: Tensor, class_weight: Tensor, class_mask: Tensor,
