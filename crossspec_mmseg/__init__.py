@@ -5,7 +5,7 @@ so a config only needs::
 
     custom_imports = dict(imports=['crossspec_mmseg'], allow_failed_imports=False)
 """
-from . import datasets, engine, evaluation, models  # noqa: F401  (registration)
+from . import datasets, engine, evaluation, models, samplers  # noqa: F401  (registration)
 from .engine import register_checkpoint_safe_globals
 from .version import __version__
 
