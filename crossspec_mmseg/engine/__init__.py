@@ -1,6 +1,7 @@
 from .checkpoint_compat import CHECKPOINT_SAFE_GLOBALS, register_checkpoint_safe_globals
 from .cpu_ddp import CPUDistributedDataParallel
+from .group_count_hook import GroupCountHook
 from .launch import base_parser, load_cli_config, prepare_cpu_distributed
 
-__all__ = ['CHECKPOINT_SAFE_GLOBALS', 'CPUDistributedDataParallel', 'base_parser',
+__all__ = ['CHECKPOINT_SAFE_GLOBALS', 'CPUDistributedDataParallel', 'GroupCountHook', 'base_parser',
            'load_cli_config', 'prepare_cpu_distributed', 'register_checkpoint_safe_globals']

@@ -137,3 +137,17 @@ def test_group_shares_natural_and_uniform():
     assert group_shares(dict(a=10, b=30)) == dict(a=0.25, b=0.75)
     far = group_shares(dict(a=10, b=30), temperature=1e6)
     assert far['a'] == pytest.approx(0.5, abs=1e-5)
+
+
+def test_two_process_run_draws_the_ratio_on_each_rank(demo_data, tmp_path):
+    import json
+    import os.path as osp
+    from conftest import REPO, run_tool
+    from test_tools import free_port
+    work = str(tmp_path / 'dist')
+    run_tool(['tools/dist_train.sh', osp.join(REPO, 'tests', 'configs', 'tiny_mixed.py'), '2',
+              '--work-dir', work, '--cfg-options', 'train_cfg.max_iters=3'], demo_data,
+             env=dict(PORT=str(free_port())))
+    for rank in (0, 1):
+        counts = json.load(open(osp.join(work, f'group_counts_rank{rank}.json')))['species']
+        assert counts == dict(human=3, mouse=3)  # 3 iterations x (1 human + 1 mouse)
