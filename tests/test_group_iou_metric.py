@@ -63,3 +63,18 @@ def test_missing_group_key_is_a_clear_error():
     metric.dataset_meta = dict(classes=('bg', 'fg'))
     with pytest.raises(KeyError, match="lacks \\['organ'\\]"):
         metric.process({}, [sample(np.zeros((4, 4)), np.zeros((4, 4)), 'human')])
+
+
+def test_combined_group_keys():
+    metric = GroupIoUMetric(group_keys=('species', ('species', 'organ')))
+    metric.dataset_meta = dict(classes=('bg', 'fg'))
+    samples = []
+    for species, organ in (('human', 'kidney'), ('human', 'liver'), ('mouse', 'kidney')):
+        s = sample(np.ones((4, 4), int), np.ones((4, 4), int), species)
+        s['organ'] = organ
+        samples.append(s)
+    metric.process({}, samples)
+    result = metric.evaluate(3)
+    assert result['species+organ/human+kidney/n'] == 1
+    assert result['species+organ/mouse+kidney/n'] == 1
+    assert result['species/human/n'] == 2

@@ -16,6 +16,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from .manifest import META_COLUMNS, Filters, filter_rows, read_manifest
+from .regimes import select_regime
 
 __all__ = ['CrossSpeciesSegDataset']
 
@@ -35,6 +36,9 @@ class CrossSpeciesSegDataset(BaseSegDataset):
             ``dict(species='human', split='train')``; ``'!column'`` excludes.
         seg_map_column: Manifest column with the label mask (``mask``; e.g.
             ``masks_anatomy`` for HuBMAP's cortex/medulla labels).
+        regime: Optional training regime applied after ``filters``:
+            ``dict(mode='combined', target=dict(species='human', organ='kidney'),
+            source='homologous', pairs=None)`` (see :mod:`.regimes`).
         label_offset: Added to every label except ``ignore_index`` when
             masks load: the node-id offset of this dataset's label set in a
             label tree (:meth:`LabelTree.offset_of`).
@@ -43,8 +47,10 @@ class CrossSpeciesSegDataset(BaseSegDataset):
     """
 
     def __init__(self, ann_file: str = 'manifest.csv', filters: Optional[Filters] = None,
-                 seg_map_column: str = 'mask', label_offset: int = 0, **kwargs) -> None:
+                 seg_map_column: str = 'mask', regime: Optional[dict] = None,
+                 label_offset: int = 0, **kwargs) -> None:
         self.filters = dict(filters or {})
+        self.regime = dict(regime) if regime else None
         self.seg_map_column = seg_map_column
         self.label_offset = label_offset
         super().__init__(ann_file=ann_file, **kwargs)
@@ -68,8 +74,11 @@ class CrossSpeciesSegDataset(BaseSegDataset):
                            '(convert with the option that writes it, e.g. --anatomy)')
         lines = {id(row): i for i, row in enumerate(all_rows, start=2)}
         rows = filter_rows(all_rows, self.filters)
+        if self.regime:
+            rows = select_regime(rows, **self.regime)
         if not rows:
-            raise ValueError(f'{self.ann_file}: no manifest rows match filters {self.filters}')
+            raise ValueError(f'{self.ann_file}: no manifest rows match filters {self.filters}'
+                             + (f' and regime {self.regime}' if self.regime else ''))
         seen: dict = {}
         data_list = []
         label_map = self.label_map

@@ -43,7 +43,10 @@ class GroupIoUMetric(IoUMetric):
     (number of images).
 
     Args:
-        group_keys: Metainfo keys to group by, e.g. ``('species', 'dataset')``.
+        group_keys: Metainfo keys to group by, e.g. ``('species', 'dataset')``;
+            a tuple groups by a combination, e.g. ``(('species', 'organ'),)``
+            reports ``species+organ/human+kidney/...`` (the target alone in a
+            cross-species regime).
         **kwargs: As :class:`IoUMetric`; ``iou_metrics`` defaults to
             ``['mIoU', 'mDice']``.
     """
@@ -51,7 +54,9 @@ class GroupIoUMetric(IoUMetric):
     def __init__(self, group_keys: Sequence[str] = ('species',),
                  iou_metrics: Sequence[str] = ('mIoU', 'mDice'), **kwargs) -> None:
         super().__init__(iou_metrics=list(iou_metrics), **kwargs)
-        self.group_keys = tuple(group_keys)
+        self.group_keys = {('+'.join(k) if isinstance(k, (tuple, list)) else k):
+                           (tuple(k) if isinstance(k, (tuple, list)) else (k,))
+                           for k in group_keys}
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         start = len(self.results)
@@ -59,13 +64,16 @@ class GroupIoUMetric(IoUMetric):
         if self.format_only:
             return
         for i, sample in enumerate(data_samples, start=start):
-            missing = [k for k in self.group_keys if k not in sample]
+            missing = sorted({k for keys in self.group_keys.values() for k in keys
+                              if k not in sample})
             if missing:
                 raise KeyError(
                     f'{sample.get("img_path", "sample")}: metainfo lacks {missing}; add them '
                     'to PackSegInputs(meta_keys=...) and use a manifest dataset')
             areas = tuple(a.cpu().double() for a in self.results[i])
-            self.results[i] = areas + ({k: str(sample[k]) for k in self.group_keys},)
+            groups = {name: '+'.join(str(sample[k]) for k in keys)
+                      for name, keys in self.group_keys.items()}
+            self.results[i] = areas + (groups,)
 
     def _scores(self, results: List[tuple]) -> Dict[str, float]:
         """IoU/Dice (per class and mean) and per-image std over ``results``."""
