@@ -1,9 +1,5 @@
-# Regime 'analogous' for target human kidney nuclei (NuInsSeg): the target + liver of either species (kidney <-> liver: filtering organs; see crossspec_mmseg/resources/analogous_organs.csv).
-# Validation and test always cover the combined set so every part is reported
-# separately, the target alone as 'species+organ/human+kidney'.
-target = dict(species='human', organ='kidney')
-train_dataloader = dict(dataset=dict(regime=dict(mode='analogous', target=target)))
-val_dataloader = dict(dataset=dict(regime=dict(mode='combined', target=target)))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='GroupIoUMetric', group_keys=(('species', 'organ'), 'species', 'organ'))
-test_evaluator = val_evaluator
+# Regime 'analogous', target human kidney nuclei: the target + liver of either
+# species (kidney <-> liver: filtering organs; see
+# crossspec_mmseg/resources/analogous_organs.csv).
+_base_ = ['./nuinsseg_kidney.py']
+train_dataloader = dict(dataset=dict(regime=dict(mode='analogous', target={{_base_.target}})))

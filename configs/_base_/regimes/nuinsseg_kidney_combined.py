@@ -1,9 +1,3 @@
-# Regime 'combined' for target human kidney nuclei (NuInsSeg): homologous + analogous.
-# Validation and test always cover the combined set so every part is reported
-# separately, the target alone as 'species+organ/human+kidney'.
-target = dict(species='human', organ='kidney')
-train_dataloader = dict(dataset=dict(regime=dict(mode='combined', target=target)))
-val_dataloader = dict(dataset=dict(regime=dict(mode='combined', target=target)))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='GroupIoUMetric', group_keys=(('species', 'organ'), 'species', 'organ'))
-test_evaluator = val_evaluator
+# Regime 'combined', target human kidney nuclei: homologous + analogous.
+_base_ = ['./nuinsseg_kidney.py']
+train_dataloader = dict(dataset=dict(regime=dict(mode='combined', target={{_base_.target}})))

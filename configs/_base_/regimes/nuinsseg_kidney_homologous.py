@@ -1,9 +1,4 @@
-# Regime 'homologous' for target human kidney nuclei (NuInsSeg): the target + mouse kidney (same organ, other species).
-# Validation and test always cover the combined set so every part is reported
-# separately, the target alone as 'species+organ/human+kidney'.
-target = dict(species='human', organ='kidney')
-train_dataloader = dict(dataset=dict(regime=dict(mode='homologous', target=target)))
-val_dataloader = dict(dataset=dict(regime=dict(mode='combined', target=target)))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='GroupIoUMetric', group_keys=(('species', 'organ'), 'species', 'organ'))
-test_evaluator = val_evaluator
+# Regime 'homologous', target human kidney nuclei: the target + mouse kidney
+# (same organ, other species).
+_base_ = ['./nuinsseg_kidney.py']
+train_dataloader = dict(dataset=dict(regime=dict(mode='homologous', target={{_base_.target}})))

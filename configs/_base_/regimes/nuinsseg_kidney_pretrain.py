@@ -1,9 +1,4 @@
-# Regime 'pretrain' for target human kidney nuclei (NuInsSeg): stage 1 of pretrain-finetune: the non-human part of the homologous set (mouse kidney).
-# Validation and test always cover the combined set so every part is reported
-# separately, the target alone as 'species+organ/human+kidney'.
-target = dict(species='human', organ='kidney')
-train_dataloader = dict(dataset=dict(regime=dict(mode='pretrain', target=target)))
-val_dataloader = dict(dataset=dict(regime=dict(mode='combined', target=target)))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='GroupIoUMetric', group_keys=(('species', 'organ'), 'species', 'organ'))
-test_evaluator = val_evaluator
+# Regime 'pretrain', target human kidney nuclei: stage 1 of pretrain-finetune:
+# the non-human part of the homologous set (mouse kidney).
+_base_ = ['./nuinsseg_kidney.py']
+train_dataloader = dict(dataset=dict(regime=dict(mode='pretrain', target={{_base_.target}})))

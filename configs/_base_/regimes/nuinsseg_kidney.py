@@ -1,0 +1,8 @@
+# Target human kidney nuclei (NuInsSeg). Each regime file sets the training
+# selection; validation and test always cover the combined set so every part
+# is reported separately, the target alone as 'species+organ/human+kidney'.
+target = dict(species='human', organ='kidney')
+val_dataloader = dict(dataset=dict(regime=dict(mode='combined', target=target)))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='GroupIoUMetric', group_keys=(('species', 'organ'), 'species', 'organ'))
+test_evaluator = val_evaluator
