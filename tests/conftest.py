@@ -1,6 +1,7 @@
 """Shared fixtures: tiny synthetic data and helpers to run the CLIs."""
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 
@@ -24,13 +25,29 @@ def demo_data(tmp_path_factory):
     return root
 
 
+def free_port():
+    """A TCP port free right now (for torchrun's rendezvous)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
 def run_tool(args, data_root, timeout=300, env=None):
-    """Run a repo CLI with the venv's interpreter; fail with its output."""
+    """Run a repo CLI with the venv's interpreter; fail with its output.
+
+    Launchers get a fresh ``PORT``; if another process grabbed it between
+    choosing and binding (EADDRINUSE), the launch is retried once.
+    """
     full_env = dict(os.environ, CROSSSPEC_DATA=data_root, PYTHON=sys.executable,
                     OMP_NUM_THREADS='1', **(env or {}))
     cmd = args if args[0].endswith('.sh') else [sys.executable] + args
-    proc = subprocess.run(cmd, cwd=REPO, env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
+    for attempt in range(2):
+        if cmd[0].endswith('.sh'):
+            full_env['PORT'] = str(free_port())
+        proc = subprocess.run(cmd, cwd=REPO, env=full_env, capture_output=True, text=True,
+                              timeout=timeout)
+        if proc.returncode == 0 or 'EADDRINUSE' not in proc.stdout + proc.stderr:
+            break
     if proc.returncode != 0:
         pytest.fail(f'{" ".join(args)} failed ({proc.returncode}):\n'
                     f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
