@@ -44,7 +44,7 @@ pip_install --upgrade "pip>=23" wheel
 
 if ! "$PY" -c "import torch" 2>/dev/null; then
   say "installing torch==2.13.0"
-  pip_install torch==2.13.0
+  pip_install torch==2.13.0 numpy
 fi
 TORCH_TAG=$("$PY" -c 'import torch; print(torch.__version__.replace("+", "_"))')
 
