@@ -7,6 +7,9 @@ import sys
 
 import pytest
 
+# Configs read this: no published weights are fetched in tests.
+os.environ['CROSSSPEC_PRETRAINED'] = 'False'
+
 from crossspec_mmseg.converters import convert_nuinsseg
 from crossspec_mmseg.demo import write_nuinsseg_raw
 
@@ -21,6 +24,21 @@ def demo_data(tmp_path_factory):
     raw = str(tmp_path_factory.mktemp('demo_raw'))
     write_nuinsseg_raw(raw, {'human kidney': 10, 'mouse kidney': 10}, size=64, seed=1)
     root = str(tmp_path_factory.mktemp('demo_data'))
+    convert_nuinsseg(raw, root)
+    return root
+
+
+#: Organs of the multi-organ synthetic NuInsSeg download (regimes need liver too).
+ORGANS = {'human kidney': 6, 'mouse kidney': 8, 'human liver': 5, 'mouse liver': 5,
+          'mouse spleen': 4, 'human spleen': 3}
+
+
+@pytest.fixture(scope='session')
+def organs_data(tmp_path_factory):
+    """Converted synthetic NuInsSeg with kidney, liver and spleen of both species."""
+    raw = str(tmp_path_factory.mktemp('organs_raw'))
+    write_nuinsseg_raw(raw, ORGANS, size=64, seed=4)
+    root = str(tmp_path_factory.mktemp('organs'))
     convert_nuinsseg(raw, root)
     return root
 

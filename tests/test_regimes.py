@@ -11,14 +11,10 @@ from mmengine.runner import Runner
 from mmseg.registry import DATASETS
 
 import crossspec_mmseg  # noqa: F401
-from crossspec_mmseg.converters import convert_nuinsseg
 from crossspec_mmseg.datasets import analogous_organs
-from crossspec_mmseg.demo import write_nuinsseg_raw
 
 from conftest import REPO, TINY_CONFIG
 
-ORGANS = {'human kidney': 6, 'mouse kidney': 8, 'human liver': 5, 'mouse liver': 5,
-          'mouse spleen': 4, 'human spleen': 3}
 EXPECTED = {  # (species, organ) counts over all folds for each regime's training set
     'separate': {('human', 'kidney'): 6},
     'finetune': {('human', 'kidney'): 6},
@@ -30,15 +26,6 @@ EXPECTED = {  # (species, organ) counts over all folds for each regime's trainin
 }
 
 
-@pytest.fixture(scope='module')
-def organs_data(tmp_path_factory):
-    raw = str(tmp_path_factory.mktemp('organs_raw'))
-    write_nuinsseg_raw(raw, ORGANS, size=64, seed=4)
-    root = str(tmp_path_factory.mktemp('organs'))
-    convert_nuinsseg(raw, root)
-    return root
-
-
 def regime_cfg(mode, data_root, work_dir):
     cfg = Config.fromfile(TINY_CONFIG)
     regime = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'regimes',
@@ -46,6 +33,7 @@ def regime_cfg(mode, data_root, work_dir):
     regime.pop('load_from', None)
     cfg.merge_from_dict(regime.to_dict())
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].update(num_workers=0, persistent_workers=False)
         cfg[loader].dataset.data_root = data_root
         cfg[loader].dataset.filters = {}  # all folds: exact counts below
     cfg.work_dir = work_dir

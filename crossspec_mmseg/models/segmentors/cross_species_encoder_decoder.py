@@ -75,12 +75,21 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
         weight_key: The metainfo key whose value selects the weight.
         default_weight: Weight for values missing from ``sample_weight``;
             ``None`` makes a missing value an error.
+        use_pretrained: ``False`` drops the published initialisation
+            (``pretrained`` and the backbone's ``init_cfg``) so nothing is
+            downloaded: the offline/test switch (configs read it from
+            ``$CROSSSPEC_PRETRAINED``).
         **kwargs: As :class:`EncoderDecoder`.
     """
 
     def __init__(self, *args, sample_weight: Union[None, Mapping] = None,
                  weight_key: str = 'species', default_weight: Optional[float] = None,
-                 **kwargs) -> None:
+                 use_pretrained: Union[bool, str] = True, **kwargs) -> None:
+        if isinstance(use_pretrained, str):  # from an environment variable in a config
+            use_pretrained = use_pretrained.strip().lower() not in ('false', '0', 'no', 'off', '')
+        if not use_pretrained:
+            kwargs['pretrained'] = None
+            kwargs['backbone'] = dict(kwargs['backbone'], init_cfg=None)
         super().__init__(*args, **kwargs)
         self.sample_weight = _resolve_weights(sample_weight)
         self.weight_key, self.default_weight = weight_key, default_weight
