@@ -43,6 +43,45 @@ def organs_data(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope='session')
+def zoo_data(tmp_path_factory, organs_data, demo_data):
+    """A working directory whose data/ holds every dataset the configs name,
+    converted from synthetic downloads (configs keep their default roots)."""
+    import cv2
+    import numpy as np
+
+    from crossspec_mmseg.converters import convert_hubmap, convert_orbit
+    from crossspec_mmseg.datasets import read_manifest, write_manifest
+    from crossspec_mmseg.demo import write_hubmap_raw, write_orbit_raw
+    root = tmp_path_factory.mktemp('zoo')
+    data = root / 'data'
+    (data / 'demo').mkdir(parents=True)
+    os.symlink(organs_data, data / 'nuinsseg')
+    os.symlink(demo_data, data / 'demo' / 'nuinsseg')
+    raw = tmp_path_factory.mktemp('zoo_raw')
+    write_hubmap_raw(str(raw / 'hubmap'), shape=(128, 160), slide_ids=[
+        '1e2425f28', 'afa5e8098', 'b9a3865fc', 'cb2d976f4', '0486052bb'])
+    convert_hubmap(str(raw / 'hubmap'), str(data / 'hubmap'), scale=0.5, tile=64, anatomy=True)
+    groups = write_orbit_raw(str(raw / 'orbit'))
+    convert_orbit(str(raw / 'orbit'), str(data / 'orbit'), groups=groups, tile=64)
+    # Mouse kidney layers: HuBMAP anatomy tiles with medulla split in three bands.
+    layers = data / 'mouse_kidney_layers'
+    (layers / 'images').mkdir(parents=True)
+    (layers / 'masks').mkdir()
+    rows = []
+    for i, row in enumerate(read_manifest(str(data / 'hubmap' / 'manifest.csv'))):
+        mask = cv2.imread(str(data / 'hubmap' / row['masks_anatomy']), cv2.IMREAD_UNCHANGED)
+        band = np.minimum(np.arange(mask.shape[1]) * 3 // mask.shape[1], 2)[None]
+        mask = np.where(mask == 2, 2 + band, mask).astype(np.uint8)
+        name = f'layers_{i}.png'
+        os.symlink(data / 'hubmap' / row['image'], layers / 'images' / name)
+        cv2.imwrite(str(layers / 'masks' / name), mask)
+        rows.append(dict(row, image=f'images/{name}', mask=f'masks/{name}', dataset='layers',
+                         species='mouse', split='train' if i % 3 else 'val'))
+    write_manifest(str(layers / 'manifest.csv'), rows)
+    return str(root)
+
+
 def free_port():
     """A TCP port free right now (for torchrun's rendezvous)."""
     with socket.socket() as sock:

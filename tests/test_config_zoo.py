@@ -16,13 +16,12 @@ CONFIGS = sorted(osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, 'configs
                                                           recursive=True) if '_base_' not in p)
 
 
-def shrink(cfg, data_root, work_dir):
+def shrink(cfg, work_dir):
     """Tiny inputs and one iteration; LR-ASPP's fixed 49 px pool needs >= 392 px."""
     size = (400, 400) if cfg.model.decode_head.type == 'LRASPPHead' else (64, 64)
     cfg.model.data_preprocessor.update(size=size, test_cfg=dict(size=size, size_divisor=None))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].update(num_workers=0, persistent_workers=False)
-        cfg[loader].dataset.data_root = data_root
     cfg.train_dataloader.batch_size = 2
     if 'batch_size' in cfg.train_dataloader.sampler:
         cfg.train_dataloader.sampler.batch_size = 2
@@ -34,8 +33,9 @@ def shrink(cfg, data_root, work_dir):
 
 
 @pytest.mark.parametrize('path', CONFIGS)
-def test_config_trains_and_validates(path, organs_data, tmp_path):
-    cfg = shrink(Config.fromfile(osp.join(REPO, path)), organs_data, str(tmp_path))
+def test_config_trains_and_validates(path, zoo_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(zoo_data)  # configs keep their default data roots under data/
+    cfg = shrink(Config.fromfile(osp.join(REPO, path)), str(tmp_path))
     assert cfg.model.get('use_pretrained') in (None, 'False')  # offline in tests
     runner = Runner.from_cfg(cfg)
     runner.train()

@@ -36,17 +36,23 @@ def _loss(cfg) -> str:
     losses = losses if isinstance(losses, (list, tuple)) else [losses]
     parts = []
     for loss in losses:
-        args = ', '.join(f'{k}={v}' for k, v in loss.items() if k.startswith(('lambda', 'gamma')))
+        args = ', '.join(f'{k}={v}' for k, v in loss.items()
+                         if k.startswith(('lambda', 'gamma', 'class_weight')))
         parts.append(f"{loss['type']}({args})")
     weights = cfg.model.get('sample_weight')
-    return ' + '.join(parts) + (f'; species weights {dict(weights)}' if weights else '')
+    if weights and weights.get('type') == 'inverse_frequency':
+        weights = f"inverse frequency of {weights.get('column', 'species')}"
+    elif weights:
+        weights = dict(weights)
+    return ' + '.join(parts) + (f'; sample weights {weights}' if weights else '')
 
 
 def _sampler(cfg) -> str:
     sampler = cfg.train_dataloader.sampler
     if sampler.type == 'CrossSpeciesMixedSampler':
         mix = sampler.get('ratios') or f"T={sampler.get('temperature', 1)}"
-        return f"CrossSpeciesMixedSampler {sampler.get('group_key', 'species')} {mix}"
+        balance = f", balanced by {sampler.balance_key}" if sampler.get('balance_key') else ''
+        return f"CrossSpeciesMixedSampler {sampler.get('group_key', 'species')} {mix}{balance}"
     return sampler.type
 
 
@@ -58,6 +64,8 @@ def _schedule(cfg) -> str:
 
 def _data(cfg) -> str:
     dataset = cfg.train_dataloader.dataset
+    if dataset.type == 'ConcatDataset':
+        return ' + '.join(part['type'] for part in dataset.datasets)
     regime = dataset.get('regime')
     target = '' if not regime else ', '.join(f'{k}={v}' for k, v in regime['target'].items())
     return f"{dataset.type} ({target})" if target else dataset.type
@@ -65,7 +73,9 @@ def _data(cfg) -> str:
 
 def row(path: str) -> str:
     cfg = Config.fromfile(path)
-    regime = cfg.train_dataloader.dataset.get('regime', {}).get('mode', '-')
+    regime = cfg.train_dataloader.dataset.get('regime', {}).get('mode')
+    regime = regime or osp.basename(path)[:-3].rsplit('_', 1)[-1] if 'crossspec' in path else '-'
+
     gpus = 4 if '4xb' in open(path).read() else 1
     rel = osp.relpath(path, ROOT)
     return (f'| [{rel}]({rel}) | {_model(cfg)} | {regime} | {_data(cfg)} | {_loss(cfg)} | '

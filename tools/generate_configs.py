@@ -26,9 +26,30 @@ FAMILIES = {
                                   '../_base_/models/deeplabv3plus_m-v2-d8.py', True, 'sgd'),
 }
 ALL_REGIMES = ('separate', 'homologous', 'analogous', 'combined', 'pretrain', 'finetune')
-ZOO = {family: ALL_REGIMES for family in ('pspnet', 'deeplabv3plus', 'segnext', 'mobilenetv3')}
-ZOO.update({'unet': ('separate', 'combined'), 'deeplabv3plus-mobilenetv2': ('separate', 'combined')})
 JOINT = ('homologous', 'analogous', 'combined')
+NUCLEI_ZOO = {f: ALL_REGIMES for f in ('pspnet', 'deeplabv3plus', 'segnext', 'mobilenetv3')}
+NUCLEI_ZOO.update({'unet': ('separate', 'combined'),
+                   'deeplabv3plus-mobilenetv2': ('separate', 'combined')})
+
+# task: file prefix, regime base, description, classes, crop, families x regimes,
+# joint-training species weights, whether the config sets the sampler, loss kind.
+TASKS = {
+    'nuclei': dict(prefix='', base='../_base_/regimes/nuinsseg_kidney_{regime}.py',
+                   title='human kidney nuclei (NuInsSeg)', classes=2, crop=512, zoo=NUCLEI_ZOO,
+                   weights='dict(human=2.5, mouse=1.0),  # NuInsSeg kidney, capped',
+                   sampler=True, loss='flat', batch=4),
+    'glomeruli': dict(prefix='glomeruli_', base='../_base_/regimes/glomeruli_{regime}.py',
+                      title='glomeruli (HuBMAP human + Orbit mouse/rat)', classes=2, crop=512,
+                      zoo={f: ('separate', 'homologous') for f in ('segnext', 'mobilenetv3')},
+                      weights='{{_base_.species_weight}},  # inverse frequency',
+                      sampler=False, loss='flat', batch=4),
+    'kidney-layers': dict(prefix='kidney-layers_',
+                          base='../_base_/regimes/kidney_layers_{regime}.py',
+                          title='kidney layers, mouse 4 layers + human cortex/medulla',
+                          classes=5, crop=1024,
+                          zoo={'deeplabv3plus-mobilenetv2': ('combined',)}, weights=None,
+                          sampler=False, loss='hierarchy', batch=2),
+}
 
 OPTIMISERS = {
     'sgd': '''\
@@ -58,8 +79,14 @@ param_scheduler = [
 }
 
 
-def losses(regime: str, scale: float) -> str:
-    """The loss of a regime: focal + Dice for joint training, CE + Dice otherwise."""
+def losses(regime: str, scale: float, kind: str = 'flat') -> str:
+    """The loss of a regime: focal + Dice for joint training, CE + Dice otherwise;
+    the label-hierarchy form with the human cortex/medulla weights 1.25 / 2.0."""
+    if kind == 'hierarchy':
+        return (f"[dict(type='HierarchicalFocalDiceLoss', label_tree={{{{_base_.label_tree}}}},\n"
+                f"                       class_weight=[1.0, 1.25, 2.0, 2.0, 2.0], "
+                f"lambda_focal={round(0.75 * scale, 4)},\n"
+                f"                       lambda_dice={round(1.0 * scale, 4)})]")
     if regime in JOINT:
         return (f"[dict(type='FocalDiceLoss', gamma=2.0, lambda_focal={round(0.75 * scale, 4)},\n"
                 f"                       lambda_dice={round(1.0 * scale, 4)})]")
@@ -67,42 +94,54 @@ def losses(regime: str, scale: float) -> str:
             f"                       lambda_dice={round(0.75 * scale, 4)})]")
 
 
-def render(family: str, regime: str) -> str:
+def render(task: str, family: str, regime: str) -> str:
+    spec = TASKS[task]
     title, base, aux, optimiser = FAMILIES[family]
     joint = regime in JOINT
     heads = ("    decode_head=dict(\n        num_classes=num_classes,\n"
-             f"        loss_decode={losses(regime, 1.0)}),")
+             f"        loss_decode={losses(regime, 1.0, spec['loss'])}),")
     if aux:  # MMSeg's auxiliary heads weigh 0.4
         heads += ("\n    auxiliary_head=dict(\n        num_classes=num_classes,\n"
-                  f"        loss_decode={losses(regime, 0.4)}),")
-    weights = "\n    sample_weight=dict(human=2.5, mouse=1.0),  # NuInsSeg kidney, capped" \
-        if joint else ''
-    sampler = '''
-train_dataloader = dict(
-    batch_size=4,
-    sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size=4,
-                 group_key='species', ratios=dict(human=1, mouse=1)))''' if joint else '''
-train_dataloader = dict(batch_size=4)'''
+                  f"        loss_decode={losses(regime, 0.4, spec['loss'])}),")
+    weights = f"\n    sample_weight={spec['weights']}" if joint and spec['weights'] else ''
+    batch = spec['batch']
+    if joint and spec['sampler']:
+        # Several organs per species: repeat-factor balancing of organs inside each species.
+        balance = ",\n                 balance_key='organ'" if regime != 'homologous' else ''
+        sampler = f'''train_dataloader = dict(
+    batch_size={batch},
+    sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size={batch},
+                 group_key='species', ratios=dict(human=1, mouse=1){balance}))'''
+    else:
+        sampler = f'train_dataloader = dict(batch_size={batch})'
     test_cfg = "\n    test_cfg=dict(mode='whole')," if family == 'unet' else ''
     return f'''\
 # Generated by tools/generate_configs.py: edit the table there, not this file.
-# {title}, regime '{regime}', human kidney nuclei (NuInsSeg),\n# 4 GPUs x 4 images (4xb4), 20k iterations.
+# {title}, regime '{regime}', {spec['title']},
+# 4 GPUs x {batch} images (4xb{batch}), 20k iterations.
 _base_ = [
     '{base}',
-    '../_base_/regimes/nuinsseg_kidney_{regime}.py',
+    '{spec['base'].format(regime=regime)}',
     'mmseg::_base_/schedules/schedule_20k.py',
 ]
-num_classes = 2
-crop_size = (512, 512)
+num_classes = {spec['classes']}
+crop_size = ({spec['crop']}, {spec['crop']})
 model = dict(
     type='CrossSpeciesEncoderDecoder',
     # Published initialisation; CROSSSPEC_PRETRAINED=False turns it off (offline, tests).
     use_pretrained='{{{{$CROSSSPEC_PRETRAINED:True}}}}',{weights}
     data_preprocessor=dict(size=crop_size),{test_cfg}
 {heads})
-{sampler.strip()}
+{sampler}
 {OPTIMISERS[optimiser]}
 '''
+
+
+def all_configs():
+    """``{path: text}`` of the whole zoo."""
+    return {osp.join(ROOT, f"{spec['prefix']}{family}_{regime}.py"): render(task, family, regime)
+            for task, spec in TASKS.items()
+            for family, regimes in spec['zoo'].items() for regime in regimes}
 
 
 def main():
@@ -111,20 +150,18 @@ def main():
     parser.add_argument('--check', action='store_true', help='only compare, write nothing')
     args = parser.parse_args()
     stale = []
-    for family, regimes in ZOO.items():
-        for regime in regimes:
-            path = osp.join(ROOT, f'{family}_{regime}.py')
-            text = render(family, regime)
-            current = open(path).read() if osp.isfile(path) else None
-            if current != text:
-                stale.append(path)
-                if not args.check:
-                    with open(path, 'w') as f:
-                        f.write(text)
+    configs = all_configs()
+    for path, text in configs.items():
+        current = open(path).read() if osp.isfile(path) else None
+        if current != text:
+            stale.append(path)
+            if not args.check:
+                with open(path, 'w') as f:
+                    f.write(text)
     if args.check and stale:
         sys.exit('out of date (run tools/generate_configs.py):\n' + textwrap.indent(
             '\n'.join(stale), '  '))
-    print(f'{"checked" if args.check else "wrote"} {sum(len(r) for r in ZOO.values())} configs'
+    print(f'{"checked" if args.check else "wrote"} {len(configs)} configs'
           + (f', {len(stale)} changed' if stale and not args.check else ''))
 
 

@@ -25,7 +25,8 @@ model = dict(
 train_dataloader = dict(
     batch_size=4,
     sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size=4,
-                 group_key='species', ratios=dict(human=1, mouse=1)))
+                 group_key='species', ratios=dict(human=1, mouse=1),
+                 balance_key='organ'))
 # SGD, momentum 0.9, weight decay 1e-4, lr 1e-3 with cosine decay to 0.01x (kidney-layer paper).
 optimizer = dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=1e-4)
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)

@@ -21,7 +21,8 @@ model = dict(
 train_dataloader = dict(
     batch_size=4,
     sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size=4,
-                 group_key='species', ratios=dict(human=1, mouse=1)))
+                 group_key='species', ratios=dict(human=1, mouse=1),
+                 balance_key='organ'))
 # AdamW 6e-5 with 1500 warm-up iterations (glomeruli paper, as MMSeg's SegNeXt).
 optim_wrapper = dict(
     _delete_=True, type='OptimWrapper',

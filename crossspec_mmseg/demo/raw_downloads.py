@@ -10,7 +10,7 @@ import json
 import os
 import os.path as osp
 import sqlite3
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -132,19 +132,21 @@ def _feature(poly: np.ndarray, name: str) -> dict:
 
 
 def write_hubmap_raw(root: str, n_slides: int = 4, shape: Tuple[int, int] = (700, 900),
-                     layouts: Sequence[str] = HUBMAP_LAYOUTS, seed: int = 0) -> List[str]:
+                     layouts: Sequence[str] = HUBMAP_LAYOUTS, seed: int = 0,
+                     slide_ids: Optional[Sequence[str]] = None) -> List[str]:
     """HuBMAP layout: ``train/<id>.tiff`` (+ JSONs), ``train.csv``, info CSV.
 
     Slide ``i`` uses ``layouts[i % len(layouts)]``; two slides share a patient.
-    The RLE in ``train.csv`` is the rasterised glomerulus polygons.
+    The RLE in ``train.csv`` is the rasterised glomerulus polygons. ``slide_ids``
+    fixes the slide ids (default: random 9-hex-digit ids).
 
     Returns:
         The image ids.
     """
     rng = np.random.default_rng(seed)
     ids, rle_rows, info_rows = [], [], []
-    for i in range(n_slides):
-        image_id = f'{rng.integers(0, 16 ** 9):09x}'
+    for i in range(len(slide_ids) if slide_ids else n_slides):
+        image_id = slide_ids[i] if slide_ids else f'{rng.integers(0, 16 ** 9):09x}'
         image, glomeruli, cortex, medulla = _kidney_slide(rng, shape, 6, (18, 30))
         _write_tiff(osp.join(root, 'train', f'{image_id}.tiff'), image,
                     layouts[i % len(layouts)])

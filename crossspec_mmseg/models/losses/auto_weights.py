@@ -10,7 +10,7 @@ organ), the others plain inverse frequency (4.86 reported as 4.8).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Dict, Iterable, Mapping, Optional
+from typing import Dict, Iterable, Mapping, Optional, Sequence, Union
 
 from ...datasets.manifest import Filters, filter_rows, read_manifest
 
@@ -32,12 +32,15 @@ def inverse_frequency_weights(counts: Mapping[str, int],
     return weights
 
 
-def weights_from_manifest(manifest: str, column: str = 'species',
+def weights_from_manifest(manifest: Union[str, Sequence[str]], column: str = 'species',
                           filters: Optional[Filters] = None,
                           max_weight: Optional[float] = None) -> Dict[str, float]:
     """Inverse-frequency weights of a manifest column over the (filtered) rows,
-    e.g. the training split's species."""
-    rows: Iterable[dict] = filter_rows(read_manifest(manifest), filters)
+    e.g. the training split's species; several manifests (datasets mixed in
+    one run) are counted together."""
+    manifests = [manifest] if isinstance(manifest, str) else list(manifest)
+    rows: Iterable[dict] = filter_rows(
+        [row for path in manifests for row in read_manifest(path)], filters)
     counts = Counter(row[column] for row in rows)
     if not counts:
         raise ValueError(f'{manifest}: no rows match {filters}')
