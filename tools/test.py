@@ -9,7 +9,7 @@ import os
 import os.path as osp
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
-from crossspec_mmseg.engine import base_parser, load_cli_config
+from crossspec_mmseg.engine import base_parser, finish_distributed, load_cli_config
 from crossspec_mmseg.evaluation import format_group_table
 from crossspec_mmseg.utils import atomic_path
 from mmengine.dist import is_main_process
@@ -68,6 +68,7 @@ def main():
         if any('/' in k for k in metrics):
             print(format_group_table(metrics))
         print(f'metrics written to {out}')
+    finish_distributed()
 
 
 if __name__ == '__main__':

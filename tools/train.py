@@ -8,7 +8,7 @@ import logging
 import os
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
-from crossspec_mmseg.engine import base_parser, load_cli_config
+from crossspec_mmseg.engine import base_parser, finish_distributed, load_cli_config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
@@ -39,6 +39,7 @@ def main():
     cfg.resume = args.resume
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -2,8 +2,8 @@ from .checkpoint_compat import CHECKPOINT_SAFE_GLOBALS, register_checkpoint_safe
 from .cpu_ddp import CPUDistributedDataParallel
 from .freeze_hook import FreezeModulesHook
 from .group_count_hook import GroupCountHook
-from .launch import base_parser, load_cli_config, prepare_cpu_distributed
+from .launch import base_parser, finish_distributed, load_cli_config, prepare_cpu_distributed
 
-__all__ = ['CHECKPOINT_SAFE_GLOBALS', 'CPUDistributedDataParallel', 'FreezeModulesHook', 'GroupCountHook',
-           'base_parser',
-           'load_cli_config', 'prepare_cpu_distributed', 'register_checkpoint_safe_globals']
+__all__ = ['CHECKPOINT_SAFE_GLOBALS', 'CPUDistributedDataParallel', 'FreezeModulesHook',
+           'GroupCountHook', 'base_parser', 'finish_distributed', 'load_cli_config',
+           'prepare_cpu_distributed', 'register_checkpoint_safe_globals']

@@ -41,7 +41,7 @@ def load_cli_config(config: str, work_dir: str | None, cfg_options: dict | None,
     prepare_cpu_distributed(cfg, launcher)
     return cfg
 
-__all__ = ['base_parser', 'load_cli_config', 'prepare_cpu_distributed']
+__all__ = ['base_parser', 'finish_distributed', 'load_cli_config', 'prepare_cpu_distributed']
 
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
@@ -66,3 +66,14 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
     wrapper.setdefault('broadcast_buffers', False)
     wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
+
+
+def finish_distributed() -> None:
+    """Wait for every rank, then tear the process group down before exit.
+
+    Leaving a gloo group to interpreter shutdown can abort a rank
+    ("terminate called without an active exception") after a good run.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
