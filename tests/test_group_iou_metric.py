@@ -78,3 +78,52 @@ def test_combined_group_keys():
     assert result['species+organ/human+kidney/n'] == 1
     assert result['species+organ/mouse+kidney/n'] == 1
     assert result['species/human/n'] == 2
+
+
+def test_glomerulus_count_difference_ignores_specks_and_ignored_area():
+    gt = np.zeros((20, 20), int)
+    gt[2:6, 2:6] = 1
+    gt[10:15, 10:15] = 1          # 2 glomeruli
+    gt[:, 18:] = 255              # outside ROI
+    pred = np.zeros((20, 20), int)
+    pred[2:6, 2:6] = 1            # 1 matching
+    pred[8, 0] = 1                # 1-pixel speck, below min_area
+    pred[5:10, 18:] = 1           # in the ignored strip: not counted
+    metric = GroupIoUMetric(count_classes=('fg',), min_area=4)
+    metric.dataset_meta = dict(classes=('bg', 'fg'))
+    metric.process({}, [sample(pred, gt, 'human'), sample(gt, gt, 'mouse')])
+    result = metric.evaluate(2)
+    assert result['species/human/count_diff.fg'] == 1.0   # |2 - 1|
+    assert result['species/mouse/count_diff.fg'] == 0.0
+    assert result['count_diff.fg'] == 0.5
+
+
+def test_each_dataset_scored_in_its_own_label_set():
+    tree = dict(leaves=['bg', 'cortex', 'os', 'is', 'im'], groups=dict(medulla=['os', 'is', 'im']),
+                label_sets=dict(mouse=['bg', 'cortex', 'os', 'is', 'im'],
+                                human=['bg', 'cortex', 'medulla']))
+    leaf = np.array([[0, 1, 2, 3, 4]] * 5)
+    human_gt = np.array([[5, 6, 7, 7, 7]] * 5)        # human node ids (offset 5)
+    human_pred = np.array([[0, 1, 4, 2, 3]] * 5)      # any medulla leaf is right for human
+    metric = GroupIoUMetric(label_tree=tree)
+    metric.dataset_meta = dict(classes=tuple(tree['leaves']))
+    metric.process({}, [sample(leaf, leaf, 'mouse'), sample(human_pred, human_gt, 'human')])
+    result = metric.evaluate(2)
+    assert result['labelset/human/mIoU'] == 100.0 and 'labelset/human/IoU.medulla' in result
+    assert result['labelset/mouse/mIoU'] == 100.0 and 'labelset/mouse/IoU.os' in result
+    assert result['species/human/IoU.medulla'] == 100.0
+    assert result['mIoU'] == 100.0 and 'IoU.inner_medulla' not in result
+
+
+def test_wrong_leaf_lowers_only_the_finer_set():
+    tree = dict(leaves=['bg', 'a', 'b'], groups=dict(ab=['a', 'b']),
+                label_sets=dict(fine=['bg', 'a', 'b'], coarse=['bg', 'ab']))
+    metric = GroupIoUMetric(label_tree=tree)
+    metric.dataset_meta = dict(classes=('bg', 'a', 'b'))
+    gt_fine = np.array([[0, 1, 1, 2]])
+    pred = np.array([[0, 2, 1, 2]])                   # one a predicted as b
+    gt_coarse = np.array([[3, 4, 4, 4]])              # coarse ids: bg=3, ab=4
+    metric.process({}, [sample(pred, gt_fine, 'mouse'), sample(pred, gt_coarse, 'human')])
+    result = metric.evaluate(2)
+    assert result['labelset/coarse/mIoU'] == 100.0
+    assert result['labelset/fine/IoU.a'] == 50.0

@@ -7,15 +7,19 @@ test tool run reports e.g. human and mouse side by side.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Dict, List, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
+import cv2
 import numpy as np
+import torch
 from mmengine.logging import MMLogger, print_log
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
-__all__ = ['GroupIoUMetric', 'format_group_table', 'per_image_scores']
+from ..models.losses.label_tree import LabelTree
+
+__all__ = ['GroupIoUMetric', 'count_components', 'format_group_table', 'per_image_scores']
 
 
 def per_image_scores(intersect: np.ndarray, union: np.ndarray, pred: np.ndarray,
@@ -32,52 +36,117 @@ def per_image_scores(intersect: np.ndarray, union: np.ndarray, pred: np.ndarray,
     return dict(mIoU=float(iou.mean()), mDice=float(dice.mean()))
 
 
+def count_components(mask: np.ndarray, min_area: int = 0) -> int:
+    """Connected components (8-connectivity) of a binary mask with at least
+    ``min_area`` pixels (the glomerulus count)."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return int((stats[1:, cv2.CC_STAT_AREA] >= max(min_area, 1)).sum()) if n > 1 else 0
+
+
 @METRICS.register_module()
 class GroupIoUMetric(IoUMetric):
     """:class:`mmseg.evaluation.IoUMetric` plus the same scores per group.
 
     Keys (percent, like IoUMetric): ``aAcc``, ``mIoU``, ``mDice``,
     ``IoU.<class>``, ``Dice.<class>``, ``mIoU_std``/``mDice_std`` (standard
-    deviation across images of the per-image scores), and for each group
-    column and value ``<column>/<value>/<key>`` plus ``<column>/<value>/n``
-    (number of images).
+    deviation across images of the per-image scores), ``n`` (images),
+    ``count_diff.<class>`` (mean per image of |components in ground truth -
+    components in prediction|, for ``count_classes``), and for each group
+    column and value ``<column>/<value>/<key>``.
+
+    With ``label_tree`` (the loss's tree), each sample is scored in its own
+    label set: leaf predictions are mapped up to the set's nodes, and every
+    set is reported as ``labelset/<name>/<key>``; the top-level keys are the
+    first (finest) set's.
 
     Args:
         group_keys: Metainfo keys to group by, e.g. ``('species', 'dataset')``;
             a tuple groups by a combination, e.g. ``(('species', 'organ'),)``
             reports ``species+organ/human+kidney/...`` (the target alone in a
             cross-species regime).
+        count_classes: Classes whose connected components are counted.
+        min_area: Components smaller than this (pixels) are ignored.
+        label_tree: ``dict(leaves=..., groups=..., label_sets=...)``.
         **kwargs: As :class:`IoUMetric`; ``iou_metrics`` defaults to
             ``['mIoU', 'mDice']``.
     """
 
-    def __init__(self, group_keys: Sequence[str] = ('species',),
-                 iou_metrics: Sequence[str] = ('mIoU', 'mDice'), **kwargs) -> None:
+    def __init__(self, group_keys: Sequence = ('species',),
+                 iou_metrics: Sequence[str] = ('mIoU', 'mDice'),
+                 count_classes: Sequence[str] = (), min_area: int = 0,
+                 label_tree: Optional[Mapping] = None, **kwargs) -> None:
         super().__init__(iou_metrics=list(iou_metrics), **kwargs)
         self.group_keys = {('+'.join(k) if isinstance(k, (tuple, list)) else k):
                            (tuple(k) if isinstance(k, (tuple, list)) else (k,))
                            for k in group_keys}
+        self.count_classes, self.min_area = tuple(count_classes), min_area
+        self.tree = LabelTree(**label_tree) if label_tree else None
+        if self.tree is not None:
+            self._set_names = list(self.tree.label_sets)
+            self._leaf_to_node = {}  # per label set: leaf -> index of the node holding it
+            for name, nodes in self.tree.label_sets.items():
+                mapping = torch.empty(len(self.tree.leaves), dtype=torch.long)
+                for j in range(len(nodes)):
+                    mapping[self.tree.node_leaves[self.tree.offsets[name] + j]] = j
+                self._leaf_to_node[name] = mapping
+
+    def _classes(self, label_set: Optional[str]) -> Sequence[str]:
+        return self.dataset_meta['classes'] if label_set is None else \
+            self.tree.label_sets[label_set]
+
+    def _to_label_set(self, pred, label):
+        """Map a sample to its label set: (set name or None, pred, label)."""
+        if self.tree is None:
+            return None, pred, label
+        valid = label != self.ignore_index
+        node = int(label[valid][0]) if bool(valid.any()) else 0
+        name = self._set_names[int(self.tree.node_set[min(node, self.tree.num_nodes - 1)])]
+        offset = self.tree.offsets[name]
+        label = torch.where(valid, label - offset, label)
+        pred = self._leaf_to_node[name].to(pred.device)[pred.long()]
+        return name, pred, label
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        start = len(self.results)
-        super().process(data_batch, data_samples)
-        if self.format_only:
-            return
-        for i, sample in enumerate(data_samples, start=start):
+        if self.output_dir is not None or self.format_only:
+            # IoUMetric writes the prediction PNGs; its own area tuples are dropped.
+            super().process(data_batch, data_samples)
+            self.results = [r for r in self.results if isinstance(r, dict)]
+            if self.format_only:
+                return
+        for sample in data_samples:
             missing = sorted({k for keys in self.group_keys.values() for k in keys
                               if k not in sample})
             if missing:
                 raise KeyError(
                     f'{sample.get("img_path", "sample")}: metainfo lacks {missing}; add them '
                     'to PackSegInputs(meta_keys=...) and use a manifest dataset')
-            areas = tuple(a.cpu().double() for a in self.results[i])
-            groups = {name: '+'.join(str(sample[k]) for k in keys)
-                      for name, keys in self.group_keys.items()}
-            self.results[i] = areas + (groups,)
+            pred = sample['pred_sem_seg']['data'].squeeze()
+            label = sample['gt_sem_seg']['data'].squeeze().to(pred)
+            label_set, pred, label = self._to_label_set(pred, label)
+            classes = self._classes(label_set)
+            areas = self.intersect_and_union(pred, label, len(classes), self.ignore_index)
+            counts = {}
+            if self.count_classes:
+                p, g = pred.cpu().numpy(), label.cpu().numpy()
+                valid = g != self.ignore_index
+                for name in self.count_classes:
+                    if name in classes:
+                        c = list(classes).index(name)
+                        counts[name] = abs(count_components(g == c, self.min_area)
+                                           - count_components((p == c) & valid, self.min_area))
+            self.results.append(dict(
+                areas=tuple(a.cpu().double() for a in areas), label_set=label_set,
+                counts=counts, groups={name: '+'.join(str(sample[k]) for k in keys)
+                                       for name, keys in self.group_keys.items()}))
 
-    def _scores(self, results: List[tuple]) -> Dict[str, float]:
-        """IoU/Dice (per class and mean) and per-image std over ``results``."""
-        intersect, union, pred, label = (sum(r[j] for r in results) for j in range(4))
+    def _scores(self, results: List[dict]) -> Dict[str, float]:
+        """IoU/Dice (per class and mean), per-image std and count differences."""
+        sets = {r['label_set'] for r in results}
+        if len(sets) > 1:
+            raise ValueError(f'a group mixes label sets {sorted(map(str, sets))}; group by '
+                             'dataset or species so each group has one label set')
+        classes = self._classes(sets.pop())
+        intersect, union, pred, label = (sum(r['areas'][j] for r in results) for j in range(4))
         per_class = self.total_area_to_metrics(intersect, union, pred, label,
                                                self.metrics, self.nan_to_num, self.beta)
         scores = {'aAcc': float(per_class['aAcc']) * 100}
@@ -85,24 +154,41 @@ class GroupIoUMetric(IoUMetric):
             if name in per_class:
                 values = np.asarray(per_class[name], np.float64) * 100
                 scores[f'm{name}'] = float(np.nanmean(values))
-                for cls, value in zip(self.dataset_meta['classes'], values):
+                for cls, value in zip(classes, values):
                     scores[f'{name}.{cls}'] = float(value)
-        images = [per_image_scores(*(a.numpy() for a in r[:4])) for r in results]
+        images = [per_image_scores(*(a.numpy() for a in r['areas'])) for r in results]
         for name in ('mIoU', 'mDice'):
             values = np.array([img[name] for img in images]) * 100
-            scores[f'{name}_std'] = float(np.nanstd(values)) if np.isfinite(values).any() else float('nan')
-        return {k: round(v, 2) for k, v in scores.items()}
+            scores[f'{name}_std'] = (float(np.nanstd(values)) if np.isfinite(values).any()
+                                     else float('nan'))
+        for name in self.count_classes:
+            diffs = [r['counts'][name] for r in results if name in r['counts']]
+            if diffs:
+                scores[f'count_diff.{name}'] = float(np.mean(diffs))
+        scores = {k: round(v, 2) for k, v in scores.items()}
+        scores['n'] = len(results)
+        return scores
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
-        metrics = self._scores(results)
-        metrics['n'] = len(results)
+        metrics: Dict[str, float] = {}
+        if self.tree is None:
+            metrics.update(self._scores(results))
+        else:
+            by_set = defaultdict(list)
+            for r in results:
+                by_set[r['label_set']].append(r)
+            present = [s for s in self._set_names if s in by_set]
+            for name in present:
+                scores = self._scores(by_set[name])
+                metrics.update({f'labelset/{name}/{k}': v for k, v in scores.items()})
+                if name == present[0]:  # the finest set present gives the top-level keys
+                    metrics.update(scores)
         for key in self.group_keys:
             members = defaultdict(list)
             for r in results:
-                members[r[4][key]].append(r)
+                members[r['groups'][key]].append(r)
             for value in sorted(members):
                 scores = self._scores(members[value])
-                scores['n'] = len(members[value])
                 metrics.update({f'{key}/{value}/{k}': v for k, v in scores.items()})
         print_log('IoU and Dice per group (%):\n' + format_group_table(metrics),
                   logger=MMLogger.get_current_instance())

@@ -15,5 +15,7 @@ test_dataloader = dict(dataset=dict(
              filters=dict(slide=['b9a3865fc', 'cb2d976f4']), pipeline={{_base_.test_pipeline}}),
         dict(type='OrbitGlomeruliDataset', data_root='data/orbit',
              filters=dict(split='test'), pipeline={{_base_.test_pipeline}})]))
-val_evaluator = dict(type='GroupIoUMetric', group_keys=('dataset', 'species'))
+# Also |glomeruli in ground truth - predicted| per tile (components >= 100 px).
+val_evaluator = dict(type='GroupIoUMetric', group_keys=('dataset', 'species'),
+                     count_classes=('glomerulus',), min_area=100)
 test_evaluator = val_evaluator

@@ -33,5 +33,6 @@ val_dataloader = dict(dataset=dict(
               dict(human_layers, filters=dict(slide=['1e2425f28', 'afa5e8098']),
                    pipeline={{_base_.test_pipeline}})]))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='GroupIoUMetric', group_keys=('species',))
+# Each dataset scored in its own label set (leaf predictions mapped up).
+val_evaluator = dict(type='GroupIoUMetric', group_keys=('species',), label_tree=label_tree)
 test_evaluator = val_evaluator
