@@ -4,7 +4,7 @@
 _base_ = [
     'mmseg::_base_/models/deeplabv3plus_r50-d8.py',
     '../_base_/regimes/nuinsseg_kidney_analogous.py',
-    'mmseg::_base_/schedules/schedule_20k.py',
+    '../_base_/schedules/sgd_cosine_20k.py',
 ]
 num_classes = 2
 crop_size = (512, 512)
@@ -27,8 +27,3 @@ train_dataloader = dict(
     sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size=4,
                  group_key='species', ratios=dict(human=1, mouse=1),
                  balance_key='organ'))
-# SGD, momentum 0.9, weight decay 1e-4, lr 1e-3 with cosine decay to 0.01x (kidney-layer paper).
-optimizer = dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=1e-4)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
-param_scheduler = [
-    dict(type='CosineAnnealingLR', eta_min_ratio=0.01, begin=0, end=20000, by_epoch=False)]

@@ -4,7 +4,7 @@
 _base_ = [
     '../_base_/models/segnext_mscan-s.py',
     '../_base_/regimes/glomeruli_homologous.py',
-    'mmseg::_base_/schedules/schedule_20k.py',
+    '../_base_/schedules/adamw_warmup_20k.py',
 ]
 num_classes = 2
 crop_size = (512, 512)
@@ -19,12 +19,8 @@ model = dict(
         loss_decode=[dict(type='FocalDiceLoss', gamma=2.0, lambda_focal=0.75,
                        lambda_dice=1.0)]),)
 train_dataloader = dict(batch_size=4)
-# AdamW 6e-5 with 1500 warm-up iterations (glomeruli paper, as MMSeg's SegNeXt).
+# SegNeXt: AdamW 6e-5 (glomeruli paper) with MMSeg's SegNeXt parameter groups.
 optim_wrapper = dict(
-    _delete_=True, type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
+    optimizer=dict(lr=6e-5),
     paramwise_cfg=dict(custom_keys=dict(pos_block=dict(decay_mult=0.0),
                                         norm=dict(decay_mult=0.0), head=dict(lr_mult=10.0))))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, begin=1500, end=20000, eta_min=0.0, by_epoch=False)]

@@ -4,7 +4,7 @@
 _base_ = [
     '../_base_/models/deeplabv3plus_m-v2-d8.py',
     '../_base_/regimes/kidney_layers_combined.py',
-    'mmseg::_base_/schedules/schedule_20k.py',
+    '../_base_/schedules/sgd_cosine_20k.py',
 ]
 num_classes = 5
 crop_size = (1024, 1024)
@@ -24,8 +24,3 @@ model = dict(
                        class_weight=[1.0, 1.25, 2.0, 2.0, 2.0], lambda_focal=0.3,
                        lambda_dice=0.4)]),)
 train_dataloader = dict(batch_size=2)
-# SGD, momentum 0.9, weight decay 1e-4, lr 1e-3 with cosine decay to 0.01x (kidney-layer paper).
-optimizer = dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=1e-4)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
-param_scheduler = [
-    dict(type='CosineAnnealingLR', eta_min_ratio=0.01, begin=0, end=20000, by_epoch=False)]

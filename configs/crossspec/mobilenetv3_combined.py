@@ -4,7 +4,7 @@
 _base_ = [
     '../_base_/models/lraspp_m-v3-d8.py',
     '../_base_/regimes/nuinsseg_kidney_combined.py',
-    'mmseg::_base_/schedules/schedule_20k.py',
+    '../_base_/schedules/adamw_warmup_20k.py',
 ]
 num_classes = 2
 crop_size = (512, 512)
@@ -23,10 +23,3 @@ train_dataloader = dict(
     sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size=4,
                  group_key='species', ratios=dict(human=1, mouse=1),
                  balance_key='organ'))
-# AdamW 1e-4 with 1500 warm-up iterations (glomeruli paper).
-optim_wrapper = dict(
-    _delete_=True, type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, begin=1500, end=20000, eta_min=0.0, by_epoch=False)]

@@ -4,7 +4,7 @@
 _base_ = [
     'mmseg::_base_/models/pspnet_r50-d8.py',
     '../_base_/regimes/nuinsseg_kidney_pretrain.py',
-    'mmseg::_base_/schedules/schedule_20k.py',
+    '../_base_/schedules/sgd_cosine_20k.py',
 ]
 num_classes = 2
 crop_size = (512, 512)
@@ -22,8 +22,3 @@ model = dict(
         loss_decode=[dict(type='CEDiceLoss', lambda_ce=0.2,
                        lambda_dice=0.3)]),)
 train_dataloader = dict(batch_size=4)
-# SGD, momentum 0.9, weight decay 1e-4, lr 1e-3 with cosine decay to 0.01x (kidney-layer paper).
-optimizer = dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=1e-4)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
-param_scheduler = [
-    dict(type='CosineAnnealingLR', eta_min_ratio=0.01, begin=0, end=20000, by_epoch=False)]
