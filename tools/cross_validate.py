@@ -1,0 +1,117 @@
+"""k-fold cross-validation of a config, and the comparison of two regimes.
+
+    # train + test every fold (folds from the manifest's split column, e.g. NuInsSeg's
+    # official fold0..fold4, or built from the group column: patients/slides kept whole)
+    python tools/cross_validate.py run CONFIG --work-dir W [--folds 5] [--split-by split|group]
+        [--cfg-options ...]
+    # compare a regime with a baseline on one metric (mean, std, one-sample and paired t-tests)
+    python tools/cross_validate.py compare BASELINE_W REGIME_W --metric species/human/mDice
+
+Each fold's metrics go to W/fold<k>/metrics.json; W/cv_summary.json collects them.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+from mmengine.config import Config, DictAction
+
+from crossspec_mmseg.datasets import read_manifest
+from crossspec_mmseg.evaluation.cross_validation import (compare_regimes, group_folds,
+                                                         read_fold_scores)
+from crossspec_mmseg.utils import atomic_path
+
+TOOLS = osp.dirname(osp.abspath(__file__))
+
+
+def fold_filters(cfg, k: int, split_by: str):
+    """Per fold: (train filters, test filters) on the training manifest."""
+    dataset = cfg.train_dataloader.dataset
+    root = dataset.get('data_root') or ''
+    rows = read_manifest(osp.join(root, dataset.get('ann_file', 'manifest.csv')))
+    if split_by == 'split':
+        names = sorted({r['split'] for r in rows})
+        if len(names) < k:
+            raise ValueError(f'the split column has {names}: fewer than {k} folds; '
+                             'use --split-by group')
+        names = names[:k]
+        return [({'split': [n for n in names if n != name]}, {'split': [name]}) for name in names]
+    folds = group_folds([r['group'] for r in rows], k)
+    members = [[g for g, f in folds.items() if f == i] for i in range(k)]
+    return [({'!group': members[i]}, {'group': members[i]}) for i in range(k)]
+
+
+def fold_config(config: str, work: str, train_filter: dict, test_filter: dict) -> str:
+    """A config file for one fold: the original with the fold's manifest filters."""
+    os.makedirs(work, exist_ok=True)
+    path = osp.join(work, 'fold_config.py')
+    lines = [f'_base_ = [{osp.abspath(config)!r}]']
+    for loader, rows in (('train_dataloader', train_filter), ('val_dataloader', test_filter),
+                         ('test_dataloader', test_filter)):
+        lines.append(f'{loader} = dict(dataset=dict(filters=dict(_delete_=True, **{rows!r})))')
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return path
+
+
+def run(args):
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    options = [f'{k}={v}' for k, v in (args.cfg_options or {}).items()]
+    summary = {}
+    for k, (train_filter, test_filter) in enumerate(fold_filters(cfg, args.folds, args.split_by)):
+        work = osp.join(args.work_dir, f'fold{k}')
+        config = fold_config(args.config, work, train_filter, test_filter)
+        common = ['--work-dir', work] + (['--cfg-options', *options] if options else [])
+        subprocess.run([sys.executable, osp.join(TOOLS, 'train.py'), config, *common],
+                       check=True)
+        with open(osp.join(work, 'last_checkpoint')) as f:
+            checkpoint = f.read().strip()
+        subprocess.run([sys.executable, osp.join(TOOLS, 'test.py'), config, checkpoint,
+                        *common], check=True)
+        with open(osp.join(work, 'metrics.json')) as f:
+            summary[f'fold{k}'] = json.load(f)
+    out = osp.join(args.work_dir, 'cv_summary.json')
+    with atomic_path(out) as tmp, open(tmp, 'w') as f:
+        json.dump(dict(config=args.config, folds=summary), f, indent=1)
+    print(f'{len(summary)} folds; summary: {out}')
+
+
+def compare(args):
+    result = compare_regimes(read_fold_scores(args.baseline, args.metric),
+                             read_fold_scores(args.regime, args.metric))
+    print(f'{args.metric}: baseline {result["baseline_mean"]:.2f} ± {result["baseline_std"]:.2f}'
+          f' (n={result["n_baseline"]}), regime {result["regime_mean"]:.2f} ± '
+          f'{result["regime_std"]:.2f} (n={result["n_regime"]})')
+    print(f'one-sample t-test vs baseline mean: t={result["one_sample_t"]:.3f}, '
+          f'p={result["one_sample_p"]:.4f}')
+    if 'paired_p' in result:
+        print(f'paired t-test over {result["n_paired"]} matching folds: '
+              f't={result["paired_t"]:.3f}, p={result["paired_p"]:.4f}')
+    print(json.dumps(result))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest='command', required=True)
+    r = sub.add_parser('run', help='train and test every fold')
+    r.add_argument('config')
+    r.add_argument('--work-dir', required=True)
+    r.add_argument('--folds', type=int, default=5)
+    r.add_argument('--split-by', choices=['split', 'group'], default='split')
+    r.add_argument('--cfg-options', nargs='+', action=DictAction)
+    c = sub.add_parser('compare', help='compare two cross-validated regimes')
+    c.add_argument('baseline')
+    c.add_argument('regime')
+    c.add_argument('--metric', default='mDice')
+    args = parser.parse_args()
+    os.environ.setdefault('PYTHONUNBUFFERED', '1')
+    run(args) if args.command == 'run' else compare(args)
+
+
+if __name__ == '__main__':
+    main()
