@@ -100,13 +100,15 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
             probs: List[Optional[np.ndarray]] = [None] * len(windows)
             for start in range(0, len(keep), batch):
                 chunk = keep[start:start + batch]
-                inputs = [cv2.resize(_pad(windows[i], window), (tile, tile),
-                                     interpolation=cv2.INTER_AREA) for i in chunk]
+                inputs = [_resize(_pad(windows[i], window), tile, cv2.INTER_AREA)
+                          for i in chunk]
                 for i, p in zip(chunk, predict_tiles(model, inputs)):
                     h, w = windows[i].shape[:2]
-                    full = np.stack([cv2.resize(c, (window, window),
-                                                interpolation=cv2.INTER_LINEAR) for c in p])
-                    probs[i] = full[:, :h, :w]
+                    if window != tile:  # back to full resolution
+                        p = cv2.resize(p.transpose(1, 2, 0), (window, window),
+                                       interpolation=cv2.INTER_LINEAR).reshape(
+                                           window, window, -1).transpose(2, 0, 1)
+                    probs[i] = p[:, :h, :w]
                 run += len(chunk)
             if acc is None:
                 acc = BandAccumulator(width, height, next(
@@ -129,6 +131,12 @@ def _pad(window: np.ndarray, side: int) -> np.ndarray:
     if h == side and w == side:
         return window
     return np.pad(window, ((0, side - h), (0, side - w), (0, 0)))
+
+
+def _resize(image: np.ndarray, side: int, interpolation: int) -> np.ndarray:
+    if image.shape[0] == side and image.shape[1] == side:
+        return image
+    return cv2.resize(image, (side, side), interpolation=interpolation)
 
 
 def _write_mask(path: str, mask: np.ndarray) -> None:
