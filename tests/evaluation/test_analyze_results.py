@@ -1,0 +1,39 @@
+"""tools/analyze_results.py: metric bars per species and regime, loss curves, qualitative panel."""
+import json
+import os
+import os.path as osp
+import shutil
+
+import cv2
+
+from crossspec_mmseg.datasets import read_manifest
+
+
+def fake_run(root, name, dice):
+    work = root / name
+    (work / '20260101_000000' / 'vis_data').mkdir(parents=True)
+    json.dump({'species/human/mDice': dice, 'species/mouse/mDice': dice - 5, 'mDice': dice},
+              open(work / 'metrics.json', 'w'))
+    with open(work / '20260101_000000' / 'vis_data' / 'scalars.json', 'w') as f:
+        for it in range(1, 6):
+            f.write(json.dumps(dict(iter=it * 10, loss=1.0 / it, lr=0.01)) + '\n')
+    return str(work)
+
+
+def test_plots_are_written(demo_data, tmp_path):
+    from conftest import run_tool
+    runs = [f'separate={fake_run(tmp_path, "a", 70.0)}', f'combined={fake_run(tmp_path, "b", 80.0)}']
+    preds = tmp_path / 'preds'
+    preds.mkdir()
+    for row in read_manifest(osp.join(demo_data, 'manifest.csv'))[:3]:
+        shutil.copy(osp.join(demo_data, row['mask']), preds / osp.basename(row['image']))
+    proc = run_tool(['tools/analyze_results.py', '--runs', *runs, '--out', str(tmp_path / 'plots'),
+                     '--panel', demo_data, str(preds), '--tiles', '3'], demo_data)
+    written = proc.stdout.split()
+    assert [osp.basename(p) for p in written] == ['metrics_per_species.png', 'loss_curves.png',
+                                                  'panel.png']
+    for path in written:
+        image = cv2.imread(path)
+        assert image is not None and min(image.shape[:2]) > 200
+    assert sorted(os.listdir(tmp_path / 'plots')) == ['loss_curves.png', 'metrics_per_species.png',
+                                                      'panel.png']
