@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import os.path as osp
 from collections import defaultdict
-from typing import Dict, List, Mapping, Optional, Set, Union
+from typing import Dict, List, Mapping, Set, Union
 
 __all__ = ['REGIMES', 'DEFAULT_PAIRS_CSV', 'analogous_organs', 'select_regime']
 

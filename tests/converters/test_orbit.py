@@ -1,12 +1,10 @@
 """Orbit converter: masks from the Java-written fixture blobs, species, errors."""
-import json
 import os
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
-import tifffile
 from skimage.draw import polygon2mask
 
 from crossspec_mmseg.converters import convert_orbit

@@ -1,6 +1,5 @@
 """Tiled whole-slide inference reproduces whole-image prediction; outputs are sound."""
 import os
-import os.path as osp
 
 import numpy as np
 import pytest

@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ['binary_as_two_class', 'focal_term', 'pixel_loss_mean', 'soft_dice',
