@@ -28,7 +28,7 @@ from ..datasets.manifest import MANIFEST_COLUMNS, write_manifest
 from ..utils.atomic import atomic_path
 
 __all__ = ['TilingConfig', 'SourceImage', 'ConversionSummary', 'window_positions',
-           'tissue_fraction', 'convert_sources', 'write_png']
+           'tissue_fraction', 'convert_sources', 'write_png', 'pad_square', 'resize_square']
 
 logger = logging.getLogger(__name__)
 
@@ -156,13 +156,14 @@ class _TileWriter:
         write_png(osp.join(self.out_dir, paths['image']), image)
 
 
-def _resize(array: np.ndarray, tile: int, interpolation: int) -> np.ndarray:
+def resize_square(array: np.ndarray, tile: int, interpolation: int) -> np.ndarray:
+    """Resize to ``tile x tile`` (no copy when already that size)."""
     if array.shape[0] == tile and array.shape[1] == tile:
         return array
     return cv2.resize(array, (tile, tile), interpolation=interpolation)
 
 
-def _pad(array: np.ndarray, window: int, fill: int) -> np.ndarray:
+def pad_square(array: np.ndarray, window: int, fill: int) -> np.ndarray:
     """Pad a window clipped at the image border back to ``window x window``."""
     h, w = array.shape[:2]
     if h == window and w == window:
@@ -204,8 +205,8 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
                     if mask.shape != rgb.shape[:2]:
                         raise ValueError(f'{source.name}: {folder} window {mask.shape} differs '
                                          f'from image window {rgb.shape[:2]} at x={x}, y={y}')
-                    labels[folder] = _resize(_pad(mask, window, 255), tile, cv2.INTER_NEAREST)
-                image = _resize(_pad(rgb, window, 0), tile, cv2.INTER_AREA)
+                    labels[folder] = resize_square(pad_square(mask, window, 255), tile, cv2.INTER_NEAREST)
+                image = resize_square(pad_square(rgb, window, 0), tile, cv2.INTER_AREA)
                 writer.write(stem, image, labels)
                 summary.written[species] += 1
                 rows.append(row)

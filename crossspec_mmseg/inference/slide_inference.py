@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from ..converters.rle import rle_encode
 from ..converters.slide_reader import SlideReader
-from ..converters.tiling import tissue_fraction, window_positions
+from ..converters.tiling import pad_square, resize_square, tissue_fraction, window_positions
 from ..evaluation.group_iou_metric import count_components
 from ..utils.atomic import atomic_path
 from .stitching import BandAccumulator
@@ -100,7 +100,7 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
             probs: List[Optional[np.ndarray]] = [None] * len(windows)
             for start in range(0, len(keep), batch):
                 chunk = keep[start:start + batch]
-                inputs = [_resize(_pad(windows[i], window), tile, cv2.INTER_AREA)
+                inputs = [resize_square(pad_square(windows[i], window, 0), tile, cv2.INTER_AREA)
                           for i in chunk]
                 for i, p in zip(chunk, predict_tiles(model, inputs)):
                     h, w = windows[i].shape[:2]
@@ -124,19 +124,6 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
             result.count = count_components(np.asarray(mask) == count_class, min_area)
         del mask
     return result
-
-
-def _pad(window: np.ndarray, side: int) -> np.ndarray:
-    h, w = window.shape[:2]
-    if h == side and w == side:
-        return window
-    return np.pad(window, ((0, side - h), (0, side - w), (0, 0)))
-
-
-def _resize(image: np.ndarray, side: int, interpolation: int) -> np.ndarray:
-    if image.shape[0] == side and image.shape[1] == side:
-        return image
-    return cv2.resize(image, (side, side), interpolation=interpolation)
 
 
 def _write_mask(path: str, mask: np.ndarray) -> None:
