@@ -190,12 +190,12 @@ def write_orbit_raw(root: str, shape: Tuple[int, int] = (240, 320), seed: int = 
     rng = np.random.default_rng(seed)
     blobs = {name: open(osp.join(RESOURCES, 'orbit_blobs', f'{name}.bin'), 'rb').read()
              for _, _, name in ORBIT_BLOBS}
+    glomeruli = [(slide, decode_orbit_blob(blobs[name])) for _, slide, name in ORBIT_BLOBS]
     for slide, split in ((4711, 'train'), (4712, 'test')):
         image = np.clip(rng.normal((200, 120, 160), 8, shape + (3,)), 0, 255).astype(np.uint8)
-        for _, blob_slide, name in ORBIT_BLOBS:
-            shape_ = decode_orbit_blob(blobs[name])
-            if blob_slide == slide and shape_.sub_type == 0:
-                cv2.fillPoly(image, [np.floor(shape_.points + 0.5).astype(np.int32)],
+        for blob_slide, annotation in glomeruli:
+            if blob_slide == slide and annotation.sub_type == 0:
+                cv2.fillPoly(image, [np.floor(annotation.points + 0.5).astype(np.int32)],
                              (110, 40, 90))
         os.makedirs(osp.join(root, split), exist_ok=True)
         tifffile.imwrite(osp.join(root, split, f'{slide}.tiff'), image, photometric='rgb',
