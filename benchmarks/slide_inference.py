@@ -6,18 +6,21 @@ writing a tiled TIFF) against MMSeg's own `slide` mode
 MONAI's `sliding_window_inference` (Gaussian), both on the slide already in
 memory, with the same model, tile size and overlap; each in its own process.
 The model is a small fixed network with a 9 px receptive field (a box
-filter and a threshold), so the ground truth (the painted structures) is
-known and every difference comes from the tiling.
+filter and a threshold) and zero padding at its input's borders, like a CNN.
+The ground truth is that model applied to the whole slide at once, so every
+difference comes from the tiling. "model forward only" is the time spent
+inside the model's forward on the same tiles, already in memory: the rest of
+ours (reading, preprocessing, blending, writing) is overhead against it.
 
     pip install monai   # benchmark-only dependency
     python benchmarks/slide_inference.py [--side 8000] [--tile 512] [--overlap 0.5]
+        [--model box|mobilenetv3] [--batch 8]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -37,17 +40,28 @@ class BoxModel(torch.nn.Module):
         return torch.cat([0.5 - local, local - 0.5], 1) * 20
 
 
-def make_slide(side: int, path: str) -> None:
-    """Bright discs on a dark background (uncompressed tiled TIFF) + truth."""
+def make_slide(side: int, path: str, truth: bool = True) -> None:
+    """Bright discs on a dark background (uncompressed tiled TIFF) + truth:
+    the box model's prediction on the whole slide, computed in row bands with
+    4 px of context (its receptive field) so it fits in memory."""
+    import cv2
     import tifffile
     rng = np.random.default_rng(0)
     image = np.full((side, side, 3), 50, np.uint8)
-    import cv2
     for _ in range(side * side // 20000):
         cv2.circle(image, tuple(int(v) for v in rng.integers(0, side, 2)),
                    int(rng.integers(6, 30)), (220, 220, 220), -1)
     tifffile.imwrite(path, image, tile=(512, 512), photometric='rgb')
-    np.save(path + '.truth.npy', (image[..., 0] > 128).astype(np.uint8))
+    if not truth:
+        return
+    truth, model = np.zeros((side, side), np.uint8), BoxModel()
+    with torch.no_grad():
+        for y in range(0, side, 1024):
+            lo, hi = max(0, y - 4), min(side, y + 1024 + 4)
+            band = torch.from_numpy(image[lo:hi]).permute(2, 0, 1)[None].float()
+            labels = model(band).argmax(1)[0].numpy()
+            truth[y:y + 1024] = labels[y - lo:y - lo + min(1024, side - y)]
+    np.save(path + '.truth.npy', truth)
 
 
 def seam_band(side: int, tile: int, overlap: float, width: int = 8) -> np.ndarray:
@@ -66,61 +80,88 @@ def dice(pred, truth):
     return 200.0 * inter / max(pred.sum() + truth.sum(), 1)
 
 
-def run_method(method: str, slide: str, tile: int, overlap: float) -> dict:
-    import tifffile
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not
+    inherited from the parent across exec)."""
+    with open('/proc/self/status') as f:
+        line = next(x for x in f if x.startswith('VmHWM:'))
+    return int(line.split()[1]) / 1024
+
+
+def build_model(name: str):
+    """``(data_preprocessor, net)``: ``net`` maps a normalised float batch to logits."""
     from mmseg.models import SegDataPreProcessor
+    if name == 'box':
+        return (SegDataPreProcessor(mean=[0, 0, 0], std=[1, 1, 1], bgr_to_rgb=True),
+                BoxModel().eval())
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(os.path.join(os.path.dirname(__file__), '..', 'configs', '_base_',
+                                       'models', 'lraspp_m-v3-d8.py'))
+    cfg.model.backbone.init_cfg = None  # random weights: nothing is downloaded
+    cfg.model.decode_head.num_classes = 2
+    segmentor = MODELS.build(cfg.model).eval()
+
+    def net(x):
+        return segmentor.encode_decode(x, [dict(img_shape=x.shape[-2:], pad_shape=x.shape[-2:])])
+    return segmentor.data_preprocessor, net
+
+
+def run_method(method: str, slide: str, tile: int, overlap: float, model_name: str,
+               batch_size: int) -> dict:
+    import tifffile
     from mmseg.models.segmentors import EncoderDecoder
 
+    from crossspec_mmseg.converters.tiling import window_positions
     from crossspec_mmseg.inference import infer_slide
     try:
         from monai.inferers import sliding_window_inference
     except ImportError:
         sliding_window_inference = None
-    model = BoxModel().eval()
+    preprocessor, net = build_model(model_name)
     stride = max(1, round(tile * (1 - overlap)))
-    start = time.perf_counter()  # imports above are not timed
-    if method == 'ours (centre)':
-        stub = SimpleNamespace(
-            data_preprocessor=SegDataPreProcessor(mean=[0, 0, 0], std=[1, 1, 1],
-                                                  bgr_to_rgb=True),
-            inference=lambda inputs, metas: model(inputs.float()))
-        out = slide + '.pred.tif'
-        infer_slide(stub, slide, out, tile=tile, overlap=overlap, blend='center', batch=8)
-        pred = tifffile.imread(out)
-    elif method == 'model forward only':
-        n = 0
-        image = torch.from_numpy(tifffile.imread(slide)).permute(2, 0, 1)[None].float()
-        side = image.shape[-1]
-        from crossspec_mmseg.converters.tiling import window_positions
-        pos = window_positions(side, tile, stride)
-        start = time.perf_counter()  # forward time only
-        with torch.no_grad():
-            for y in pos:
-                crops = [image[..., y:y + tile, x:x + tile] for x in pos]
-                for i in range(0, len(crops), 8):
-                    model(torch.cat(crops[i:i + 8]))
-                    n += len(crops[i:i + 8])
-        pred = None
-    else:
-        image = torch.from_numpy(tifffile.imread(slide)).permute(2, 0, 1)[None].float()
-        with torch.no_grad():
-            if method == 'mmseg slide (mean)':
+    out, logits = slide + '.pred.tif', None
+    with torch.no_grad():
+        start = time.perf_counter()  # imports and model building are not timed
+        if method == 'ours (centre)':
+            stub = SimpleNamespace(data_preprocessor=preprocessor,
+                                   inference=lambda inputs, metas: net(inputs))
+            infer_slide(stub, slide, out, tile=tile, overlap=overlap, blend='center',
+                        batch=batch_size)
+        else:
+            image = torch.from_numpy(tifffile.imread(slide)).permute(2, 0, 1)[None].float()
+            image = (image - preprocessor.mean) / preprocessor.std
+            if method == 'model forward only':
+                pos = window_positions(image.shape[-1], tile, stride)
+                forward = 0.0
+                for y in pos:
+                    crops = [image[..., y:y + tile, x:x + tile] for x in pos]
+                    for i in range(0, len(crops), batch_size):
+                        batch = torch.cat(crops[i:i + batch_size])
+                        tick = time.perf_counter()
+                        net(batch)
+                        forward += time.perf_counter() - tick
+                start = time.perf_counter() - forward  # forward time only
+                logits = None
+            elif method == 'mmseg slide (mean)':
                 fake = SimpleNamespace(
                     test_cfg=SimpleNamespace(stride=(stride, stride), crop_size=(tile, tile)),
-                    out_channels=2, encode_decode=lambda crop, metas: model(crop))
+                    out_channels=2, encode_decode=lambda crop, metas: net(crop))
                 logits = EncoderDecoder.slide_inference(
                     fake, image, [dict(img_shape=image.shape[-2:])])
             else:
                 if sliding_window_inference is None:
                     raise SystemExit('monai not installed (pip install monai)')
-                logits = sliding_window_inference(image, (tile, tile), 8, model,
+                logits = sliding_window_inference(image, (tile, tile), batch_size, net,
                                                   overlap=overlap, mode='gaussian')
-        pred = logits.argmax(1)[0].numpy().astype(np.uint8)
-    seconds = time.perf_counter() - start
-    result = dict(seconds=seconds,
-                  peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    if pred is not None:
-        truth = np.load(slide + '.truth.npy')
+            if logits is not None:
+                tifffile.imwrite(out, logits.argmax(1)[0].numpy().astype(np.uint8))
+        seconds = time.perf_counter() - start
+    result = dict(seconds=seconds, peak_mb=peak_rss_mb())
+    if method != 'model forward only' and os.path.exists(slide + '.truth.npy'):
+        pred, truth = tifffile.imread(out), np.load(slide + '.truth.npy')
         band = seam_band(truth.shape[0], tile, overlap)
         result.update(dice=dice(pred == 1, truth == 1),
                       seam_dice=dice((pred == 1) & band, (truth == 1) & band))
@@ -133,27 +174,35 @@ def main():
     parser.add_argument('--side', type=int, default=8000)
     parser.add_argument('--tile', type=int, default=512)
     parser.add_argument('--overlap', type=float, default=0.5)
+    parser.add_argument('--batch', type=int, default=8,
+                        help='tiles per forward (ours, forward only, MONAI; MMSeg runs 1)')
+    parser.add_argument('--model', choices=['box', 'mobilenetv3'], default='box',
+                        help='box: 9 px box filter, truth known (Dice reported); mobilenetv3: '
+                             "MMSeg's LR-ASPP MobileNetV3-large, random weights (speed only)")
     parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_method(args.child[0], args.child[1], args.tile, args.overlap)))
+        print(json.dumps(run_method(args.child[0], args.child[1], args.tile, args.overlap,
+                                    args.model, args.batch)))
         return
     methods = ['model forward only', 'ours (centre)', 'mmseg slide (mean)',
                'monai sliding window (gaussian)']
     with tempfile.TemporaryDirectory() as tmp:
         slide = os.path.join(tmp, 'slide.tiff')
-        make_slide(args.side, slide)
+        make_slide(args.side, slide, truth=args.model == 'box')
         mpix = args.side ** 2 / 1e6
         results = {}
         for m in methods:
             proc = subprocess.run([sys.executable, __file__, '--side', str(args.side), '--tile',
-                                   str(args.tile), '--overlap', str(args.overlap), '--child', m,
-                                   slide], capture_output=True, text=True)
+                                   str(args.tile), '--overlap', str(args.overlap), '--model',
+                                   args.model, '--batch', str(args.batch), '--child', m, slide],
+                                  capture_output=True, text=True)
             if proc.returncode:
                 print(f'{m}: failed ({proc.stderr.strip().splitlines()[-1]})')
                 continue
             results[m] = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f'{args.side} x {args.side} slide, tile {args.tile}, overlap {args.overlap}')
+    print(f'{args.side} x {args.side} slide, tile {args.tile}, overlap {args.overlap}, '
+          f'model {args.model}, batch {args.batch}')
     for m, r in results.items():
         extra = (f"  Dice {r['dice']:.2f}  Dice at seams {r['seam_dice']:.2f}"
                  if 'dice' in r else '')

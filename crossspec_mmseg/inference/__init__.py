@@ -1,5 +1,6 @@
-from .slide_inference import SlidePrediction, infer_slide, predict_tiles
+from .slide_inference import (MASK_EXTENSIONS, SlidePrediction, TilePredictor, channel_argmax,
+                              infer_slide)
 from .stitching import BLENDS, BandAccumulator, ownership_bounds
 
-__all__ = ['BLENDS', 'BandAccumulator', 'SlidePrediction', 'infer_slide', 'ownership_bounds',
-           'predict_tiles']
+__all__ = ['BLENDS', 'MASK_EXTENSIONS', 'BandAccumulator', 'SlidePrediction', 'TilePredictor',
+           'channel_argmax', 'infer_slide', 'ownership_bounds']

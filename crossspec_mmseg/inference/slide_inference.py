@@ -1,9 +1,11 @@
 """Whole-slide tiled inference with an MMSeg model.
 
-The slide is read window by window (the converters' :class:`SlideReader`),
-background windows are skipped by the tissue test, tiles are resized by
-``scale`` and batched through the model, and the class probabilities are
-recombined band by band (:mod:`.stitching`) at the original resolution into a
+The slide is read one band of tile rows at a time (the converters'
+:class:`SlideReader`) in a background thread, so reading, tissue tests and
+resizing of the next row overlap the model's forward pass on this one.
+Background windows are skipped by the tissue test, tiles are resized by
+``scale`` and batched through the model, and the predictions are recombined
+band by band (:mod:`.stitching`) at the original resolution into a
 disk-backed mask, so only one band of rows is ever held in memory. Outputs are
 written atomically: a tiled, compressed TIFF (or PNG for small slides), and
 optionally the Kaggle RLE row and the component count.
@@ -13,13 +15,15 @@ from __future__ import annotations
 import os
 import os.path as osp
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
 import tifffile
 import torch
+import torch.nn.functional as F
 from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
@@ -30,7 +34,9 @@ from ..evaluation.group_iou_metric import count_components
 from ..utils.atomic import atomic_path
 from .stitching import BandAccumulator
 
-__all__ = ['SlidePrediction', 'predict_tiles', 'infer_slide']
+MASK_EXTENSIONS = ('.tif', '.tiff', '.png')
+
+__all__ = ['MASK_EXTENSIONS', 'SlidePrediction', 'TilePredictor', 'channel_argmax', 'infer_slide']
 
 
 @dataclass
@@ -45,20 +51,106 @@ class SlidePrediction:
     count: Optional[int] = None
 
 
-@torch.no_grad()
-def predict_tiles(model, tiles: List[np.ndarray]) -> np.ndarray:
-    """Class probabilities ``(N, C, h, w)`` of RGB uint8 tiles (same size)."""
-    h, w = tiles[0].shape[:2]
-    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w))
-    data = dict(inputs=[torch.from_numpy(np.ascontiguousarray(t[..., ::-1])).permute(2, 0, 1)
-                        for t in tiles],  # BGR, as LoadImageFromFile gives MMSeg
-                data_samples=[SegDataSample(metainfo=meta) for _ in tiles])
-    data = model.data_preprocessor(data, False)
-    logits = model.inference(data['inputs'], [s.metainfo for s in data['data_samples']])
-    if logits.shape[1] == 1:  # sigmoid head
-        fg = logits.sigmoid()
-        return torch.cat([1 - fg, fg], 1).float().cpu().numpy()
-    return logits.softmax(1).float().cpu().numpy()
+class TilePredictor:
+    """Runs batches of RGB uint8 tiles ``(N, 3, h, w)`` through a segmentor.
+
+    Preprocessing equals (to float rounding) what the model's
+    ``SegDataPreProcessor`` makes of the same images loaded by MMSeg (BGR),
+    done on the whole batch into an input buffer reused across batches (a
+    fresh tensor per batch costs page faults comparable to a small model's
+    forward). Preprocessors that pad at test time (``test_cfg``) are called
+    as they are, and the padding is cropped off the logits.
+    """
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.preprocessor = model.data_preprocessor
+        self._buffer: Optional[torch.Tensor] = None
+
+    def inputs(self, tiles: np.ndarray) -> Tuple[torch.Tensor, List[dict]]:
+        """Model inputs and image metas for ``tiles``."""
+        pre = self.preprocessor
+        n, _, h, w = tiles.shape
+        meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w))
+        batch = torch.from_numpy(tiles)
+        if getattr(pre, 'test_cfg', None):
+            data = pre(dict(inputs=list(batch.flip(1)),  # BGR, as MMSeg loads images
+                            data_samples=[SegDataSample(metainfo=meta) for _ in range(n)]),
+                       False)
+            return data['inputs'], [s.metainfo for s in data['data_samples']]
+        if not pre.channel_conversion:  # the model was trained on OpenCV's BGR
+            batch = batch.flip(1)
+        out = self._input_buffer(tiles.shape, pre.mean.device if pre._enable_normalize else 'cpu')
+        out.copy_(batch)
+        if pre._enable_normalize:
+            out.sub_(pre.mean).div_(pre.std)
+        return out, [meta] * n
+
+    def _input_buffer(self, shape: tuple, device) -> torch.Tensor:
+        buffer = self._buffer
+        if buffer is None or buffer.shape[1:] != shape[1:] or buffer.shape[0] < shape[0] \
+                or buffer.device != torch.device(device):
+            buffer = self._buffer = torch.empty(shape, dtype=torch.float32, device=device)
+        return buffer[:shape[0]]
+
+    @torch.no_grad()
+    def __call__(self, tiles: np.ndarray) -> torch.Tensor:
+        """Class logits ``(N, C, h, w)``. A sigmoid head's single channel
+        ``z`` becomes ``(0, z)``, whose softmax is ``(1 - sigmoid(z), sigmoid(z))``."""
+        inputs, metas = self.inputs(tiles)
+        logits = self.model.inference(inputs, metas)[..., :tiles.shape[2], :tiles.shape[3]]
+        if logits.shape[1] == 1:
+            logits = torch.cat([torch.zeros_like(logits), logits], 1)
+        return logits.float()
+
+
+def channel_argmax(scores: torch.Tensor) -> np.ndarray:
+    """``scores.argmax(1)`` as uint8 NumPy, by a running maximum over the
+    channels (torch's argmax over a non-last dimension is slow on CPU)."""
+    if scores.shape[1] > 255:
+        raise ValueError(f'{scores.shape[1]} classes do not fit a uint8 mask')
+    best = scores[:, 0]
+    labels = torch.zeros(best.shape, dtype=torch.uint8, device=scores.device)
+    for c in range(1, scores.shape[1]):
+        better = scores[:, c] > best
+        labels.masked_fill_(better, c)
+        best = torch.where(better, scores[:, c], best)
+    return labels.cpu().numpy()
+
+
+class _RowReader:
+    """Reads tile row ``r`` as one band and prepares its model inputs."""
+
+    def __init__(self, reader: SlideReader, xs: List[int], ys: List[int], window: int,
+                 tile: int, min_tissue: float) -> None:
+        self.reader, self.xs, self.ys = reader, xs, ys
+        self.window, self.tile, self.min_tissue = window, tile, min_tissue
+
+    def __call__(self, row: int):
+        """``(kept column indexes, (h, w) of each window, (n, 3, tile, tile) inputs)``."""
+        band = self.reader.read(0, self.ys[row], self.reader.width, self.window)
+        windows = [band[:, x:x + self.window] for x in self.xs]
+        keep = [i for i, w in enumerate(windows)
+                if self.min_tissue <= 0 or tissue_fraction(w) >= self.min_tissue]
+        inputs = [resize_square(pad_square(windows[i], self.window, 0), self.tile, cv2.INTER_AREA)
+                  for i in keep]
+        sizes = [w.shape[:2] for w in windows]
+        if not inputs:
+            return keep, sizes, None
+        return keep, sizes, np.ascontiguousarray(np.stack(inputs).transpose(0, 3, 1, 2))
+
+
+def _tile_predictions(predict: TilePredictor, inputs: np.ndarray, window: int,
+                      blend: str) -> np.ndarray:
+    """Per tile: uint8 labels ``(n, window, window)`` for centre blending, else
+    class probabilities ``(n, C, window, window)``, at full resolution."""
+    scores = predict(inputs)
+    if scores.shape[-1] != window:  # back to full resolution
+        scores = F.interpolate(scores, size=(window, window), mode='bilinear',
+                               align_corners=False)
+    if blend == 'center':
+        return channel_argmax(scores)
+    return scores.softmax(1).cpu().numpy()
 
 
 def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: float = 0.5,
@@ -81,39 +173,36 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         count_class: Also count connected components of this class.
         min_area: Smallest component counted.
     """
+    if osp.splitext(out_path)[1].lower() not in MASK_EXTENSIONS:
+        raise ValueError(f'{out_path}: output must be one of {MASK_EXTENSIONS}')
     os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
     window = max(1, round(tile / scale))
     stride = max(1, round(window * (1 - overlap)))
     run = skipped = 0
-    with SlideReader(slide) as reader, tempfile.TemporaryDirectory(
-            dir=osp.dirname(osp.abspath(out_path))) as tmp:
+    with SlideReader(slide) as reader, ThreadPoolExecutor(1) as pool, \
+            tempfile.TemporaryDirectory(dir=osp.dirname(osp.abspath(out_path))) as tmp:
         height, width = reader.shape
         xs, ys = window_positions(width, window, stride), window_positions(height, window, stride)
         mask = np.lib.format.open_memmap(osp.join(tmp, 'mask.npy'), 'w+', np.uint8,
                                          (height, width))
-        acc = None
-        for row, y in enumerate(tqdm(ys, desc=osp.basename(slide), unit='row', disable=None)):
-            windows = [reader.read(x, y, window, window) for x in xs]
-            keep = [i for i, w in enumerate(windows)
-                    if min_tissue <= 0 or tissue_fraction(w) >= min_tissue]
-            skipped += len(windows) - len(keep)
-            probs: List[Optional[np.ndarray]] = [None] * len(windows)
+        acc = BandAccumulator(width, height, window, xs, ys, blend)
+        predict = TilePredictor(model)
+        read_row = _RowReader(reader, xs, ys, window, tile, min_tissue)
+        upcoming = pool.submit(read_row, 0)
+        for row in tqdm(range(len(ys)), desc=osp.basename(slide), unit='row', disable=None):
+            keep, sizes, inputs = upcoming.result()
+            if row + 1 < len(ys):  # read the next row while the model runs on this one
+                upcoming = pool.submit(read_row, row + 1)
+            tiles: List[Optional[np.ndarray]] = [None] * len(xs)
             for start in range(0, len(keep), batch):
-                chunk = keep[start:start + batch]
-                inputs = [resize_square(pad_square(windows[i], window, 0), tile, cv2.INTER_AREA)
-                          for i in chunk]
-                for i, p in zip(chunk, predict_tiles(model, inputs)):
-                    h, w = windows[i].shape[:2]
-                    if window != tile:  # back to full resolution
-                        p = cv2.resize(p.transpose(1, 2, 0), (window, window),
-                                       interpolation=cv2.INTER_LINEAR).reshape(
-                                           window, window, -1).transpose(2, 0, 1)
-                    probs[i] = p[:, :h, :w]
-                run += len(chunk)
-            if acc is None:
-                acc = BandAccumulator(width, height, next(
-                    (p.shape[0] for p in probs if p is not None), 2), window, xs, ys, blend)
-            for first, band in acc.add_row(row, probs):
+                predictions = _tile_predictions(predict, inputs[start:start + batch], window,
+                                                blend)
+                for i, pred in zip(keep[start:start + batch], predictions):
+                    h, w = sizes[i]
+                    tiles[i] = pred[..., :h, :w]
+            run += len(keep)
+            skipped += len(xs) - len(keep)
+            for first, band in acc.add_row(row, tiles):
                 mask[first:first + band.shape[0]] = band
         mask.flush()
         _write_mask(out_path, mask)
@@ -128,13 +217,10 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
 
 def _write_mask(path: str, mask: np.ndarray) -> None:
     """Tiled zlib TIFF (read in tiles from the memmap) or PNG, atomically."""
-    ext = osp.splitext(path)[1].lower()
     with atomic_path(path) as tmp:
-        if ext in ('.tif', '.tiff'):
-            tifffile.imwrite(tmp, mask, tile=(512, 512), compression='zlib',
-                             photometric='minisblack')
-        elif ext == '.png':
+        if osp.splitext(path)[1].lower() == '.png':
             if not cv2.imwrite(tmp, np.asarray(mask)):
                 raise OSError(f'could not write {path}')
         else:
-            raise ValueError(f'{path}: output must be .tif, .tiff or .png')
+            tifffile.imwrite(tmp, mask, tile=(512, 512), compression='zlib',
+                             photometric='minisblack')

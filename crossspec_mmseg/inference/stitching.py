@@ -49,45 +49,50 @@ class BandAccumulator:
     """Accumulates one row of tiles and yields finished row bands.
 
     Args:
-        width: Slide width (pixels).
-        num_classes: Channels of the tiles' probabilities.
+        width, height: Slide size (pixels).
         window: Tile window side at full resolution.
         xs: Tile column starts; ys: tile row starts.
         blend: One of :data:`BLENDS`.
     """
 
-    def __init__(self, width: int, height: int, num_classes: int, window: int,
-                 xs: List[int], ys: List[int], blend: str) -> None:
+    def __init__(self, width: int, height: int, window: int, xs: List[int], ys: List[int],
+                 blend: str) -> None:
         if blend not in BLENDS:
             raise ValueError(f'blend must be one of {BLENDS}, got {blend!r}')
-        self.width, self.height, self.num_classes, self.window = width, height, num_classes, window
+        self.width, self.height, self.window = width, height, window
         self.xs, self.ys, self.blend = xs, ys, blend
         self.x_own = ownership_bounds(xs, window, width)
         self.y_own = ownership_bounds(ys, window, height)
         self.weights = None if blend == 'center' else tile_weights(window, blend)
         self.top = 0                      # first row not yet emitted
-        self.acc = np.zeros((num_classes, 0, width), np.float32)
+        self.acc = None                   # (C, rows, width), once the first tile arrives
         self.norm = np.zeros((0, width), np.float32)
 
     def add_row(self, row: int, tiles: List[np.ndarray]) -> Iterator[Tuple[int, np.ndarray]]:
-        """Add the probabilities ``(C, h, w)`` of tile row ``row`` (one per x
-        start, ``None`` for skipped background tiles) and yield
-        ``(first_row, labels)`` bands that are now final."""
+        """Add tile row ``row`` (one entry per x start, ``None`` for skipped
+        background tiles) and yield ``(first_row, labels)`` bands that are now
+        final. Tiles are uint8 labels ``(h, w)`` for ``center`` blending, else
+        class probabilities ``(C, h, w)``."""
         y = self.ys[row]
         if self.blend == 'center':
             lo, hi = self.y_own[row]
             band = np.zeros((hi - lo, self.width), np.uint8)
-            for (x_lo, x_hi), x, probs in zip(self.x_own, self.xs, tiles):
-                if probs is not None:
-                    labels = probs.argmax(0)
+            for (x_lo, x_hi), x, labels in zip(self.x_own, self.xs, tiles):
+                if labels is not None:
                     band[:, x_lo:x_hi] = labels[lo - y:hi - y, x_lo - x:x_hi - x]
             yield lo, band
             return
+        if self.acc is None:
+            classes = next((t.shape[0] for t in tiles if t is not None), None)
+            if classes is None:  # nothing predicted yet: these rows are background
+                yield from self._emit_background(row)
+                return
+            self.acc = np.zeros((classes, self.norm.shape[0], self.width), np.float32)
         end = min(y + self.window, self.height)
         grow = end - (self.top + self.acc.shape[1])
         if grow > 0:  # extend the buffer down to this tile row's bottom
             self.acc = np.concatenate(
-                [self.acc, np.zeros((self.num_classes, grow, self.width), np.float32)], 1)
+                [self.acc, np.zeros((self.acc.shape[0], grow, self.width), np.float32)], 1)
             self.norm = np.concatenate([self.norm, np.zeros((grow, self.width), np.float32)])
         for x, probs in zip(self.xs, tiles):
             if probs is None:
@@ -96,9 +101,17 @@ class BandAccumulator:
             weight = self.weights[:h, :w]
             self.acc[:, y - self.top:y - self.top + h, x:x + w] += probs * weight
             self.norm[y - self.top:y - self.top + h, x:x + w] += weight
-        # Rows above the next tile row's start are final.
-        final = self.ys[row + 1] if row + 1 < len(self.ys) else self.height
-        yield from self._emit(final)
+        yield from self._emit(self._final(row))
+
+    def _final(self, row: int) -> int:
+        """Rows above the next tile row's start are final after row ``row``."""
+        return self.ys[row + 1] if row + 1 < len(self.ys) else self.height
+
+    def _emit_background(self, row: int) -> Iterator[Tuple[int, np.ndarray]]:
+        final = self._final(row)
+        if final > self.top:
+            yield self.top, np.zeros((final - self.top, self.width), np.uint8)
+            self.top = final
 
     def _emit(self, final: int) -> Iterator[Tuple[int, np.ndarray]]:
         n = final - self.top

@@ -1,5 +1,6 @@
 """Tiled whole-slide inference reproduces whole-image prediction; outputs are sound."""
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from mmseg.models import SegDataPreProcessor
 
 from crossspec_mmseg.converters import rle_decode
 from crossspec_mmseg.evaluation import count_components
-from crossspec_mmseg.inference import infer_slide
+from crossspec_mmseg.inference import TilePredictor, channel_argmax, infer_slide
 
 
 class ContextStub:
@@ -117,3 +118,70 @@ def test_cli_with_a_config_and_checkpoint(slide, tmp_path, demo_data):
     (header, row), = [list(csv.reader(open(summary['rle'])))]
     assert header == ['id', 'predicted'] and row[0] == 'slide'
     assert (rle_decode(row[1], mask.shape) == (mask > 0)).all()
+
+
+@pytest.mark.parametrize('bgr_to_rgb', [True, False])
+def test_batched_preprocessing_equals_mmseg_preprocessor(bgr_to_rgb):
+    """One fused op on the batch == SegDataPreProcessor on MMSeg-loaded (BGR) images."""
+    pre = SegDataPreProcessor(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
+                              bgr_to_rgb=bgr_to_rgb)
+    model = SimpleNamespace(data_preprocessor=pre)
+    rgb = np.random.default_rng(1).integers(0, 256, (3, 3, 20, 24), dtype=np.uint8)
+    ours, metas = TilePredictor(model).inputs(rgb)
+    bgr = [torch.from_numpy(t[::-1].copy()) for t in rgb]
+    expected = pre(dict(inputs=bgr), False)['inputs']
+    torch.testing.assert_close(ours, expected)
+    assert metas[0]['img_shape'] == (20, 24)
+
+
+def test_padding_preprocessor_is_cropped_back(slide, tmp_path):
+    """A test_cfg size_divisor (as SegNeXt's) pads 64 -> 96; the logits are cropped
+    back before resizing to the full-resolution window (scale 0.5)."""
+    path, _ = slide
+    plain, padding = ContextStub(), ContextStub()
+    padding.data_preprocessor = SegDataPreProcessor(
+        mean=[0, 0, 0], std=[1, 1, 1], bgr_to_rgb=True, test_cfg=dict(size_divisor=48))
+    for name, model in (('plain.tif', plain), ('padding.tif', padding)):
+        infer_slide(model, path, str(tmp_path / name), tile=64, overlap=0.5, scale=0.5)
+    assert (tifffile.imread(str(tmp_path / 'padding.tif'))
+            == tifffile.imread(str(tmp_path / 'plain.tif'))).all()
+
+
+def test_channel_argmax_matches_torch():
+    scores = torch.randn(2, 5, 7, 9)
+    assert (channel_argmax(scores) == scores.argmax(1).numpy()).all()
+    assert (channel_argmax(scores[:, :1]) == 0).all()
+
+
+def test_skipped_background_rows_then_three_class_blending(tmp_path):
+    """Rows with no tissue are skipped (label 0); blending starts with the first tissue row."""
+    image = np.full((200, 150, 3), 240, np.uint8)       # white glass ...
+    image[90:] = (150, 60, 140)                         # ... then stained tissue
+    image[120:160, 40:90] = (60, 20, 90)
+    path = str(tmp_path / 'slide.tiff')
+    tifffile.imwrite(path, image, photometric='rgb')
+
+    class ThreeClass(ContextStub):
+        def inference(self, inputs, metas):
+            local = super().inference(inputs, metas)[:, 1:] / 20 + 0.5  # 9 px mean, 0..1
+            return torch.cat([torch.zeros_like(local), local - 0.3, 0.3 - local], 1)
+
+    out = str(tmp_path / 'mask.tif')
+    result = infer_slide(ThreeClass(), path, out, tile=48, overlap=0.5, blend='mean',
+                         min_tissue=0.5)
+    mask = tifffile.imread(out)
+    assert result.tiles_skipped > 0 and result.tiles_run > 0
+    assert (mask[:60] == 0).all()
+    assert (mask[100:115, 10:140] == 1).all() and (mask[130:150, 50:80] == 2).all()
+
+
+def test_bad_output_extension_fails_before_any_work(slide, tmp_path):
+    class Counting(ContextStub):
+        calls = 0
+
+        def inference(self, inputs, metas):
+            Counting.calls += 1
+            return super().inference(inputs, metas)
+    with pytest.raises(ValueError, match='mask.jpg'):
+        infer_slide(Counting(), slide[0], str(tmp_path / 'mask.jpg'), tile=64)
+    assert Counting.calls == 0 and os.listdir(tmp_path) == []
