@@ -15,10 +15,12 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from .errors import BadInputError, MissingInputError
 from .raster import PolygonSet
 from .rle import parse_rle, rle_decode_window
 from .slide_reader import SlideReader
-from .tiling import ConversionSummary, SourceImage, TilingConfig, convert_sources
+from .tiling import (ConversionSummary, SkippedInputs, SourceImage, TilingConfig, build_sources,
+                     convert_sources)
 
 __all__ = ['ANATOMY_CLASSES', 'load_features', 'read_info', 'convert_hubmap']
 
@@ -35,14 +37,14 @@ def load_features(path: str) -> Dict[str, List[List[np.ndarray]]]:
     becomes several polygons.
 
     Raises:
-        ValueError: a feature without coordinates, with non-finite values or
+        BadInputError: a feature without coordinates, with non-finite values or
             an unsupported geometry (the message names file and feature index).
     """
     with open(path) as f:
         try:
             data = json.load(f)
         except json.JSONDecodeError as err:
-            raise ValueError(f'{path}: invalid JSON ({err})') from None
+            raise BadInputError(f'{path}: invalid JSON ({err}); re-export it from QuPath') from None
     features = data.get('features', []) if isinstance(data, dict) else data
     grouped: Dict[str, List[List[np.ndarray]]] = {}
     for i, feature in enumerate(features):
@@ -50,22 +52,23 @@ def load_features(path: str) -> Dict[str, List[List[np.ndarray]]]:
         geometry = (feature or {}).get('geometry') or {}
         kind, coords = geometry.get('type'), geometry.get('coordinates')
         if not coords:
-            raise ValueError(f'{where} has no geometry.coordinates')
+            raise BadInputError(f'{where} has no geometry.coordinates; fix or delete that feature')
         if kind == 'Polygon':
             polygons = [coords]
         elif kind == 'MultiPolygon':
             polygons = coords
         else:
-            raise ValueError(f'{where}: unsupported geometry type {kind!r}')
+            raise BadInputError(f'{where}: unsupported geometry type {kind!r} (Polygon or MultiPolygon)')
         props = feature.get('properties') or {}
         name = str((props.get('classification') or {}).get('name', '')).strip().lower()
         for polygon in polygons:
             try:
                 rings = [np.asarray(ring, np.float64).reshape(-1, 2) for ring in polygon]
             except (ValueError, TypeError):
-                raise ValueError(f'{where}: coordinates are not [x, y] rings') from None
+                raise BadInputError(f'{where}: coordinates are not [x, y] rings; fix or delete that feature') from None
             if any(not np.isfinite(r).all() or len(r) < 3 for r in rings):
-                raise ValueError(f'{where}: ring with fewer than 3 points or NaN/inf values')
+                raise BadInputError(f'{where}: ring with fewer than 3 points or NaN/inf values; fix or '
+                                  'delete that feature')
             grouped.setdefault(name, []).append(rings)
     return grouped
 
@@ -108,7 +111,8 @@ def _source(raw_dir: str, image_id: str, encoding: str, info: Optional[dict],
             anatomy: bool) -> SourceImage:
     tiff = osp.join(raw_dir, 'train', f'{image_id}.tiff')
     if not osp.isfile(tiff):
-        raise FileNotFoundError(f'train.csv id {image_id}: slide {tiff} is missing')
+        raise MissingInputError(f'train.csv id {image_id}: slide {tiff} is missing; '
+                                'download it or remove the row')
     with SlideReader(tiff) as reader:
         shape = reader.shape
     runs = parse_rle(encoding, shape, record=f'train.csv id {image_id}')
@@ -116,7 +120,7 @@ def _source(raw_dir: str, image_id: str, encoding: str, info: Optional[dict],
     if anatomy:
         path = osp.join(raw_dir, 'train', f'{image_id}-anatomical-structure.json')
         if not osp.isfile(path):
-            raise FileNotFoundError(f'--anatomy: {path} is missing')
+            raise MissingInputError(f'--anatomy: {path} is missing; download it or drop --anatomy')
         labels['masks_anatomy'] = _anatomy_label(load_features(path))
     patient = (info or {}).get('patient_number', '') or image_id
     return SourceImage(name=image_id, size=shape, open_reader=lambda: SlideReader(tiff),
@@ -127,7 +131,7 @@ def _source(raw_dir: str, image_id: str, encoding: str, info: Optional[dict],
 
 def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 512,
                    overlap: float = 0.5, anatomy: bool = False,
-                   min_tissue: float = 0.05) -> ConversionSummary:
+                   min_tissue: float = 0.05, skip_bad: bool = False) -> ConversionSummary:
     """Tile every labelled training slide.
 
     Args:
@@ -138,10 +142,14 @@ def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 5
         overlap: Window overlap fraction.
         anatomy: Also write ``masks_anatomy/`` (0 bg, 1 cortex, 2 medulla).
         min_tissue: Background test threshold; 0 keeps every tile.
+        skip_bad: Record unusable slides in ``skipped.csv`` and go on.
     """
     encodings = _read_encodings(raw_dir)
     info = read_info(raw_dir)
-    sources = [_source(raw_dir, image_id, enc if isinstance(enc, str) else '', info.get(image_id),
-                       anatomy) for image_id, enc in sorted(encodings.items())]
+    skipped = SkippedInputs() if skip_bad else None
+    sources = build_sources(
+        sorted(encodings.items()),
+        lambda row: _source(raw_dir, row[0], row[1] or '', info.get(row[0]), anatomy),
+        lambda row: f'train.csv id {row[0]}', skipped)
     tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue)
-    return convert_sources(sources, out_dir, tiling, desc='HuBMAP')
+    return convert_sources(sources, out_dir, tiling, desc='HuBMAP', skipped=skipped)

@@ -24,8 +24,10 @@ from typing import List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
+from .errors import BadInputError, MissingInputError
 from .raster import ArrayReader, ImageReadError, read_label_image, read_rgb_image
-from .tiling import ConversionSummary, SourceImage, TilingConfig, convert_sources
+from .tiling import (ConversionSummary, SkippedInputs, SourceImage, TilingConfig, build_sources,
+                     convert_sources)
 
 __all__ = ['NuInsSegImage', 'natural_key', 'parse_folder_name', 'kfold_assignments',
            'discover_nuinsseg', 'convert_nuinsseg']
@@ -113,17 +115,18 @@ def discover_nuinsseg(raw_dir: str) -> List[NuInsSegImage]:
 
 def _semantic_mask(item: NuInsSegImage, shape: Tuple[int, int]) -> np.ndarray:
     if not osp.isfile(item.instances):
-        raise FileNotFoundError(f'{item.image}: its label mask {item.instances} is missing')
+        raise MissingInputError(f'{item.image}: its label mask {item.instances} is missing; '
+                                're-extract the archive')
     instances = read_label_image(item.instances)
     if instances.shape != shape:
-        raise ValueError(f'{item.instances}: mask size {instances.shape} differs from image '
-                         f'{item.image} size {shape}')
+        raise BadInputError(f'{item.instances}: mask size {instances.shape} differs from image '
+                            f'{item.image} size {shape}; re-extract both from the archive')
     mask = (instances > 0).astype(np.uint8)
     if item.vague:
         vague = read_label_image(item.vague)
         if vague.shape != shape:
-            raise ValueError(f'{item.vague}: vague-area size {vague.shape} differs from image '
-                             f'{item.image} size {shape}')
+            raise BadInputError(f'{item.vague}: vague-area size {vague.shape} differs from image '
+                                f'{item.image} size {shape}; re-extract both from the archive')
         mask[vague == 255] = 255
     return mask
 
@@ -133,7 +136,8 @@ def _source(item: NuInsSegImage) -> SourceImage:
         with Image.open(item.image) as im:
             width, height = im.size
     except (OSError, SyntaxError) as err:
-        raise ImageReadError(f'{item.image}: unreadable image ({err})') from None
+        raise ImageReadError(f'{item.image}: unreadable image ({err}); re-extract it from the '
+                             'archive') from None
     cache = {}
 
     def load():
@@ -149,8 +153,8 @@ def _source(item: NuInsSegImage) -> SourceImage:
                     split=f'fold{item.fold}'))
 
 
-def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None
-                     ) -> ConversionSummary:
+def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None,
+                     skip_bad: bool = False) -> ConversionSummary:
     """Convert the whole archive; every image is kept (no background test).
 
     Args:
@@ -158,8 +162,12 @@ def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None
         out_dir: Output dataset folder.
         tile: Tile side; default: the largest image side (512 in the real
             archive), so each image is one tile.
+        skip_bad: Record unusable images in ``skipped.csv`` and go on.
     """
-    sources = [_source(item) for item in discover_nuinsseg(raw_dir)]
+    skipped = SkippedInputs() if skip_bad else None
+    sources = build_sources(discover_nuinsseg(raw_dir), _source, lambda item: item.image, skipped)
+    if not sources:
+        raise BadInputError(f'{raw_dir}: no usable image (see {out_dir}/skipped.csv)')
     tile = tile or max(max(s.size) for s in sources)
     tiling = TilingConfig(tile=tile, overlap=0.0, scale=1.0, min_tissue=0.0)
-    return convert_sources(sources, out_dir, tiling, desc='NuInsSeg')
+    return convert_sources(sources, out_dir, tiling, desc='NuInsSeg', skipped=skipped)

@@ -22,11 +22,13 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .orbit_blob import (SUBTYPE_EXCLUSION, SUBTYPE_NORMAL, SUBTYPE_ROI, OrbitShape,
-                         decode_orbit_blob)
+from .errors import BadInputError
+from .orbit_blob import (SUBTYPE_EXCLUSION, SUBTYPE_NORMAL, SUBTYPE_ROI, OrbitBlobError,
+                         OrbitShape, decode_orbit_blob)
 from .raster import PolygonSet
 from .slide_reader import SlideReader
-from .tiling import ConversionSummary, SourceImage, TilingConfig, convert_sources
+from .tiling import (ConversionSummary, SkippedInputs, SourceImage, TilingConfig, build_sources,
+                     convert_sources)
 
 __all__ = ['DEFAULT_GROUPS_CSV', 'read_orbit_db', 'match_annotations', 'read_groups',
            'orbit_label_fn',
@@ -38,8 +40,13 @@ DEFAULT_GROUPS_CSV = osp.join(osp.dirname(osp.dirname(__file__)), 'resources',
 SPLITS = ('train', 'test')
 
 
-def read_orbit_db(path: str) -> Dict[str, dict]:
+def read_orbit_db(path: str, skip_bad: bool = False) -> Dict[str, dict]:
     """Image annotations per ``RAW_DATA_FILE_ID``, read from a read-only connection.
+
+    Args:
+        path: ``orbit.db``.
+        skip_bad: Record an undecodable blob as the file's ``'error'``
+            instead of raising (its slide is then skipped as a whole).
 
     Returns:
         ``{file_id: {'filename': stem or '', 'shapes': [OrbitShape, ...]}}``.
@@ -56,7 +63,7 @@ def read_orbit_db(path: str) -> Dict[str, dict]:
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             missing = {'RAW_ANNOTATION', 'RAW_DATA_FILE'} - tables
             if missing:
-                raise ValueError(f'{path}: not an Orbit database, tables {sorted(missing)} '
+                raise BadInputError(f'{path}: not an Orbit database, tables {sorted(missing)} '
                                  f'missing (found {sorted(tables)})')
             rows = con.execute(
                 'SELECT a.RAW_ANNOTATION_ID, a.RAW_DATA_FILE_ID, f.FILENAME, a.DATA '
@@ -66,13 +73,20 @@ def read_orbit_db(path: str) -> Dict[str, dict]:
         finally:
             con.close()
     except sqlite3.DatabaseError as err:
-        raise ValueError(f'{path}: not a readable SQLite database ({err})') from None
+        raise BadInputError(f'{path}: not a readable SQLite database ({err}); download '
+                            'orbit.db again') from None
     files: Dict[str, dict] = {}
     for annotation_id, file_id, filename, data in rows:
         entry = files.setdefault(str(file_id), dict(
             filename=osp.splitext(osp.basename(str(filename)))[0] if filename else '',
             shapes=[]))
-        shape = decode_orbit_blob(data, record=f'{path} RAW_ANNOTATION_ID {annotation_id}')
+        try:
+            shape = decode_orbit_blob(data, record=f'{path} RAW_ANNOTATION_ID {annotation_id}')
+        except OrbitBlobError as err:
+            if not skip_bad:
+                raise
+            entry.setdefault('error', err)
+            continue
         if shape is None:
             logger.warning('%s RAW_ANNOTATION_ID %s: arc shape skipped', path, annotation_id)
         else:
@@ -88,7 +102,7 @@ def match_annotations(files: Dict[str, dict], stems: List[str]) -> Dict[str, Lis
     """
     stems_set, matched, orphans = set(stems), defaultdict(list), []
     for file_id, entry in files.items():
-        stem = file_id if file_id in stems_set else entry['filename']
+        stem = _slide_stem(file_id, entry, stems_set)
         if stem in stems_set:
             matched[stem].extend(entry['shapes'])
         else:
@@ -97,6 +111,10 @@ def match_annotations(files: Dict[str, dict], stems: List[str]) -> Dict[str, Lis
         raise ValueError(f'orbit.db annotates slides that are not in the download: '
                          f'{orphans[:10]}')
     return dict(matched)
+
+
+def _slide_stem(file_id: str, entry: dict, stems: set) -> str:
+    return file_id if file_id in stems else entry['filename']
 
 
 def read_groups(path: str = DEFAULT_GROUPS_CSV) -> Dict[str, Dict[str, str]]:
@@ -140,7 +158,8 @@ def _slides(raw_dir: str) -> List[tuple]:
 
 def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
                   groups: str = DEFAULT_GROUPS_CSV, scale: float = 1.0, tile: int = 512,
-                  overlap: float = 0.5, min_tissue: float = 0.05) -> ConversionSummary:
+                  overlap: float = 0.5, min_tissue: float = 0.05,
+                  skip_bad: bool = False) -> ConversionSummary:
     """Tile every slide with its glomerulus mask.
 
     Args:
@@ -149,29 +168,40 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
         db: Path of ``orbit.db`` (default ``raw_dir/orbit.db``).
         groups: Slide id -> species/stain table (default: the shipped one).
         scale, tile, overlap, min_tissue: Tiling (see :class:`TilingConfig`).
+        skip_bad: Record unusable slides (unreadable TIFF, undecodable
+            annotation, no groups row) in ``skipped.csv`` and go on.
 
     Raises:
         ValueError: annotations for slides that are not in the download, or
             a slide missing from the groups table.
     """
     slides = _slides(raw_dir)
-    annotations = match_annotations(read_orbit_db(db or osp.join(raw_dir, 'orbit.db')),
-                                    [osp.splitext(osp.basename(p))[0] for _, p in slides])
+    stems = [osp.splitext(osp.basename(p))[0] for _, p in slides]
+    files = read_orbit_db(db or osp.join(raw_dir, 'orbit.db'), skip_bad)
+    annotations = match_annotations(files, stems)
+    errors = {_slide_stem(i, e, set(stems)): e['error'] for i, e in files.items() if 'error' in e}
     table = read_groups(groups)
-    sources = []
-    for split, path in slides:
+
+    def make_source(slide):
+        split, path = slide
         stem = osp.splitext(osp.basename(path))[0]
+        if stem in errors:
+            raise errors[stem]
         if stem not in table:
-            raise ValueError(f'{path}: slide {stem} is not in the groups table {groups}; '
-                             'add a row (raw_data_file_id,stain,species,group) or pass --groups')
+            raise BadInputError(f'{path}: slide {stem} is not in the groups table {groups}; '
+                                'add a row (raw_data_file_id,stain,species,group) or pass '
+                                '--groups')
         meta = table[stem]
         with SlideReader(path) as reader:
             size = reader.shape
-        sources.append(SourceImage(
-            name=stem, size=size, open_reader=lambda p=path: SlideReader(p),
+        return SourceImage(
+            name=stem, size=size, open_reader=lambda: SlideReader(path),
             labels={'masks': orbit_label_fn(annotations.get(stem, []))},
             fields=dict(dataset='orbit', species=meta['species'].strip().lower(), organ='kidney',
-                        slide=stem, group=stem, split=split, stain=meta.get('stain', ''))))
+                        slide=stem, group=stem, split=split, stain=meta.get('stain', '')))
+
+    skipped = SkippedInputs() if skip_bad else None
+    sources = build_sources(slides, make_source, lambda slide: slide[1], skipped)
     tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue)
-    return convert_sources(sources, out_dir, tiling, desc='Orbit')
+    return convert_sources(sources, out_dir, tiling, desc='Orbit', skipped=skipped)
 

@@ -21,6 +21,8 @@ from typing import Optional
 import numpy as np
 from javaobj.v2 import beans, core, transformers
 
+from .errors import BadInputError
+
 __all__ = ['SUBTYPE_NORMAL', 'SUBTYPE_INCLUSION', 'SUBTYPE_EXCLUSION', 'SUBTYPE_ROI',
            'OrbitBlobError', 'OrbitShape', 'decode_orbit_blob']
 
@@ -29,7 +31,7 @@ _MODELS = 'com.actelion.research.orbit.imageAnalysis.models.'
 SKIPPED_SHAPES = {_MODELS + 'Arc2DExt'}
 
 
-class OrbitBlobError(ValueError):
+class OrbitBlobError(BadInputError):
     """A blob that is not an Orbit shape annotation (names the record)."""
 
 

@@ -7,10 +7,12 @@ import cv2
 import numpy as np
 from skimage.draw import polygon2mask
 
+from .errors import BadInputError
+
 __all__ = ['ImageReadError', 'read_rgb_image', 'read_label_image', 'ArrayReader', 'PolygonSet']
 
 
-class ImageReadError(ValueError):
+class ImageReadError(BadInputError):
     """An image file that cannot be decoded (names the file)."""
 
 

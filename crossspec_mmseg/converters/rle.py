@@ -10,10 +10,12 @@ from typing import Tuple
 
 import numpy as np
 
+from .errors import BadInputError
+
 __all__ = ['RLEError', 'parse_rle', 'rle_decode', 'rle_decode_window', 'rle_encode']
 
 
-class RLEError(ValueError):
+class RLEError(BadInputError):
     """A malformed run-length encoding."""
 
 

@@ -14,10 +14,12 @@ import numpy as np
 import tifffile
 import zarr
 
+from .errors import BadInputError
+
 __all__ = ['SlideReadError', 'SlideReader']
 
 
-class SlideReadError(ValueError):
+class SlideReadError(BadInputError):
     """The file is not a slide this reader understands (names the file)."""
 
 

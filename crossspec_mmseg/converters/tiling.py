@@ -12,9 +12,11 @@ inside the interrupted one; ``manifest.csv`` is written last, atomically.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
+import os
 import os.path as osp
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -25,10 +27,12 @@ import numpy as np
 from tqdm import tqdm
 
 from ..datasets.manifest import MANIFEST_COLUMNS, write_manifest
-from ..utils.atomic import atomic_path
+from ..utils.atomic import atomic_path, remove_stale_temporaries
+from .errors import BadInputError
 
-__all__ = ['TilingConfig', 'SourceImage', 'ConversionSummary', 'window_positions',
-           'tissue_fraction', 'convert_sources', 'write_png', 'pad_square', 'resize_square']
+__all__ = ['TilingConfig', 'SourceImage', 'ConversionSummary', 'SkippedInputs', 'window_positions',
+           'tissue_fraction', 'build_sources', 'convert_sources', 'write_png', 'pad_square',
+           'resize_square']
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +96,25 @@ class SourceImage:
     fields: Dict[str, object]
 
 
+class SkippedInputs:
+    """With ``--skip-bad``: the images/slides left out and why (``skipped.csv``)."""
+
+    def __init__(self) -> None:
+        self.rows: List[Tuple[str, str]] = []
+
+    def add(self, item: str, error: BadInputError) -> None:
+        logger.warning('skipping %s: %s', item, error)
+        self.rows.append((item, str(error)))
+
+    def write(self, out_dir: str) -> str:
+        path = osp.join(out_dir, 'skipped.csv')
+        with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
+            writer = csv.writer(f)
+            writer.writerow(['item', 'error'])
+            writer.writerows(self.rows)
+        return path
+
+
 @dataclass
 class ConversionSummary:
     """What a conversion wrote, for the closing message and tests."""
@@ -101,13 +124,34 @@ class ConversionSummary:
     resumed: int = 0
     sources: int = 0
     manifest: str = ''
+    skipped_bad: List[Tuple[str, str]] = field(default_factory=list)
+    skip_report: str = ''
 
     def __str__(self) -> str:
         species = sorted(set(self.written) | set(self.skipped_background))
         per = ', '.join(f'{s}: {self.written[s]} written / {self.skipped_background[s]} '
                         'background' for s in species)
-        return (f'{self.sources} sources -> {sum(self.written.values())} tiles ({per}); '
+        text = (f'{self.sources} sources -> {sum(self.written.values())} tiles ({per}); '
                 f'{self.resumed} tiles already present; manifest: {self.manifest}')
+        if self.skip_report:
+            text += f'; {len(self.skipped_bad)} bad inputs skipped (listed in {self.skip_report})'
+        return text
+
+
+def build_sources(items: Iterable, make_source: Callable[[object], SourceImage],
+                  name_of: Callable[[object], str],
+                  skipped: Optional[SkippedInputs]) -> List[SourceImage]:
+    """``make_source(item)`` for each item; with ``skipped``, items that raise
+    :class:`BadInputError` are recorded there instead of stopping the run."""
+    sources = []
+    for item in items:
+        try:
+            sources.append(make_source(item))
+        except BadInputError as err:
+            if skipped is None:
+                raise
+            skipped.add(name_of(item), err)
+    return sources
 
 
 def window_positions(length: int, window: int, stride: int) -> List[int]:
@@ -155,6 +199,13 @@ class _TileWriter:
             write_png(osp.join(self.out_dir, paths[folder]), mask)
         write_png(osp.join(self.out_dir, paths['image']), image)
 
+    def remove(self, stems: Iterable[str]) -> None:
+        """Delete these tiles (image first, so none looks complete meanwhile)."""
+        for stem in stems:
+            for path in self.tile_paths(stem).values():
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(osp.join(self.out_dir, path))
+
 
 def resize_square(array: np.ndarray, tile: int, interpolation: int) -> np.ndarray:
     """Resize to ``tile x tile`` (no copy when already that size)."""
@@ -177,12 +228,13 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
     height, width = source.size
     window, tile = tiling.window, tiling.tile
     species = str(source.fields.get('species', ''))
-    rows, reader = [], None
+    rows, stems, reader = [], [], None
     try:
         for y in window_positions(height, window, tiling.stride):
             for x in window_positions(width, window, tiling.stride):
                 progress.update(1)
                 stem = f'{source.name}_x{x}_y{y}'
+                stems.append(stem)
                 row = dict(source.fields, image=f'images/{stem}.png', mask=f'masks/{stem}.png',
                            x=x, y=y, width=min(window, width - x), height=min(window, height - y),
                            scale=tiling.scale)
@@ -203,13 +255,16 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
                 for folder, label_fn in source.labels.items():
                     mask = label_fn(x, y, rgb.shape[1], rgb.shape[0])
                     if mask.shape != rgb.shape[:2]:
-                        raise ValueError(f'{source.name}: {folder} window {mask.shape} differs '
+                        raise BadInputError(f'{source.name}: {folder} window {mask.shape} differs '
                                          f'from image window {rgb.shape[:2]} at x={x}, y={y}')
                     labels[folder] = resize_square(pad_square(mask, window, 255), tile, cv2.INTER_NEAREST)
                 image = resize_square(pad_square(rgb, window, 0), tile, cv2.INTER_AREA)
                 writer.write(stem, image, labels)
                 summary.written[species] += 1
                 rows.append(row)
+    except BadInputError:
+        writer.remove(stems)  # a skipped source leaves no tiles
+        raise
     finally:
         if reader is not None:
             reader.close()
@@ -257,7 +312,8 @@ def _check_previous_tiling(out_dir: str, tiling: TilingConfig) -> None:
 
 
 def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: TilingConfig,
-                    desc: str = 'tiling') -> ConversionSummary:
+                    desc: str = 'tiling', skipped: Optional[SkippedInputs] = None
+                    ) -> ConversionSummary:
     """Tile every source into ``out_dir`` and write ``manifest.csv``.
 
     Args:
@@ -265,6 +321,9 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
         out_dir: Output dataset folder.
         tiling: Tile size, overlap, scale and background test.
         desc: Progress bar label.
+        skipped: With it (``--skip-bad``), a source raising
+            :class:`BadInputError` is recorded, its tiles removed, and the run
+            goes on; the list is written to ``out_dir/skipped.csv``.
 
     Returns:
         The summary (tiles written and skipped per species).
@@ -278,6 +337,7 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
     if 'masks' not in label_dirs:
         raise ValueError('every source needs a "masks" label function')
     _check_previous_tiling(out_dir, tiling)
+    remove_stale_temporaries(out_dir)  # left by a killed run
     writer = _TileWriter(out_dir, tiling, label_dirs)
     summary = ConversionSummary(sources=len(sources))
     total = sum(_window_count(s, tiling) for s in sources)
@@ -294,9 +354,17 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
                 summary.resumed += len(done)
                 rows.extend(done)
                 continue
-            source_rows = _tile_source(source, writer, tiling, summary, progress)
+            try:
+                source_rows = _tile_source(source, writer, tiling, summary, progress)
+            except BadInputError as err:
+                if skipped is None:
+                    raise
+                skipped.add(source.name, err)
+                continue
             _write_journal(journal, source_rows)
             rows.extend(source_rows)
+    if skipped is not None:
+        summary.skipped_bad, summary.skip_report = skipped.rows, skipped.write(out_dir)
     summary.manifest = osp.join(out_dir, 'manifest.csv')
     write_manifest(summary.manifest, rows)
     logger.info(str(summary))

@@ -17,6 +17,7 @@ from mmseg.registry import DATASETS
 
 from .manifest import META_COLUMNS, Filters, filter_rows, read_manifest
 from .regimes import select_regime
+from .validation import check_tiles
 
 __all__ = ['CrossSpeciesSegDataset']
 
@@ -26,8 +27,11 @@ class CrossSpeciesSegDataset(BaseSegDataset):
     """Segmentation tiles listed in a ``manifest.csv``.
 
     The manifest is validated when the dataset is built, not halfway through
-    an epoch: every referenced file must exist inside ``data_root`` and no
-    tile may be listed twice.
+    an epoch: every referenced file must exist inside ``data_root``, no tile
+    may be listed twice, and (``check_pixels``) every image must decode as
+    8-bit RGB and every mask as one channel of the image's size with labels
+    below the number of classes or ``ignore_index``
+    (:func:`.validation.check_tiles`, remembered between runs).
 
     Args:
         ann_file: Manifest path, relative to ``data_root`` (default
@@ -42,14 +46,16 @@ class CrossSpeciesSegDataset(BaseSegDataset):
         label_offset: Added to every label except ``ignore_index`` when
             masks load: the node-id offset of this dataset's label set in a
             label tree (:meth:`LabelTree.offset_of`).
+        check_pixels: Decode every listed tile once at build (see above).
         **kwargs: As :class:`mmseg.datasets.BaseSegDataset` (``metainfo``
             with ``classes``/``palette``, ``pipeline``, ``data_root``...).
     """
 
     def __init__(self, ann_file: str = 'manifest.csv', filters: Optional[Filters] = None,
                  seg_map_column: str = 'mask', regime: Optional[dict] = None,
-                 label_offset: int = 0, **kwargs) -> None:
+                 label_offset: int = 0, check_pixels: bool = True, **kwargs) -> None:
         self.filters = dict(filters or {})
+        self.check_pixels = check_pixels
         self.regime = dict(regime) if regime else None
         self.seg_map_column = seg_map_column
         self.label_offset = label_offset
@@ -98,6 +104,11 @@ class CrossSpeciesSegDataset(BaseSegDataset):
                         seg_fields=[])
             info.update({k: row[k] for k in META_COLUMNS})
             data_list.append(info)
+        classes = self._metainfo.get('classes') or ()
+        if self.check_pixels and classes:
+            check_tiles([(f'{self.ann_file}:{seen[row["image"]]}', info['img_path'],
+                          info['seg_map_path']) for row, info in zip(rows, data_list)],
+                        self.ann_file, len(classes), self.ignore_index)
         return data_list
 
     def get_group_labels(self, column: str = 'species') -> List[str]:

@@ -7,7 +7,9 @@ import os.path as osp
 import tempfile
 from typing import Iterator
 
-__all__ = ['atomic_path']
+__all__ = ['atomic_path', 'remove_stale_temporaries']
+
+TEMP_MARK = '.tmp'
 
 
 @contextlib.contextmanager
@@ -21,7 +23,7 @@ def atomic_path(path: str) -> Iterator[str]:
     folder, name = osp.split(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
     stem, ext = osp.splitext(name)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{stem}.', suffix=f'.tmp{ext}', dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{stem}.', suffix=f'{TEMP_MARK}{ext}', dir=folder)
     os.close(fd)
     try:
         yield tmp
@@ -30,3 +32,17 @@ def atomic_path(path: str) -> Iterator[str]:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+def remove_stale_temporaries(root: str) -> int:
+    """Delete the temporary files :func:`atomic_path` leaves behind when its
+    process is killed (hidden ``.<stem>.<random>.tmp<ext>`` names) under
+    ``root``; returns how many. Only for folders one writer owns."""
+    removed = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if name.startswith('.') and TEMP_MARK in name:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(osp.join(folder, name))
+                    removed += 1
+    return removed

@@ -1,11 +1,11 @@
 """HuBMAP "Hacking the Kidney" download -> tiles + manifest.csv.
 
     python tools/dataset_converters/hubmap.py RAW_DIR OUT_DIR [--scale 0.4] [--tile 512]
-        [--overlap 0.5] [--anatomy] [--keep-all]
+        [--overlap 0.5] [--anatomy] [--keep-all] [--skip-bad]
 """
 import argparse
 
-from _tiling_args import add_tiling_args, tiling_kwargs
+from _cli import add_skip_bad_arg, add_tiling_args, run_converter, tiling_kwargs
 
 from crossspec_mmseg.converters import convert_hubmap
 
@@ -18,9 +18,10 @@ def main():
     add_tiling_args(parser)
     parser.add_argument('--anatomy', action='store_true',
                         help='also write masks_anatomy/ (0 bg, 1 cortex, 2 medulla)')
+    add_skip_bad_arg(parser)
     args = parser.parse_args()
-    print(convert_hubmap(args.raw_dir, args.out_dir, anatomy=args.anatomy,
-                         **tiling_kwargs(args)))
+    run_converter(convert_hubmap, args.out_dir, raw_dir=args.raw_dir, anatomy=args.anatomy,
+                  skip_bad=args.skip_bad, **tiling_kwargs(args))
 
 
 if __name__ == '__main__':

@@ -1,8 +1,10 @@
 """NuInsSeg raw download -> OUT_DIR/{images,masks}/ + manifest.csv.
 
-    python tools/dataset_converters/nuinsseg.py RAW_DIR OUT_DIR
+    python tools/dataset_converters/nuinsseg.py RAW_DIR OUT_DIR [--skip-bad]
 """
 import argparse
+
+from _cli import add_skip_bad_arg, run_converter
 
 from crossspec_mmseg.converters import convert_nuinsseg
 
@@ -12,8 +14,9 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('raw_dir', help='unpacked NuInsSeg archive (the 31 organ folders)')
     parser.add_argument('out_dir')
+    add_skip_bad_arg(parser)
     args = parser.parse_args()
-    print(convert_nuinsseg(args.raw_dir, args.out_dir))
+    run_converter(convert_nuinsseg, args.out_dir, raw_dir=args.raw_dir, skip_bad=args.skip_bad)
 
 
 if __name__ == '__main__':
