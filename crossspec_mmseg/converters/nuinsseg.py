@@ -166,8 +166,6 @@ def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None,
     """
     skipped = SkippedInputs() if skip_bad else None
     sources = build_sources(discover_nuinsseg(raw_dir), _source, lambda item: item.image, skipped)
-    if not sources:
-        raise BadInputError(f'{raw_dir}: no usable image (see {out_dir}/skipped.csv)')
-    tile = tile or max(max(s.size) for s in sources)
+    tile = tile or max((max(s.size) for s in sources), default=1)
     tiling = TilingConfig(tile=tile, overlap=0.0, scale=1.0, min_tissue=0.0)
     return convert_sources(sources, out_dir, tiling, desc='NuInsSeg', skipped=skipped)

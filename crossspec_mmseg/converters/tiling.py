@@ -332,7 +332,12 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
     names = [s.name for s in sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ValueError(f'duplicate source names {duplicates[:5]}: tile names would collide')
+        raise BadInputError(f'duplicate source names {duplicates[:5]}: their tile names would '
+                            'collide; rename one of each pair in the download')
+    if not sources:
+        report = f' (see {skipped.write(out_dir)})' if skipped else ''
+        raise BadInputError(f'nothing to convert into {out_dir}: no usable image or slide'
+                            + report)
     label_dirs = sorted({d for s in sources for d in s.labels})
     if 'masks' not in label_dirs:
         raise ValueError('every source needs a "masks" label function')

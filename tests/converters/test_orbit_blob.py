@@ -2,7 +2,6 @@
 import json
 import os.path as osp
 import sqlite3
-import struct
 
 import numpy as np
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from crossspec_mmseg.converters import OrbitBlobError, decode_orbit_blob, read_orbit_db
 
 FIXTURE = osp.join(osp.dirname(__file__), '..', '..', '..', 'shared', 'fixtures', 'orbit')
+CORPUS = osp.join(osp.dirname(__file__), '..', 'reliability', 'corrupt_inputs')
 EXPECTED = json.load(open(osp.join(FIXTURE, 'expected.json')))['annotations']
 
 
@@ -20,12 +20,7 @@ def blob(name):
 
 def java_point_blob():
     """A valid Java stream whose shape is a java.awt.Point (not an Orbit shape)."""
-    def utf(s):
-        return struct.pack('>H', len(s)) + s.encode()
-    return (b'\xac\xed\x00\x05' + b'\x77\x04' + struct.pack('>i', -256)
-            + b'\x73\x72' + utf('java.awt.Point') + struct.pack('>q', -5276940640259749850)
-            + b'\x02' + struct.pack('>H', 2) + b'I' + utf('x') + b'I' + utf('y')
-            + b'\x78\x70' + struct.pack('>ii', 3, 4))
+    return open(osp.join(CORPUS, 'java_point.bin'), 'rb').read()
 
 
 @pytest.mark.parametrize('record', [a for a in EXPECTED if 'blob' in a],
