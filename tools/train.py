@@ -1,14 +1,15 @@
 """Train a segmentor: MMSeg's tools/train.py with crossspec_mmseg registered.
 
 Same flags as MMSeg's (--work-dir, --resume, --amp, --cfg-options,
---launcher). Resume works on torch >= 2.6, and ``--launcher pytorch`` runs CPU
-processes over gloo where there is no GPU.
+--launcher). Resume works on torch >= 2.6 and skips a corrupt latest checkpoint,
+and ``--launcher pytorch`` runs CPU processes over gloo where there is no GPU.
 """
 import logging
 import os
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
-from crossspec_mmseg.engine import base_parser, finish_distributed, load_cli_config
+from crossspec_mmseg.engine import (base_parser, finish_distributed, load_cli_config,
+                                    resume_checkpoint)
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
@@ -17,7 +18,7 @@ from mmseg.registry import RUNNERS
 def parse_args():
     parser = base_parser('Train a segmentor')
     parser.add_argument('--resume', action='store_true',
-                        help='resume from the latest checkpoint in the work dir')
+                        help='resume from the latest complete checkpoint in the work dir')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -36,7 +37,10 @@ def main():
                 f'--amp needs optim_wrapper OptimWrapper, got {cfg.optim_wrapper.type}')
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
-    cfg.resume = args.resume
+    if args.resume:  # the newest complete checkpoint (a kill mid-write leaves none corrupt)
+        checkpoint = resume_checkpoint(cfg.work_dir)
+        cfg.resume = checkpoint is not None
+        cfg.load_from = checkpoint or cfg.get('load_from')
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
     finish_distributed()

@@ -1,0 +1,108 @@
+"""Guarantee 2: a training run killed with SIGKILL resumes (--resume) with the same
+iteration counter, optimiser and scheduler state and the same remaining sample
+stream (cross-species sampler) as an uninterrupted run; a checkpoint being written
+when the kill lands is never resumed from."""
+import json
+import os
+import os.path as osp
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import REPO, run_tool
+
+CONFIG = 'tests/configs/tiny_resume.py'  # 8 iterations, checkpoint every 2, SampleLogHook
+
+
+def samples(work):
+    """iteration -> samples, the last record of each iteration winning (a resumed
+    run re-logs nothing before its checkpoint, so these are what trained)."""
+    stream = {}
+    for line in open(osp.join(work, 'samples_rank0.jsonl')):
+        if line.endswith('\n'):
+            record = json.loads(line)
+            stream[record['iter']] = record['samples']
+    return stream
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(demo_data, tmp_path_factory):
+    work = str(tmp_path_factory.mktemp('uninterrupted'))
+    run_tool(['tools/train.py', CONFIG, '--work-dir', work], demo_data)
+    return work
+
+
+def test_sigkill_then_resume_continues_the_same_run(uninterrupted, demo_data, tmp_path):
+    work = str(tmp_path / 'killed')
+    env = dict(os.environ, CROSSSPEC_DATA=demo_data, OMP_NUM_THREADS='1')
+    proc = subprocess.Popen([sys.executable, 'tools/train.py', CONFIG, '--work-dir', work],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while proc.poll() is None and not osp.exists(osp.join(work, 'iter_4.pth')):
+        assert time.time() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    resumed_from = int(re.search(r'iter_(\d+)', open(osp.join(work, 'last_checkpoint')).read())
+                       .group(1))
+    assert 4 <= resumed_from < 8
+
+    log = run_tool(['tools/train.py', CONFIG, '--work-dir', work, '--resume'],
+                   demo_data)
+    text = log.stdout + log.stderr
+    assert f'resumed epoch: 0, iter: {resumed_from}' in text
+    trained = [int(i) for i in re.findall(r'Iter\(train\) \[\s*(\d+)/8\]', text)]
+    assert trained == list(range(resumed_from + 1, 9))
+    reference, resumed = samples(uninterrupted), samples(work)
+    assert all(resumed[i] == reference[i] for i in range(resumed_from + 1, 9))
+    assert len({tuple(reference[i]) for i in reference}) > 1  # the stream does vary
+
+    ours = torch.load(osp.join(work, 'iter_8.pth'), map_location='cpu')
+    theirs = torch.load(osp.join(uninterrupted, 'iter_8.pth'), map_location='cpu')
+    assert ours['meta']['iter'] == theirs['meta']['iter'] == 8
+    assert ours['param_schedulers'] == theirs['param_schedulers']
+    assert [g['lr'] for g in ours['optimizer']['param_groups']] == \
+        [g['lr'] for g in theirs['optimizer']['param_groups']]
+    assert ours['optimizer']['state'].keys() == theirs['optimizer']['state'].keys()
+    assert [f for f in os.listdir(work) if '.tmp' in f] == []
+
+
+def test_corrupt_latest_checkpoint_is_never_resumed(uninterrupted, demo_data, tmp_path):
+    """As if the kill landed while iter_8.pth was written by a non-atomic writer."""
+    work = str(tmp_path / 'corrupt')
+    shutil.copytree(uninterrupted, work)
+    latest = osp.join(work, 'iter_8.pth')
+    data = open(latest, 'rb').read()
+    open(latest, 'wb').write(data[:len(data) // 2])
+    open(osp.join(work, 'last_checkpoint'), 'w').write(latest)
+    log = run_tool(['tools/train.py', CONFIG, '--work-dir', work, '--resume'], demo_data)
+    text = log.stdout + log.stderr
+    assert f'{latest} is incomplete or corrupt: resuming from' in text
+    assert 'resumed epoch: 0, iter: 6' in text
+    assert [int(i) for i in re.findall(r'Iter\(train\) \[\s*(\d+)/8\]', text)] == [7, 8]
+
+
+def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+    """mmengine writes checkpoints through this backend: a write interrupted after
+    its bytes went out leaves the previous file whole and no temporary behind."""
+    from mmengine.fileio import get_file_backend
+
+    from crossspec_mmseg.engine import AtomicLocalBackend
+    backend = get_file_backend(str(tmp_path / 'x.pth'))
+    assert isinstance(backend, AtomicLocalBackend)
+    target = str(tmp_path / 'iter_2.pth')
+    backend.put(b'complete', target)
+
+    def killed(fd):
+        raise KeyboardInterrupt('killed mid-write')
+    monkeypatch.setattr(os, 'fsync', killed)
+    with pytest.raises(KeyboardInterrupt):
+        backend.put(b'new, longer content', target)
+    assert open(target, 'rb').read() == b'complete' and os.listdir(tmp_path) == ['iter_2.pth']
