@@ -139,7 +139,7 @@ def run_method(method: str, slide: str, tile: int, overlap: float, model_name: s
                         batch=batch_size)
         else:
             image = torch.from_numpy(tifffile.imread(slide)).permute(2, 0, 1)[None].float()
-            image = (image - preprocessor.mean) / preprocessor.std
+            image.sub_(preprocessor.mean).div_(preprocessor.std)  # in place: no extra copy
             if method == 'model forward only':
                 pos = window_positions(image.shape[-1], tile, stride)
                 forward = 0.0
