@@ -98,7 +98,7 @@ def match_annotations(files: Dict[str, dict], stems: List[str]) -> Dict[str, Lis
     """Shapes per slide stem, matching by file id first, then by FILENAME stem.
 
     Raises:
-        ValueError: annotations whose slide is not among ``stems``.
+        BadInputError: annotations whose slide is not among ``stems``.
     """
     stems_set, matched, orphans = set(stems), defaultdict(list), []
     for file_id, entry in files.items():
@@ -108,8 +108,8 @@ def match_annotations(files: Dict[str, dict], stems: List[str]) -> Dict[str, Lis
         else:
             orphans.append(f'{file_id} ({entry["filename"] or "no RAW_DATA_FILE row"})')
     if orphans:
-        raise ValueError(f'orbit.db annotates slides that are not in the download: '
-                         f'{orphans[:10]}')
+        raise BadInputError(f'orbit.db annotates slides that are not in the download: '
+                            f'{orphans[:10]}; download them into train/ or test/')
     return dict(matched)
 
 

@@ -224,11 +224,13 @@ def pad_square(array: np.ndarray, window: int, fill: int) -> np.ndarray:
 
 
 def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
-                 summary: ConversionSummary, progress: tqdm) -> List[dict]:
+                 summary: ConversionSummary, progress: tqdm, stems: List[str]) -> List[dict]:
+    """Tile one source; its manifest rows. ``stems`` collects every tile name
+    visited (to remove them if the source turns out bad)."""
     height, width = source.size
     window, tile = tiling.window, tiling.tile
     species = str(source.fields.get('species', ''))
-    rows, stems, reader = [], [], None
+    rows, reader = [], None
     try:
         for y in window_positions(height, window, tiling.stride):
             for x in window_positions(width, window, tiling.stride):
@@ -256,15 +258,13 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
                     mask = label_fn(x, y, rgb.shape[1], rgb.shape[0])
                     if mask.shape != rgb.shape[:2]:
                         raise BadInputError(f'{source.name}: {folder} window {mask.shape} differs '
-                                         f'from image window {rgb.shape[:2]} at x={x}, y={y}')
+                                            f'from image window {rgb.shape[:2]} at x={x}, y={y}; '
+                                            'its label file does not match the image size')
                     labels[folder] = resize_square(pad_square(mask, window, 255), tile, cv2.INTER_NEAREST)
                 image = resize_square(pad_square(rgb, window, 0), tile, cv2.INTER_AREA)
                 writer.write(stem, image, labels)
                 summary.written[species] += 1
                 rows.append(row)
-    except BadInputError:
-        writer.remove(stems)  # a skipped source leaves no tiles
-        raise
     finally:
         if reader is not None:
             reader.close()
@@ -359,17 +359,25 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
                 summary.resumed += len(done)
                 rows.extend(done)
                 continue
+            counts, stems = ConversionSummary(), []
             try:
-                source_rows = _tile_source(source, writer, tiling, summary, progress)
+                source_rows = _tile_source(source, writer, tiling, counts, progress, stems)
             except BadInputError as err:
                 if skipped is None:
-                    raise
+                    raise  # tiles written so far stay: a rerun resumes
                 skipped.add(source.name, err)
+                writer.remove(stems)  # a skipped source leaves no tiles
                 continue
+            summary.written.update(counts.written)
+            summary.skipped_background.update(counts.skipped_background)
+            summary.resumed += counts.resumed
             _write_journal(journal, source_rows)
             rows.extend(source_rows)
+    report = osp.join(out_dir, 'skipped.csv')
     if skipped is not None:
         summary.skipped_bad, summary.skip_report = skipped.rows, skipped.write(out_dir)
+    elif osp.exists(report):  # from an earlier --skip-bad run, now stale
+        os.remove(report)
     summary.manifest = osp.join(out_dir, 'manifest.csv')
     write_manifest(summary.manifest, rows)
     logger.info(str(summary))

@@ -104,11 +104,13 @@ class CrossSpeciesSegDataset(BaseSegDataset):
                         seg_fields=[])
             info.update({k: row[k] for k in META_COLUMNS})
             data_list.append(info)
-        classes = self._metainfo.get('classes') or ()
-        if self.check_pixels and classes:
+        if self.check_pixels:
+            # Stored labels are class ids unless MMSeg remaps them on load.
+            classes = self._metainfo.get('classes') or ()
+            plain = classes and not self.reduce_zero_label and not self.label_map
             check_tiles([(f'{self.ann_file}:{seen[row["image"]]}', info['img_path'],
                           info['seg_map_path']) for row, info in zip(rows, data_list)],
-                        self.ann_file, len(classes), self.ignore_index)
+                        self.ann_file, len(classes) if plain else None, self.ignore_index)
         return data_list
 
     def get_group_labels(self, column: str = 'species') -> List[str]:

@@ -1,10 +1,12 @@
 """Pixel-level checks of a manifest's tiles, done once when a dataset is built.
 
-Every image must decode as 8-bit RGB(A), every mask as one channel of the
-image's size with labels below ``num_classes`` (or ``ignore_index``). Files
-checked before are remembered in ``.tile_checks.json`` beside the manifest
-(path -> size, mtime, largest label), so only new or changed files are
-decoded again; the check runs in threads with a progress bar.
+Every image must decode as 8-bit RGB(A) (OpenCV, as ``LoadImageFromFile``),
+every mask as one 8-bit channel of the image's size (Pillow, as MMSeg's
+``LoadAnnotations``: palette PNGs give their indices) with labels below
+``num_classes`` or equal to ``ignore_index``. Files checked before are
+remembered in ``.tile_checks.json`` beside the manifest (path -> size, mtime,
+labels present), so only new or changed files are decoded again; the check
+runs in threads with a progress bar.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 from ..utils.atomic import atomic_path
@@ -37,30 +40,35 @@ def _stat(path: str) -> Tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def _decode(path: str) -> Tuple[Optional[np.ndarray], str]:
+def _decode(path: str, reader) -> Tuple[Optional[np.ndarray], str]:
     if os.stat(path).st_size == 0:
         return None, 'zero-byte file'
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    try:
+        image = reader(path)
+    except (OSError, SyntaxError, ValueError):
+        image = None
     return image, '' if image is not None else 'truncated or not an image'
 
 
-def _max_label(mask: np.ndarray, ignore_index: int) -> int:
-    counts = np.bincount(mask.ravel())
-    counts[ignore_index:ignore_index + 1] = 0
-    return int(np.flatnonzero(counts)[-1]) if counts.any() else -1
+def _read_image(path: str) -> Optional[np.ndarray]:
+    return cv2.imread(path, cv2.IMREAD_UNCHANGED)
 
 
-def _check_pair(image_path: str, mask_path: str, ignore_index: int
-                ) -> Tuple[List[str], Optional[int]]:
-    """Problems of one tile and its mask's largest label (``None`` if unreadable)."""
+def _read_mask(path: str) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im)
+
+
+def _check_pair(image_path: str, mask_path: str) -> Tuple[List[str], Optional[List[int]]]:
+    """Problems of one tile and the labels in its mask (``None`` if unreadable)."""
     problems = []
-    image, why = _decode(image_path)
+    image, why = _decode(image_path, _read_image)
     if image is None:
         problems.append(f'{image_path}: {why}')
     elif image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
         problems.append(f'{image_path}: image is {image.dtype} with shape {image.shape}, '
                         'expected 8-bit RGB')
-    mask, why = _decode(mask_path)
+    mask, why = _decode(mask_path, _read_mask)
     if mask is None:
         problems.append(f'{mask_path}: {why}')
         return problems, None
@@ -71,39 +79,36 @@ def _check_pair(image_path: str, mask_path: str, ignore_index: int
     if image is not None and image.shape[:2] != mask.shape:
         problems.append(f'{mask_path}: mask size {mask.shape} differs from image '
                         f'{image_path} size {image.shape[:2]}')
-    return problems, _max_label(mask, ignore_index)
+    return problems, np.flatnonzero(np.bincount(mask.ravel())).tolist()
 
 
-def check_tiles(pairs: Sequence[Tuple[str, str, str]], manifest: str, num_classes: int,
-                ignore_index: int = 255, workers: int = 4) -> None:
+def check_tiles(pairs: Sequence[Tuple[str, str, str]], manifest: str,
+                num_classes: Optional[int], ignore_index: int = 255, workers: int = 4) -> None:
     """Check ``(where, image_path, mask_path)`` triples; raise one
     :class:`TileCheckError` listing every bad tile (``where`` is the manifest
-    line) with the fix."""
+    line) with the fix. ``num_classes=None`` skips the label range check."""
     cache_path = osp.join(osp.dirname(osp.abspath(manifest)), CACHE_NAME)
     cache = _load_cache(cache_path)
     problems: List[str] = []
     todo = []
     for where, image_path, mask_path in pairs:
         entry = cache.get(mask_path)
-        if (entry and cache.get(image_path) == [*_stat(image_path), -1]
+        if (entry and cache.get(image_path) == [*_stat(image_path), None]
                 and entry[:2] == list(_stat(mask_path))):
-            if entry[2] >= num_classes:
-                problems.append(_label_problem(where, mask_path, entry[2], num_classes,
-                                               ignore_index))
+            problems += _label_problems(where, mask_path, entry[2], num_classes, ignore_index)
             continue
         todo.append((where, image_path, mask_path))
     with ThreadPoolExecutor(workers) as pool:
-        results = pool.map(lambda t: _check_pair(t[1], t[2], ignore_index), todo)
-        for (where, image_path, mask_path), (found, max_label) in zip(todo, tqdm(
+        results = pool.map(lambda t: _check_pair(t[1], t[2]), todo)
+        for (where, image_path, mask_path), (found, labels) in zip(todo, tqdm(
                 results, total=len(todo), desc='checking tiles', unit='tile',
                 disable=None if len(todo) > 500 else True)):
             problems += [f'{where}: {p}' for p in found]
-            if max_label is not None and max_label >= num_classes:
-                problems.append(_label_problem(where, mask_path, max_label, num_classes,
-                                               ignore_index))
-            if not found and max_label is not None:
-                cache[image_path] = [*_stat(image_path), -1]
-                cache[mask_path] = [*_stat(mask_path), max_label]
+            if labels is not None:
+                problems += _label_problems(where, mask_path, labels, num_classes, ignore_index)
+            if not found and labels is not None:
+                cache[image_path] = [*_stat(image_path), None]
+                cache[mask_path] = [*_stat(mask_path), labels]
     if todo:
         _save_cache(cache_path, cache)
     if problems:
@@ -112,10 +117,15 @@ def check_tiles(pairs: Sequence[Tuple[str, str, str]], manifest: str, num_classe
         raise TileCheckError(f'{manifest}: {len(problems)} unusable tiles\n  {shown}{more}\n{FIX}')
 
 
-def _label_problem(where: str, mask_path: str, label: int, num_classes: int,
-                   ignore_index: int) -> str:
-    return (f'{where}: {mask_path}: label {label} is beyond the {num_classes} classes '
-            f'(0..{num_classes - 1}; {ignore_index} = ignore is the only other value allowed)')
+def _label_problems(where: str, mask_path: str, labels: List[int], num_classes: Optional[int],
+                    ignore_index: int) -> List[str]:
+    beyond = [v for v in labels if num_classes is not None and v >= num_classes
+              and v != ignore_index]
+    if not beyond:
+        return []
+    return [f'{where}: {mask_path}: label {", ".join(map(str, beyond))} is beyond the '
+            f'{num_classes} classes (0..{num_classes - 1}; {ignore_index} = ignore is the only '
+            'other value allowed)']
 
 
 def _load_cache(path: str) -> Dict[str, list]:

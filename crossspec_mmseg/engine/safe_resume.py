@@ -1,12 +1,14 @@
 """Checkpoints that survive a kill: atomic writes and a verified resume point.
 
 * :class:`AtomicLocalBackend` replaces mmengine's local file backend (same
-  registry name), so ``iter_N.pth`` and ``last_checkpoint`` are written to a
-  temporary file, fsynced and renamed: a kill during the write leaves the
-  previous files as they were, never a half-written checkpoint.
+  registry name), so ``iter_N.pth`` is written to a temporary file, fsynced
+  and renamed: a kill during the write leaves the previous checkpoints as they
+  were, never a half-written one. (mmengine writes ``last_checkpoint`` with a
+  plain ``open``; a torn one is handled below.)
 * :func:`resume_checkpoint` is what ``tools/train.py --resume`` resumes from:
   the checkpoint ``last_checkpoint`` names if it is complete, else the newest
-  complete ``*.pth`` in the work dir (with a warning naming the bad file).
+  complete ``iter_N.pth``/``epoch_N.pth`` in the work dir (with a warning
+  naming the bad file); temporaries of a killed write are removed first.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from mmengine.fileio.backends import LocalBackend, register_backend
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
-from ..utils.atomic import atomic_path
+from ..utils.atomic import atomic_path, remove_stale_temporaries
 
 __all__ = ['AtomicLocalBackend', 'checkpoint_is_complete', 'resume_checkpoint']
 
@@ -51,19 +53,20 @@ def checkpoint_is_complete(path: str) -> bool:
         return False
 
 
-def _iteration(name: str) -> int:
-    match = re.search(r'(\d+)\.pth$', name)
-    return int(match.group(1)) if match else -1
+#: What CheckpointHook saves with optimiser and scheduler (not ``best_*``).
+RESUMABLE = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
 
 
 def resume_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint to resume from in ``work_dir`` (``None``: start afresh)."""
-    latest = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
+    if not osp.isdir(work_dir):
+        return None
+    remove_stale_temporaries(work_dir)
+    latest = find_latest_checkpoint(work_dir)
     if latest and checkpoint_is_complete(latest):
         return latest
-    candidates = sorted((n for n in os.listdir(work_dir) if n.endswith('.pth')
-                         and not n.startswith('.')), key=_iteration, reverse=True) \
-        if osp.isdir(work_dir) else []
+    candidates = sorted((n for n in os.listdir(work_dir) if RESUMABLE.match(n)),
+                        key=lambda n: int(RESUMABLE.match(n).group(2)), reverse=True)
     for name in candidates:
         path = osp.join(work_dir, name)
         if path != latest and checkpoint_is_complete(path):

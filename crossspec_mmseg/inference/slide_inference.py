@@ -35,6 +35,7 @@ from ..utils.atomic import atomic_path
 from .stitching import BandAccumulator
 
 MASK_EXTENSIONS = ('.tif', '.tiff', '.png')
+MAX_CLASSES = 256  #: labels 0..255 fit the uint8 mask
 
 __all__ = ['MASK_EXTENSIONS', 'SlidePrediction', 'TilePredictor', 'channel_argmax', 'infer_slide']
 
@@ -58,8 +59,9 @@ class TilePredictor:
     ``SegDataPreProcessor`` makes of the same images loaded by MMSeg (BGR),
     done on the whole batch into an input buffer reused across batches (a
     fresh tensor per batch costs page faults comparable to a small model's
-    forward). Preprocessors that pad at test time (``test_cfg``) are called
-    as they are, and the padding is cropped off the logits.
+    forward). Preprocessors that pad at test time (``test_cfg``), and any
+    other preprocessor class, are called as they are; padding is cropped off
+    the logits.
     """
 
     def __init__(self, model) -> None:
@@ -73,14 +75,14 @@ class TilePredictor:
         n, _, h, w = tiles.shape
         meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w))
         batch = torch.from_numpy(tiles)
-        if getattr(pre, 'test_cfg', None):
+        if getattr(pre, 'test_cfg', None) or not hasattr(pre, 'channel_conversion'):
             data = pre(dict(inputs=list(batch.flip(1)),  # BGR, as MMSeg loads images
                             data_samples=[SegDataSample(metainfo=meta) for _ in range(n)]),
                        False)
             return data['inputs'], [s.metainfo for s in data['data_samples']]
         if not pre.channel_conversion:  # the model was trained on OpenCV's BGR
             batch = batch.flip(1)
-        out = self._input_buffer(tiles.shape, pre.mean.device if pre._enable_normalize else 'cpu')
+        out = self._input_buffer(tiles.shape, pre.device)
         out.copy_(batch)
         if pre._enable_normalize:
             out.sub_(pre.mean).div_(pre.std)
@@ -96,18 +98,22 @@ class TilePredictor:
     @torch.no_grad()
     def __call__(self, tiles: np.ndarray) -> torch.Tensor:
         """Class logits ``(N, C, h, w)``. A sigmoid head's single channel
-        ``z`` becomes ``(0, z)``, whose softmax is ``(1 - sigmoid(z), sigmoid(z))``."""
+        ``z`` becomes ``(logit(t), z)`` with the head's threshold ``t`` (MMSeg's
+        rule, default 0.3), so the argmax is MMSeg's foreground test."""
         inputs, metas = self.inputs(tiles)
         logits = self.model.inference(inputs, metas)[..., :tiles.shape[2], :tiles.shape[3]]
         if logits.shape[1] == 1:
-            logits = torch.cat([torch.zeros_like(logits), logits], 1)
+            t = getattr(getattr(self.model, 'decode_head', None), 'threshold', None) or 0.5
+            logits = torch.cat([torch.full_like(logits, float(np.log(t / (1 - t)))), logits], 1)
+        if logits.shape[1] > MAX_CLASSES:
+            raise ValueError(f'{logits.shape[1]} classes do not fit a uint8 mask')
         return logits.float()
 
 
 def channel_argmax(scores: torch.Tensor) -> np.ndarray:
     """``scores.argmax(1)`` as uint8 NumPy, by a running maximum over the
     channels (torch's argmax over a non-last dimension is slow on CPU)."""
-    if scores.shape[1] > 255:
+    if scores.shape[1] > MAX_CLASSES:
         raise ValueError(f'{scores.shape[1]} classes do not fit a uint8 mask')
     best = scores[:, 0]
     labels = torch.zeros(best.shape, dtype=torch.uint8, device=scores.device)
@@ -145,12 +151,14 @@ def _tile_predictions(predict: TilePredictor, inputs: np.ndarray, window: int,
     """Per tile: uint8 labels ``(n, window, window)`` for centre blending, else
     class probabilities ``(n, C, window, window)``, at full resolution."""
     scores = predict(inputs)
-    if scores.shape[-1] != window:  # back to full resolution
-        scores = F.interpolate(scores, size=(window, window), mode='bilinear',
-                               align_corners=False)
-    if blend == 'center':
-        return channel_argmax(scores)
-    return scores.softmax(1).cpu().numpy()
+    per_tile = []
+    for tile_scores in scores.split(1):  # one tile at a time: bounded (GPU) memory
+        if tile_scores.shape[-1] != window:  # back to full resolution
+            tile_scores = F.interpolate(tile_scores, size=(window, window), mode='bilinear',
+                                        align_corners=False)
+        per_tile.append(channel_argmax(tile_scores) if blend == 'center'
+                        else tile_scores.softmax(1).cpu().numpy())
+    return np.concatenate(per_tile)
 
 
 def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: float = 0.5,
@@ -189,21 +197,24 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         predict = TilePredictor(model)
         read_row = _RowReader(reader, xs, ys, window, tile, min_tissue)
         upcoming = pool.submit(read_row, 0)
-        for row in tqdm(range(len(ys)), desc=osp.basename(slide), unit='row', disable=None):
-            keep, sizes, inputs = upcoming.result()
-            if row + 1 < len(ys):  # read the next row while the model runs on this one
-                upcoming = pool.submit(read_row, row + 1)
-            tiles: List[Optional[np.ndarray]] = [None] * len(xs)
-            for start in range(0, len(keep), batch):
-                predictions = _tile_predictions(predict, inputs[start:start + batch], window,
-                                                blend)
-                for i, pred in zip(keep[start:start + batch], predictions):
-                    h, w = sizes[i]
-                    tiles[i] = pred[..., :h, :w]
-            run += len(keep)
-            skipped += len(xs) - len(keep)
-            for first, band in acc.add_row(row, tiles):
-                mask[first:first + band.shape[0]] = band
+        try:
+            for row in tqdm(range(len(ys)), desc=osp.basename(slide), unit='row', disable=None):
+                keep, sizes, inputs = upcoming.result()
+                if row + 1 < len(ys):  # read the next row while the model runs on this one
+                    upcoming = pool.submit(read_row, row + 1)
+                tiles: List[Optional[np.ndarray]] = [None] * len(xs)
+                for start in range(0, len(keep), batch):
+                    predictions = _tile_predictions(predict, inputs[start:start + batch],
+                                                    window, blend)
+                    for i, pred in zip(keep[start:start + batch], predictions):
+                        h, w = sizes[i]
+                        tiles[i] = pred[..., :h, :w]
+                run += len(keep)
+                skipped += len(xs) - len(keep)
+                for first, band in acc.add_row(row, tiles):
+                    mask[first:first + band.shape[0]] = band
+        finally:
+            upcoming.cancel()  # an error or Ctrl-C does not wait for one more band
         mask.flush()
         _write_mask(out_path, mask)
         result = SlidePrediction(out_path, (height, width), run, skipped)

@@ -4,12 +4,15 @@ from __future__ import annotations
 import contextlib
 import os
 import os.path as osp
+import re
 import tempfile
 from typing import Iterator
 
 __all__ = ['atomic_path', 'remove_stale_temporaries']
 
 TEMP_MARK = '.tmp'
+#: The names :func:`atomic_path` gives its temporaries (``mkstemp`` adds 8 characters).
+_TEMP_NAME = re.compile(r'^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$')
 
 
 @contextlib.contextmanager
@@ -39,9 +42,10 @@ def remove_stale_temporaries(root: str) -> int:
     process is killed (hidden ``.<stem>.<random>.tmp<ext>`` names) under
     ``root``; returns how many. Only for folders one writer owns."""
     removed = 0
-    for folder, _, files in os.walk(root):
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != '.git']
         for name in files:
-            if name.startswith('.') and TEMP_MARK in name:
+            if _TEMP_NAME.match(name):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(osp.join(folder, name))
                     removed += 1

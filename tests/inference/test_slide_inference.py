@@ -185,3 +185,15 @@ def test_bad_output_extension_fails_before_any_work(slide, tmp_path):
     with pytest.raises(ValueError, match='mask.jpg'):
         infer_slide(Counting(), slide[0], str(tmp_path / 'mask.jpg'), tile=64)
     assert Counting.calls == 0 and os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('threshold, expected', [(0.3, 1), (0.5, 0)])
+def test_sigmoid_head_uses_its_threshold(slide, tmp_path, threshold, expected):
+    """One-channel heads: foreground where sigmoid > decode_head.threshold, as MMSeg."""
+    class SigmoidStub(ContextStub):
+        decode_head = SimpleNamespace(threshold=threshold)
+
+        def inference(self, inputs, metas):  # sigmoid 0.4 everywhere
+            return torch.full_like(inputs[:, :1], float(np.log(0.4 / 0.6)))
+    infer_slide(SigmoidStub(), slide[0], str(tmp_path / 'mask.tif'), tile=64)
+    assert (tifffile.imread(str(tmp_path / 'mask.tif')) == expected).all()

@@ -33,7 +33,8 @@ def render() -> str:
          'scheduler and sample stream; a checkpoint being written is never resumed from',
          [train.test_sigkill_then_resume_continues_the_same_run,
           train.test_corrupt_latest_checkpoint_is_never_resumed,
-          train.test_checkpoint_writes_are_atomic],
+          train.test_checkpoint_writes_are_atomic,
+          train.test_fallback_ignores_best_checkpoints_and_temporaries],
          'SIGKILL of `tools/train.py` (cross-species sampler) after `iter_4.pth`; iterations, '
          'per-iteration samples, scheduler state and learning rates equal the uninterrupted '
          'run; a truncated latest checkpoint is skipped for the previous one'),

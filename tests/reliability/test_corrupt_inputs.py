@@ -139,6 +139,7 @@ def test_converter_names_bad_input_and_skip_bad_lists_it(raw_downloads, tmp_path
     if kind == 'orbit' and 'Java' in case:
         bad_stem = '4711'
     assert rows and not [r for r in rows if r['slide'] == bad_stem]
+    assert sum(summary.written.values()) == len(rows)
     assert not [f for f in os.listdir(osp.join(out, 'images')) if f.startswith(bad_stem + '_')]
 
 
@@ -204,11 +205,19 @@ def test_dataset_rejects_bad_tiles_when_built(tiles, tmp_path, case):
     assert osp.basename(named) in str(info.value) and 'manifest.csv:' in str(info.value)
 
 
-def test_tile_checks_are_remembered_and_redone_when_a_file_changes(tiles, tmp_path):
+def test_tile_checks_are_remembered_and_redone_when_a_file_changes(tiles, tmp_path,
+                                                                   monkeypatch):
+    from crossspec_mmseg.datasets import validation
     root = str(tmp_path / 'tiles')
     shutil.copytree(tiles, root)
+    decoded = []
+    real = validation._check_pair
+    monkeypatch.setattr(validation, '_check_pair', lambda *a: decoded.append(a) or real(*a))
+    n = len(NuInsSegDataset(data_root=root, pipeline=[]))
+    assert len(decoded) == n and osp.isfile(osp.join(root, '.tile_checks.json'))
     NuInsSegDataset(data_root=root, pipeline=[])
-    assert osp.isfile(osp.join(root, '.tile_checks.json'))
+    assert len(decoded) == n  # nothing decoded again
     _break_tile(root, 'mask', 'labels_beyond.png')
     with pytest.raises(ValueError, match='label 7'):
         NuInsSegDataset(data_root=root, pipeline=[])
+    assert len(decoded) == n + 1  # only the changed tile

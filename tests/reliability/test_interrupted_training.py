@@ -106,3 +106,16 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         backend.put(b'new, longer content', target)
     assert open(target, 'rb').read() == b'complete' and os.listdir(tmp_path) == ['iter_2.pth']
+
+
+def test_fallback_ignores_best_checkpoints_and_temporaries(tmp_path):
+    """best_* checkpoints hold no optimiser state; a killed write's temporary is removed."""
+    from crossspec_mmseg.engine import resume_checkpoint
+    for name in ('iter_4.pth', 'best_mIoU_iter_6.pth', 'iter_6.pth'):
+        torch.save({'meta': {}}, str(tmp_path / name))
+    data = open(tmp_path / 'iter_6.pth', 'rb').read()
+    open(tmp_path / 'iter_6.pth', 'wb').write(data[:len(data) // 2])
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_6.pth'))
+    (tmp_path / '.iter_8.k3j2h1g0.tmp.pth').write_bytes(b'half a checkpoint')
+    assert resume_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
+    assert not (tmp_path / '.iter_8.k3j2h1g0.tmp.pth').exists()

@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 
-import pytest
 import torch
 
 from crossspec_mmseg.converters import convert_orbit
@@ -49,7 +48,7 @@ def test_only_mmengines_own_classes_are_allow_listed():
     assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
 
 
-def test_orbit_db_is_opened_read_only(tmp_path):
+def test_orbit_db_is_opened_read_only(tmp_path, monkeypatch):
     raw = str(tmp_path / 'raw')
     groups = write_orbit_raw(raw, shape=(96, 128))
     db = osp.join(raw, 'orbit.db')
@@ -60,10 +59,13 @@ def test_orbit_db_is_opened_read_only(tmp_path):
     con.commit()
     con.close()
     before, stat = open(db, 'rb').read(), os.stat(db)
-    os.chmod(db, 0o444)  # a read-write open would fail on a read-only file
-    try:
-        convert_orbit(raw, str(tmp_path / 'out'), groups=groups, tile=32, min_tissue=0)
-    finally:
-        os.chmod(db, 0o644)
+    opened, real_connect = [], sqlite3.connect
+
+    def connect(target, *args, **kwargs):
+        opened.append((str(target), kwargs.get('uri')))
+        return real_connect(target, *args, **kwargs)
+    monkeypatch.setattr(sqlite3, 'connect', connect)
+    convert_orbit(raw, str(tmp_path / 'out'), groups=groups, tile=32, min_tissue=0)
+    assert opened and all(uri and target.endswith('?mode=ro') for target, uri in opened)
     assert open(db, 'rb').read() == before and os.stat(db).st_mtime_ns == stat.st_mtime_ns
     assert not [f for f in os.listdir(raw) if f.startswith('orbit.db-')]  # no journal/WAL

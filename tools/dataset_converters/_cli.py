@@ -25,7 +25,7 @@ def add_skip_bad_arg(parser):
 
 
 def run_converter(convert, out_dir, **kwargs):
-    """Print the summary; a bad input ends the run with its message (exit 2)."""
+    """Print the summary; a bad input ends the run with its message (exit 1)."""
     try:
         print(convert(out_dir=out_dir, **kwargs))
     except BadInputError as err:
