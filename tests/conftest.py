@@ -1,4 +1,5 @@
 """Shared fixtures: tiny synthetic data and helpers to run the CLIs."""
+import hashlib
 import os
 import os.path as osp
 import socket
@@ -15,6 +16,17 @@ from crossspec_mmseg.demo import write_nuinsseg_raw
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(REPO, 'tests', 'configs', 'tiny_demo.py')
+
+
+def tree_digest(root):
+    """Hash of every file except the resume journal."""
+    h = hashlib.sha256()
+    for dirpath, dirs, files in sorted(os.walk(root)):
+        dirs[:] = sorted(d for d in dirs if d != '.journal')
+        for name in sorted(files):
+            path = osp.join(dirpath, name)
+            h.update(osp.relpath(path, root).encode() + open(path, 'rb').read())
+    return h.hexdigest()
 
 
 @pytest.fixture(scope='session')

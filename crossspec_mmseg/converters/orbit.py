@@ -179,7 +179,8 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
     stems = [osp.splitext(osp.basename(p))[0] for _, p in slides]
     files = read_orbit_db(db or osp.join(raw_dir, 'orbit.db'), skip_bad)
     annotations = match_annotations(files, stems)
-    errors = {_slide_stem(i, e, set(stems)): e['error'] for i, e in files.items() if 'error' in e}
+    stem_set = set(stems)
+    errors = {_slide_stem(i, e, stem_set): e['error'] for i, e in files.items() if 'error' in e}
     table = read_groups(groups)
 
     def make_source(slide):

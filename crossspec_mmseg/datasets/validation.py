@@ -40,8 +40,8 @@ def _stat(path: str) -> Tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def _decode(path: str, reader) -> Tuple[Optional[np.ndarray], str]:
-    if os.stat(path).st_size == 0:
+def _decode(path: str, size: int, reader) -> Tuple[Optional[np.ndarray], str]:
+    if size == 0:
         return None, 'zero-byte file'
     try:
         image = reader(path)
@@ -59,16 +59,18 @@ def _read_mask(path: str) -> np.ndarray:
         return np.asarray(im)
 
 
-def _check_pair(image_path: str, mask_path: str) -> Tuple[List[str], Optional[List[int]]]:
-    """Problems of one tile and the labels in its mask (``None`` if unreadable)."""
+def _check_pair(image_path: str, mask_path: str, sizes: Tuple[int, int]
+                ) -> Tuple[List[str], Optional[List[int]]]:
+    """Problems of one tile and the labels in its mask (``None`` if unreadable);
+    ``sizes``: the two files' byte sizes."""
     problems = []
-    image, why = _decode(image_path, _read_image)
+    image, why = _decode(image_path, sizes[0], _read_image)
     if image is None:
         problems.append(f'{image_path}: {why}')
     elif image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
         problems.append(f'{image_path}: image is {image.dtype} with shape {image.shape}, '
                         'expected 8-bit RGB')
-    mask, why = _decode(mask_path, _read_mask)
+    mask, why = _decode(mask_path, sizes[1], _read_mask)
     if mask is None:
         problems.append(f'{mask_path}: {why}')
         return problems, None
@@ -92,23 +94,22 @@ def check_tiles(pairs: Sequence[Tuple[str, str, str]], manifest: str,
     problems: List[str] = []
     todo = []
     for where, image_path, mask_path in pairs:
+        stats = [*_stat(image_path), None], list(_stat(mask_path))
         entry = cache.get(mask_path)
-        if (entry and cache.get(image_path) == [*_stat(image_path), None]
-                and entry[:2] == list(_stat(mask_path))):
+        if entry and cache.get(image_path) == stats[0] and entry[:2] == stats[1]:
             problems += _label_problems(where, mask_path, entry[2], num_classes, ignore_index)
             continue
-        todo.append((where, image_path, mask_path))
+        todo.append((where, image_path, mask_path, stats))
     with ThreadPoolExecutor(workers) as pool:
-        results = pool.map(lambda t: _check_pair(t[1], t[2]), todo)
-        for (where, image_path, mask_path), (found, labels) in zip(todo, tqdm(
+        results = pool.map(lambda t: _check_pair(t[1], t[2], (t[3][0][0], t[3][1][0])), todo)
+        for (where, image_path, mask_path, stats), (found, labels) in zip(todo, tqdm(
                 results, total=len(todo), desc='checking tiles', unit='tile',
                 disable=None if len(todo) > 500 else True)):
             problems += [f'{where}: {p}' for p in found]
             if labels is not None:
                 problems += _label_problems(where, mask_path, labels, num_classes, ignore_index)
             if not found and labels is not None:
-                cache[image_path] = [*_stat(image_path), None]
-                cache[mask_path] = [*_stat(mask_path), labels]
+                cache[image_path], cache[mask_path] = stats[0], [*stats[1], labels]
     if todo:
         _save_cache(cache_path, cache)
     if problems:

@@ -147,18 +147,20 @@ class _RowReader:
 
 
 def _tile_predictions(predict: TilePredictor, inputs: np.ndarray, window: int,
-                      blend: str) -> np.ndarray:
-    """Per tile: uint8 labels ``(n, window, window)`` for centre blending, else
-    class probabilities ``(n, C, window, window)``, at full resolution."""
+                      blend: str) -> List[np.ndarray]:
+    """Per tile: uint8 labels ``(window, window)`` for centre blending, else
+    class probabilities ``(C, window, window)``, at full resolution."""
     scores = predict(inputs)
-    per_tile = []
-    for tile_scores in scores.split(1):  # one tile at a time: bounded (GPU) memory
-        if tile_scores.shape[-1] != window:  # back to full resolution
-            tile_scores = F.interpolate(tile_scores, size=(window, window), mode='bilinear',
-                                        align_corners=False)
-        per_tile.append(channel_argmax(tile_scores) if blend == 'center'
-                        else tile_scores.softmax(1).cpu().numpy())
-    return np.concatenate(per_tile)
+    if scores.shape[-1] != window:  # back to full resolution, a tile at a time (bounded memory)
+        parts = [F.interpolate(s, size=(window, window), mode='bilinear', align_corners=False)
+                 for s in scores.split(1)]
+    else:
+        parts = [scores]
+    tiles: List[np.ndarray] = []
+    for part in parts:
+        tiles.extend(channel_argmax(part) if blend == 'center'
+                     else part.softmax(1).cpu().numpy())
+    return tiles
 
 
 def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: float = 0.5,

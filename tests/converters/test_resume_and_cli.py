@@ -1,5 +1,4 @@
 """Interrupted conversions resume to the same bytes; the CLIs write the same datasets."""
-import hashlib
 import os
 import os.path as osp
 import subprocess
@@ -8,22 +7,10 @@ import sys
 import pytest
 
 import crossspec_mmseg.converters.tiling as tiling
+from conftest import REPO, tree_digest
 from crossspec_mmseg.converters import convert_hubmap
 from crossspec_mmseg.demo.raw_downloads import (write_hubmap_raw, write_nuinsseg_raw,
                                                 write_orbit_raw)
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def tree_digest(root):
-    """Hash of every file except the resume journal."""
-    h = hashlib.sha256()
-    for dirpath, dirs, files in sorted(os.walk(root)):
-        dirs[:] = sorted(d for d in dirs if d != '.journal')
-        for name in sorted(files):
-            path = osp.join(dirpath, name)
-            h.update(osp.relpath(path, root).encode() + open(path, 'rb').read())
-    return h.hexdigest()
 
 
 @pytest.fixture(scope='module')

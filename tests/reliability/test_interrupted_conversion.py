@@ -1,7 +1,6 @@
 """Guarantee 1: a converter killed with SIGKILL at random points, several times,
 completes on rerun with a manifest and tiles byte-identical to an uninterrupted
 run, and no temporary file left; the CLIs report bad inputs and --skip-bad."""
-import hashlib
 import os
 import os.path as osp
 import signal
@@ -11,23 +10,12 @@ import time
 
 import numpy as np
 
+from conftest import REPO, tree_digest
 from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw, write_nuinsseg_raw
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLI = osp.join(REPO, 'tools', 'dataset_converters', 'hubmap.py')
 ARGS = ['--scale', '0.5', '--tile', '32', '--overlap', '0.5', '--anatomy', '--keep-all']
 KILL_POINTS = 5  #: SIGKILLs per run, at random numbers of tiles written
-
-
-def tree_digest(root):
-    """Hash of every file name and content except the resume journal."""
-    h = hashlib.sha256()
-    for dirpath, dirs, files in sorted(os.walk(root)):
-        dirs[:] = sorted(d for d in dirs if d != '.journal')
-        for name in sorted(files):
-            path = osp.join(dirpath, name)
-            h.update(osp.relpath(path, root).encode() + open(path, 'rb').read())
-    return h.hexdigest()
 
 
 def count_tiles(out):
