@@ -1,5 +1,8 @@
 # Entry points. `make demo` and `make test` do all set-up on a fresh machine.
-PY := .venv/bin/python
+# VENV=$VIRTUAL_ENV (or $CONDA_PREFIX) installs into an existing environment.
+VENV ?= .venv
+export VENV
+PY := $(VENV)/bin/python
 DEMO_CONFIG := configs/demo/deeplabv3plus_r18-d8_demo.py
 
 .PHONY: install demo test test-all clean-demo

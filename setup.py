@@ -23,8 +23,10 @@ setup(
     long_description_content_type='text/markdown',
     python_requires='>=3.9',
     packages=find_packages(include=['crossspec_mmseg', 'crossspec_mmseg.*']),
-    package_data={'crossspec_mmseg': ['resources/*']},
+    package_data={'crossspec_mmseg': ['resources/*.csv']},
+    include_package_data=False,
     install_requires=read_requirements(),
     extras_require={'tests': ['pytest', 'scikit-learn']},
     license='Apache-2.0',
+    license_files=['LICENSE'],
 )

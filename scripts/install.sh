@@ -3,11 +3,15 @@
 #
 # Idempotent: a second run only checks what is there (seconds). mmcv 2.1.0 is
 # source-only on PyPI, so it is built once with its compiled ops and the wheel
-# is kept in .wheelcache/ (git-ignored), keyed by the torch build it was
-# compiled against.
+# is kept in .wheelcache/ (git-ignored), keyed by the torch build, the ops
+# (CPU or CUDA) and the CUDA version it was compiled for.
 #
-# Torch: an existing torch is kept (users bring their CUDA build); the venv
-# sees it when the base interpreter already has one. Otherwise torch==2.13.0.
+# Torch: an existing torch is kept (users bring their CUDA build): the venv sees
+# the base interpreter's, or install into your own environment with
+# `make install VENV=$VIRTUAL_ENV` (or VENV=$CONDA_PREFIX): nothing is created
+# then and its torch is used. Otherwise torch==2.13.0.
+# mmcv: CUDA or CPU ops, GPU architectures, parallel jobs and cache key are
+# decided (and announced) by scripts/mmcv_build_plan.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +39,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   fi
 fi
 PY="$VENV/bin/python"
+export PATH="$(cd "$VENV/bin" && pwd):$PATH"  # the venv's ninja for the mmcv build
 PIP=("$PY" -m pip install --disable-pip-version-check -q)
 # pip's noise: local index paths this machine's pip.conf lists, editable-install banners.
 NOISE='is ignored: it is neither|BuildBackendWarning|^ *!!|\*{20}|Please be careful|name as your package|with strategy, WheelFile|^ *$'
@@ -46,33 +51,74 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   say "installing torch==2.13.0"
   pip_install torch==2.13.0 numpy
 fi
-TORCH_TAG=$("$PY" -c 'import torch; print(torch.__version__.replace("+", "_"))')
+# torch < 2.3 cannot use numpy 2, which opencv's latest wheels pull in.
+CONSTRAINTS=()
+if "$PY" -c "import sys, torch; sys.exit(tuple(map(int, torch.__version__.split('.')[:2])) >= (2, 3))"; then
+  say "torch $("$PY" -c 'import torch; print(torch.__version__)') < 2.3: pinning numpy<2"
+  printf 'numpy<2\n' > "$VENV/.crossspec-constraints.txt"
+  CONSTRAINTS=(-c "$VENV/.crossspec-constraints.txt")
+fi
 
 # Everything mmcv/mmseg/the package need, before mmcv so its build sees them
 # (mmcv picks opencv-python-headless when that is already installed).
-pip_install -r requirements.txt
+pip_install ${CONSTRAINTS[@]+"${CONSTRAINTS[@]}"} -r requirements.txt
+
+# A prebuilt mmcv 2.1.0 wheel from the OpenMMLab index where one exists
+# (torch <= 2.1), before compiling.
+try_prebuilt_mmcv() {
+  local url
+  url=$("$PY" - <<'PYEOF'
+import torch
+v = '.'.join(torch.__version__.split('+')[0].split('.')[:2])
+if tuple(map(int, v.split('.'))) <= (2, 1):
+    cuda = 'cu' + torch.version.cuda.replace('.', '') if torch.version.cuda else 'cpu'
+    print(f'https://download.openmmlab.com/mmcv/dist/{cuda}/torch{v}/index.html')
+PYEOF
+)
+  [ -n "$url" ] || return 1
+  say "trying a prebuilt mmcv 2.1.0 from $url"
+  "${PIP[@]}" --only-binary mmcv --timeout 20 --retries 0 -f "$url" mmcv==2.1.0 2>/dev/null \
+    && "$PY" -c "import mmcv.ops" 2>/dev/null
+}
+
+build_mmcv() {  # $1: cuda or cpu; the wheel lands in $CACHE
+  mkdir -p "$CACHE"
+  if [ "$1" = cuda ]; then
+    FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$MMCV_ARCH_LIST" MMCV_WITH_OPS=1 MAX_JOBS="$MMCV_MAX_JOBS" \
+      "$PY" -m pip wheel -q --no-deps --no-build-isolation --no-binary mmcv -w "$CACHE" mmcv==2.1.0
+  else  # hide GPUs: mmcv's setup.py builds CUDA ops whenever one is visible
+    CUDA_VISIBLE_DEVICES= FORCE_CUDA=0 MMCV_WITH_OPS=1 MAX_JOBS="$MMCV_MAX_JOBS" \
+      "$PY" -m pip wheel -q --no-deps --no-build-isolation --no-binary mmcv -w "$CACHE" mmcv==2.1.0
+  fi
+}
 
 if "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
   say "mmcv 2.1.0 with ops already installed"
+elif try_prebuilt_mmcv; then
+  say "installed a prebuilt mmcv 2.1.0"
 else
-  CACHE="$WHEELCACHE/torch-$TORCH_TAG"
-  WHEEL=$(ls "$CACHE"/mmcv-2.1.0-*.whl "$USERCACHE/torch-$TORCH_TAG"/mmcv-2.1.0-*.whl \
+  pip_install ninja  # parallel compilation (without it the build is serial)
+  eval "$("$PY" scripts/mmcv_build_plan.py)"
+  say "$MMCV_OPS_REASON"
+  [ -z "$MMCV_ARCH_LIST" ] || say "GPU architectures: $MMCV_ARCH_LIST ($MMCV_ARCH_REASON)"
+  CACHE="$WHEELCACHE/$MMCV_CACHE_KEY"
+  WHEEL=$(ls "$CACHE"/mmcv-2.1.0-*.whl "$USERCACHE/$MMCV_CACHE_KEY"/mmcv-2.1.0-*.whl \
           2>/dev/null | head -n1 || true)
   if [ -z "$WHEEL" ]; then
-    mkdir -p "$CACHE"
-    if command -v nvcc >/dev/null && "$PY" -c "import torch, sys; sys.exit(not torch.cuda.is_available() and torch.version.cuda is None)"; then
-      export FORCE_CUDA=1
-      say "building mmcv 2.1.0 with CUDA ops (nvcc found)"
-    else
-      say "building mmcv 2.1.0 with CPU ops (about 10 min on 2 cores; cached afterwards)"
-    fi
+    say "building mmcv 2.1.0 ($MMCV_OPS ops, $MMCV_MAX_JOBS jobs; about 10 min on 2 cores, cached afterwards)"
     # mmcv 2.1.0's setup.py needs setuptools<70 to build; the runtime pin
     # from requirements.txt is restored right after.
     pip_install "setuptools<70"
-    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$PY" -m pip wheel -q --no-deps \
-      --no-build-isolation --no-binary mmcv -w "$CACHE" mmcv==2.1.0
+    if ! build_mmcv "$MMCV_OPS"; then
+      [ "$MMCV_OPS" = cuda ] || exit 1
+      say "WARNING: the CUDA build of mmcv failed; building CPU ops instead (no shipped config"
+      say "WARNING: uses mmcv.ops; fix CUDA_HOME/TORCH_CUDA_ARCH_LIST and rerun for CUDA ops)"
+      MMCV_CACHE_KEY="${MMCV_CACHE_KEY%-ops-*}-ops-cpu"
+      CACHE="$WHEELCACHE/$MMCV_CACHE_KEY"
+      build_mmcv cpu
+    fi
     WHEEL=$(ls "$CACHE"/mmcv-2.1.0-*.whl | head -n1)
-    mkdir -p "$USERCACHE/torch-$TORCH_TAG" && cp "$WHEEL" "$USERCACHE/torch-$TORCH_TAG/" || true
+    mkdir -p "$USERCACHE/$MMCV_CACHE_KEY" && cp "$WHEEL" "$USERCACHE/$MMCV_CACHE_KEY/" || true
     pip_install "$(grep '^setuptools' requirements.txt | cut -d' ' -f1)"
   fi
   say "installing $WHEEL"

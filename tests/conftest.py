@@ -10,12 +10,18 @@ import pytest
 
 # Configs read this: no published weights are fetched in tests.
 os.environ['CROSSSPEC_PRETRAINED'] = 'False'
+# The suite means CPU (the gloo DDP wrapper, CPU timings): hide GPUs from it and from
+# every process it starts, so a GPU host runs the same paths (set before CUDA starts).
+os.environ['CUDA_VISIBLE_DEVICES'] = ''
 
 from crossspec_mmseg.converters import convert_nuinsseg
 from crossspec_mmseg.demo import write_nuinsseg_raw
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(REPO, 'tests', 'configs', 'tiny_demo.py')
+#: Real Orbit format samples: a Java-written orbit.db, its blobs and their decoded values.
+ORBIT_FIXTURE = osp.join(REPO, 'tests', 'data', 'orbit')
+ORBIT_BLOBS_DIR = osp.join(ORBIT_FIXTURE, 'blobs')
 
 
 def tree_digest(root):
@@ -74,7 +80,7 @@ def zoo_data(tmp_path_factory, organs_data, demo_data):
     write_hubmap_raw(str(raw / 'hubmap'), shape=(128, 160), slide_ids=[
         '1e2425f28', 'afa5e8098', 'b9a3865fc', 'cb2d976f4', '0486052bb'])
     convert_hubmap(str(raw / 'hubmap'), str(data / 'hubmap'), scale=0.5, tile=64, anatomy=True)
-    groups = write_orbit_raw(str(raw / 'orbit'))
+    groups = write_orbit_raw(str(raw / 'orbit'), ORBIT_BLOBS_DIR)
     convert_orbit(str(raw / 'orbit'), str(data / 'orbit'), groups=groups, tile=64)
     # Mouse kidney layers: HuBMAP anatomy tiles with medulla split in three bands.
     layers = data / 'mouse_kidney_layers'
@@ -101,23 +107,29 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def run_tool(args, data_root, timeout=300, env=None):
-    """Run a repo CLI with the venv's interpreter; fail with its output.
+def run_tool(args, data_root, timeout=300, env=None, cwd=REPO, check=True):
+    """Run a repo CLI with the venv's interpreter; fail with its output
+    (``check=False``: return it whatever the exit code).
 
-    Launchers get a fresh ``PORT``; if another process grabbed it between
-    choosing and binding (EADDRINUSE), the launch is retried once.
+    ``env`` entries set to ``None`` are removed. Launchers get a fresh
+    ``PORT``; if another process grabbed it between choosing and binding
+    (EADDRINUSE), the launch is retried once.
     """
     full_env = dict(os.environ, CROSSSPEC_DATA=data_root, PYTHON=sys.executable,
                     OMP_NUM_THREADS='1', **(env or {}))
-    cmd = args if args[0].endswith('.sh') else [sys.executable] + args
+    full_env = {k: v for k, v in full_env.items() if v is not None}
+    if args[0].endswith('.sh'):
+        cmd = [osp.join(REPO, args[0])] + args[1:]
+    else:
+        cmd = [sys.executable, osp.join(REPO, args[0])] + args[1:]
     for attempt in range(2):
         if cmd[0].endswith('.sh'):
             full_env['PORT'] = str(free_port())
-        proc = subprocess.run(cmd, cwd=REPO, env=full_env, capture_output=True, text=True,
+        proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
                               timeout=timeout)
         if proc.returncode == 0 or 'EADDRINUSE' not in proc.stdout + proc.stderr:
             break
-    if proc.returncode != 0:
+    if check and proc.returncode != 0:
         pytest.fail(f'{" ".join(args)} failed ({proc.returncode}):\n'
                     f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
     return proc

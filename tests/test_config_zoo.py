@@ -12,8 +12,9 @@ from mmengine.runner import Runner
 
 from conftest import REPO
 
-CONFIGS = sorted(osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
-                                                          recursive=True) if '_base_' not in p)
+CONFIGS = sorted((osp.relpath(p, REPO) for p in glob.glob(
+    osp.join(REPO, 'configs', '**', '*.py'), recursive=True) if '_base_' not in p),
+    key=lambda p: (p.endswith('_finetune.py'), p))  # stage 1 (pretrain) before stage 2
 
 
 def shrink(cfg, work_dir):
@@ -27,18 +28,31 @@ def shrink(cfg, work_dir):
         cfg.train_dataloader.sampler.batch_size = 2
     cfg.train_cfg.update(max_iters=1, val_interval=1)
     cfg.default_hooks.checkpoint.interval = 1
-    cfg.load_from = None
     cfg.work_dir = work_dir
     return cfg
 
 
-@pytest.mark.parametrize('path', CONFIGS)
-def test_config_trains_and_validates(path, zoo_data, tmp_path, monkeypatch):
-    monkeypatch.chdir(zoo_data)  # configs keep their default data roots under data/
-    cfg = shrink(Config.fromfile(osp.join(REPO, path)), str(tmp_path))
+def train_shrunk(path):
+    """Train a config shrunk, into its default work dir (``work_dirs/<name>``)."""
+    work_dir = osp.join('work_dirs', osp.splitext(osp.basename(path))[0])
+    cfg = shrink(Config.fromfile(osp.join(REPO, path)), work_dir)
     assert cfg.model.get('use_pretrained') in (None, 'False')  # offline in tests
     runner = Runner.from_cfg(cfg)
     runner.train()
+    return runner
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_config_trains_and_validates(path, zoo_data, monkeypatch):
+    monkeypatch.chdir(zoo_data)  # configs keep their default data roots under data/
+    stage1 = path.replace('_finetune.py', '_pretrain.py')
+    if stage1 != path and not osp.isfile(osp.join('work_dirs', osp.basename(stage1)[:-3],
+                                                  'last_checkpoint')):
+        train_shrunk(stage1)  # run alone: stage 1 first, as a user would
+    runner = train_shrunk(path)
+    if stage1 != path:  # the shipped finetune config found stage 1 by itself
+        stage1_dir = osp.abspath(osp.join('work_dirs', osp.basename(stage1)[:-3]))
+        assert osp.dirname(runner._load_from) == stage1_dir
     logs = runner.message_hub.log_scalars
     assert 'train/loss' in logs and 'val/mDice' in logs
     assert any(k.startswith('val/species') for k in logs)
@@ -75,3 +89,31 @@ def test_headline_config_matches_the_papers():
     assert cfg.train_cfg.max_iters == schedule.end == 20000
     assert cfg.train_dataloader.dataset.regime == dict(
         mode='combined', target=dict(species='human', organ='kidney'))
+
+
+TTA_CONFIGS = ['configs/demo/deeplabv3plus_r18-d8_demo.py',  # one per family and the demo
+               'configs/crossspec/deeplabv3plus_separate.py',
+               'configs/crossspec/glomeruli_segnext_separate.py',
+               'configs/crossspec/kidney-layers_deeplabv3plus-mobilenetv2_combined.py']
+
+
+@pytest.mark.parametrize('path', TTA_CONFIGS)
+def test_test_tool_tta_keeps_groups(path, zoo_data, monkeypatch, tmp_path):
+    """`tools/test.py CONFIG CKPT --tta`: flips (and scales) merged, still per group."""
+    import json
+    monkeypatch.chdir(zoo_data)
+    stem = osp.splitext(osp.basename(path))[0]
+    last = osp.join('work_dirs', stem, 'last_checkpoint')
+    if not osp.isfile(last):
+        train_shrunk(path)
+    cfg = shrink(Config.fromfile(osp.join(REPO, path)), str(tmp_path))
+    assert cfg.tta_model.type == 'SegTTAModel'
+    config = str(tmp_path / f'{stem}.py')
+    cfg.dump(config)
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'test.py'), config,
+                           open(last).read().strip(), '--tta', '--work-dir', str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.load(open(tmp_path / 'metrics.json'))
+    assert 'mDice' in metrics
+    assert any(k.startswith('species/') for k in metrics), sorted(metrics)

@@ -11,7 +11,7 @@ import crossspec_mmseg  # noqa: F401
 from crossspec_mmseg.converters import convert_hubmap, convert_orbit
 from crossspec_mmseg.demo import write_hubmap_raw, write_orbit_raw
 
-from conftest import REPO
+from conftest import ORBIT_BLOBS_DIR, REPO
 
 
 @pytest.fixture(scope='module')
@@ -20,7 +20,7 @@ def glomeruli(tmp_path_factory):
     ids = write_hubmap_raw(str(root / 'hubmap_raw'), n_slides=2, shape=(160, 200))
     convert_hubmap(str(root / 'hubmap_raw'), str(root / 'hubmap'), scale=0.5, tile=64,
                    anatomy=True)
-    groups = write_orbit_raw(str(root / 'orbit_raw'))
+    groups = write_orbit_raw(str(root / 'orbit_raw'), ORBIT_BLOBS_DIR)
     convert_orbit(str(root / 'orbit_raw'), str(root / 'orbit'), groups=groups, tile=64)
     return root, ids
 

@@ -1,12 +1,14 @@
 """The user's path: tools/train.py, resume, tools/test.py and tools/dist_train.sh."""
 import json
+import os
 import os.path as osp
 import re
+import stat
 
 import pytest
 import torch
 
-from conftest import TINY_CONFIG, run_tool
+from conftest import REPO, TINY_CONFIG, run_tool
 
 
 @pytest.fixture(scope='module')
@@ -61,3 +63,51 @@ def test_dist_train_two_cpu_processes(demo_data, tmp_path):
     assert "type='CPUDistributedDataParallel'" in log
     ckpt = torch.load(osp.join(work, 'iter_2.pth'), map_location='cpu')
     assert ckpt['meta']['iter'] == 2
+
+
+@pytest.mark.skipif(not osp.isfile(osp.join(REPO, '.venv', 'bin', 'python')),
+                    reason='needs the .venv that make install creates')
+def test_launcher_uses_the_venv_in_a_fresh_shell(demo_data, tmp_path):
+    """No venv activated: the `python` on PATH has no torch, PYTHON is unset."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    fake = bin_dir / 'python'
+    fake.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'torch'\" >&2\n"
+                    "exit 1\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    work = str(tmp_path / 'dist')
+    run_tool(['tools/dist_train.sh', TINY_CONFIG, '1', '--work-dir', work,
+              '--cfg-options', 'train_cfg.max_iters=1'], demo_data,
+             env=dict(PYTHON=None, PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}'))
+    assert osp.isfile(osp.join(work, 'iter_1.pth'))
+
+
+def test_finetune_with_frozen_encoder_under_two_process_ddp(trained, demo_data, tmp_path):
+    """The encoder is frozen when the model is built, so DDP (gloo, 2 ranks) never
+    waits for its gradients; it stays exactly stage 1's while the head trains."""
+    stage1 = osp.join(trained, 'iter_4.pth')
+    work = str(tmp_path / 'fine')
+    run_tool(['tools/dist_train.sh', osp.join(REPO, 'tests', 'configs', 'tiny_finetune.py'), '2',
+              '--work-dir', work, '--cfg-options', f'load_from={stage1}',
+              'train_cfg.max_iters=4'], demo_data)
+    before = torch.load(stage1, map_location='cpu')['state_dict']
+    after = torch.load(osp.join(work, 'iter_4.pth'), map_location='cpu')['state_dict']
+    backbone = [k for k in before if k.startswith('backbone.')]
+    assert backbone and all(torch.equal(before[k], after[k]) for k in backbone)  # BN stats too
+    head = [k for k in before if k.startswith('decode_head.') and before[k].is_floating_point()]
+    assert any(not torch.equal(before[k], after[k]) for k in head)
+
+
+def test_finetune_config_without_stage1_says_what_to_do(zoo_data, tmp_path):
+    """A shipped finetune config run before its pretrain stage: one line, exit 1."""
+    os.symlink(osp.join(zoo_data, 'data'), tmp_path / 'data')
+    config = osp.join(REPO, 'configs', 'crossspec', 'deeplabv3plus_finetune.py')
+    proc = run_tool(['tools/train.py', config, '--cfg-options', 'train_dataloader.num_workers=0',
+                     'train_dataloader.persistent_workers=False'],
+                    str(tmp_path / 'data'), cwd=str(tmp_path), check=False)
+    assert proc.returncode == 1
+    assert 'Traceback' not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: no stage-1 checkpoint in ')
+    assert osp.join(str(tmp_path), 'work_dirs', 'deeplabv3plus_pretrain') in last
+    assert 'configs/crossspec/deeplabv3plus_pretrain.py' in last and 'load_from=' in last

@@ -3,11 +3,14 @@
     # train + test every fold (folds from the manifest's split column, e.g. NuInsSeg's
     # official fold0..fold4, or built from the group column: patients/slides kept whole)
     python tools/cross_validate.py run CONFIG --work-dir W [--folds 5] [--split-by split|group]
-        [--cfg-options ...]
+        [--gpus N] [--amp] [--cfg-options ...]
     # compare a regime with a baseline on one metric (mean, std, one-sample and paired t-tests)
     python tools/cross_validate.py compare BASELINE_W REGIME_W --metric species/human/mDice
 
 Each fold's metrics go to W/fold<k>/metrics.json; W/cv_summary.json collects them.
+``--gpus N`` trains and tests each fold with N processes (tools/dist_train.sh and
+tools/dist_test.sh: the recipe's total batch is N x the config's per-GPU batch);
+``--amp`` trains with mixed precision.
 """
 import argparse
 import json
@@ -56,7 +59,15 @@ def fold_config(config: str, work: str, train_filter: dict, test_filter: dict) -
     return path
 
 
+def launch(tool: str, gpus: int) -> list:
+    """The command prefix that runs ``tools/<tool>`` on ``gpus`` processes."""
+    if gpus <= 1:
+        return [sys.executable, osp.join(TOOLS, tool)]
+    return [osp.join(TOOLS, 'torchrun.sh'), tool, str(gpus)]
+
+
 def run(args):
+    env = dict(os.environ, PYTHON=sys.executable)  # launchers use this interpreter
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -66,12 +77,12 @@ def run(args):
         work = osp.join(args.work_dir, f'fold{k}')
         config = fold_config(args.config, work, train_filter, test_filter)
         common = ['--work-dir', work] + (['--cfg-options', *options] if options else [])
-        subprocess.run([sys.executable, osp.join(TOOLS, 'train.py'), config, *common],
-                       check=True)
+        subprocess.run([*launch('train.py', args.gpus), config, *common,
+                        *(['--amp'] if args.amp else [])], check=True, env=env)
         with open(osp.join(work, 'last_checkpoint')) as f:
             checkpoint = f.read().strip()
-        subprocess.run([sys.executable, osp.join(TOOLS, 'test.py'), config, checkpoint,
-                        *common], check=True)
+        subprocess.run([*launch('test.py', args.gpus), config, checkpoint, *common],
+                       check=True, env=env)
         with open(osp.join(work, 'metrics.json')) as f:
             summary[f'fold{k}'] = json.load(f)
     out = osp.join(args.work_dir, 'cv_summary.json')
@@ -103,6 +114,9 @@ def main():
     r.add_argument('--work-dir', required=True)
     r.add_argument('--folds', type=int, default=5)
     r.add_argument('--split-by', choices=['split', 'group'], default='split')
+    r.add_argument('--gpus', type=int, default=1,
+                   help='processes per fold (torchrun; CPU processes over gloo without GPUs)')
+    r.add_argument('--amp', action='store_true', help='train with mixed precision')
     r.add_argument('--cfg-options', nargs='+', action=DictAction)
     c = sub.add_parser('compare', help='compare two cross-validated regimes')
     c.add_argument('baseline')

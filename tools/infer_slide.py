@@ -15,6 +15,7 @@ import os.path as osp
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.inference import BLENDS, infer_slide
 from crossspec_mmseg.utils import atomic_path
+import torch
 from mmseg.apis import init_model
 
 
@@ -31,7 +32,8 @@ def main():
                         help='resize factor used for the training tiles (HuBMAP: 0.4)')
     parser.add_argument('--blend', choices=BLENDS, default='center')
     parser.add_argument('--batch', type=int, default=4)
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                        help='default: cuda when a GPU is visible, else cpu')
     parser.add_argument('--min-tissue', type=float, default=0.0,
                         help='skip windows with less tissue (HSV saturation > 40)')
     parser.add_argument('--rle', action='store_true', help='also write OUT.csv (id,predicted)')

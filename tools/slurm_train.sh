@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: [GPUS=4] tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py args...]
+# Interpreter: $PYTHON, else the project's .venv, else python (tools/_python.sh).
 set -x
 PARTITION=$1
 JOB_NAME=$2
@@ -9,6 +10,7 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-4}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PY_ARGS=("${@:4}")
+source "$(dirname "$0")/_python.sh"
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 srun -p "$PARTITION" \
@@ -19,4 +21,4 @@ srun -p "$PARTITION" \
     --cpus-per-task="$CPUS_PER_TASK" \
     --kill-on-bad-exit=1 \
     $SRUN_ARGS \
-    python -u "$(dirname "$0")/train.py" "$CONFIG" --launcher=slurm "${PY_ARGS[@]}"
+    "$PYTHON" -u "$(dirname "$0")/train.py" "$CONFIG" --launcher=slurm "${PY_ARGS[@]}"

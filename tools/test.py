@@ -45,6 +45,19 @@ def enable_visualization(cfg, args):
         cfg.visualizer['save_dir'] = args.show_dir
 
 
+def use_tta(cfg):
+    """Test with ``cfg.tta_pipeline`` (on every part of a ConcatDataset) through
+    ``cfg.tta_model`` wrapping the model, as MMSeg's test tool does."""
+    if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
+        raise SystemExit(f'error: --tta needs tta_pipeline and tta_model in {cfg.filename}; '
+                         "inherit configs/_base_/datasets/tiles.py or define them")
+    dataset = cfg.test_dataloader.dataset
+    for part in dataset.datasets if dataset.get('type') == 'ConcatDataset' else [dataset]:
+        part.pipeline = cfg.tta_pipeline
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+
+
 def main():
     args = parse_args()
     cfg = load_cli_config(args.config, args.work_dir, args.cfg_options, args.launcher)
@@ -52,9 +65,7 @@ def main():
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.tta:
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
+        use_tta(cfg)
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True

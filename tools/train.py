@@ -6,10 +6,11 @@ and ``--launcher pytorch`` runs CPU processes over gloo where there is no GPU.
 """
 import logging
 import os
+import sys
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
-from crossspec_mmseg.engine import (base_parser, finish_distributed, load_cli_config,
-                                    resume_checkpoint)
+from crossspec_mmseg.engine import (StageCheckpointMissing, base_parser, finish_distributed,
+                                    load_cli_config, resume_checkpoint)
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
@@ -42,7 +43,10 @@ def main():
         cfg.resume = checkpoint is not None
         cfg.load_from = checkpoint or cfg.get('load_from')
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except StageCheckpointMissing as err:  # a finetune config run before its pretrain stage
+        sys.exit(f'error: {err}')
     finish_distributed()
 
 

@@ -18,3 +18,7 @@ model = dict(
         loss_decode=[dict(type='CEDiceLoss', lambda_ce=0.5,
                        lambda_dice=0.75)]),)
 train_dataloader = dict(batch_size=4)
+# Stage 1: the newest complete checkpoint in work_dirs/mobilenetv3_pretrain
+# (or --cfg-options load_from=PATH).
+custom_hooks = [dict(type='InitFromStageHook', work_dir='work_dirs/mobilenetv3_pretrain',
+                     config='configs/crossspec/mobilenetv3_pretrain.py')]

@@ -22,3 +22,7 @@ model = dict(
         loss_decode=[dict(type='CEDiceLoss', lambda_ce=0.2,
                        lambda_dice=0.3)]),)
 train_dataloader = dict(batch_size=4)
+# Stage 1: the newest complete checkpoint in work_dirs/pspnet_pretrain
+# (or --cfg-options load_from=PATH).
+custom_hooks = [dict(type='InitFromStageHook', work_dir='work_dirs/pspnet_pretrain',
+                     config='configs/crossspec/pspnet_pretrain.py')]

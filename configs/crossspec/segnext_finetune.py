@@ -18,6 +18,10 @@ model = dict(
         loss_decode=[dict(type='CEDiceLoss', lambda_ce=0.5,
                        lambda_dice=0.75)]),)
 train_dataloader = dict(batch_size=4)
+# Stage 1: the newest complete checkpoint in work_dirs/segnext_pretrain
+# (or --cfg-options load_from=PATH).
+custom_hooks = [dict(type='InitFromStageHook', work_dir='work_dirs/segnext_pretrain',
+                     config='configs/crossspec/segnext_pretrain.py')]
 # SegNeXt: AdamW 6e-5 (glomeruli paper) with MMSeg's SegNeXt parameter groups.
 optim_wrapper = dict(
     optimizer=dict(lr=6e-5),

@@ -8,17 +8,17 @@ cross-validation group). Only training images have labels.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os.path as osp
 from typing import Dict, List, Optional
 
 import numpy as np
 
-from .errors import BadInputError, MissingInputError
+from .errors import BadInputError, MissingInputError, require_folder
 from .raster import PolygonSet
 from .rle import parse_rle, rle_decode_window
 from .slide_reader import SlideReader
+from .tables import index_rows, read_table
 from .tiling import (ConversionSummary, SkippedInputs, SourceImage, TilingConfig, build_sources,
                      convert_sources)
 
@@ -74,23 +74,43 @@ def load_features(path: str) -> Dict[str, List[List[np.ndarray]]]:
 
 
 def read_info(raw_dir: str) -> Dict[str, Dict[str, str]]:
-    """Rows of the dataset information CSV keyed by image id (empty if absent)."""
+    """Rows of the dataset information CSV keyed by image id (empty if absent).
+
+    Raises:
+        BadDownloadError: the CSV lacks ``image_file`` or lists an image twice.
+    """
     path = osp.join(raw_dir, INFO_CSV)
     if not osp.isfile(path):
         return {}
-    with open(path, newline='') as f:
-        return {osp.splitext(row['image_file'])[0]: row for row in csv.DictReader(f)}
+    rows = index_rows(path, read_table(path, ['image_file']), 'image_file',
+                      lambda name: osp.splitext(name)[0])
+    return {image_id: dict(row, line=line) for image_id, (line, row) in rows.items()}
 
 
 def _read_encodings(raw_dir: str) -> Dict[str, str]:
+    """``{id: encoding}`` from ``train.csv``; an id listed twice is an error."""
     path = osp.join(raw_dir, 'train.csv')
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path} not found: is {raw_dir} the Kaggle download?')
-    with open(path, newline='') as f:
-        reader = csv.DictReader(f)
-        if not {'id', 'encoding'} <= set(reader.fieldnames or []):
-            raise ValueError(f'{path}: expected columns id,encoding, got {reader.fieldnames}')
-        return {row['id']: row['encoding'] for row in reader}
+    rows = index_rows(path, read_table(path, ['id', 'encoding']), 'id')
+    return {image_id: row['encoding'] for image_id, (_, row) in rows.items()}
+
+
+def _check_size(tiff: str, shape, info: Optional[dict]) -> None:
+    """The slide's pixels must have the size the information CSV records:
+    RLE is decoded against it, so a transposed or re-exported slide would
+    get its glomeruli in the wrong place without a word."""
+    if not info or not info.get('width_pixels') or not info.get('height_pixels'):
+        return
+    try:
+        expected = (int(float(info['height_pixels'])), int(float(info['width_pixels'])))
+    except ValueError:
+        raise BadInputError(f'{INFO_CSV} line {info["line"]}: width_pixels/height_pixels '
+                            f'{info["width_pixels"]!r}/{info["height_pixels"]!r} are not '
+                            'numbers; fix that row') from None
+    if tuple(shape) != expected:
+        transposed = ' (transposed?)' if tuple(shape) == expected[::-1] else ''
+        raise BadInputError(f'{tiff}: slide is {shape[1]} x {shape[0]} px (width x height) but '
+                            f'{INFO_CSV} line {info["line"]} says {expected[1]} x {expected[0]}'
+                            f'{transposed}; its RLE would not fit: download the slide again')
 
 
 def _anatomy_label(polygons: Dict[str, List[List[np.ndarray]]]):
@@ -115,6 +135,7 @@ def _source(raw_dir: str, image_id: str, encoding: str, info: Optional[dict],
                                 'download it or remove the row')
     with SlideReader(tiff) as reader:
         shape = reader.shape
+    _check_size(tiff, shape, info)
     runs = parse_rle(encoding, shape, record=f'train.csv id {image_id}')
     labels = {'masks': lambda x, y, w, h: rle_decode_window(runs, shape, x, y, w, h)}
     if anatomy:
@@ -144,6 +165,7 @@ def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 5
         min_tissue: Background test threshold; 0 keeps every tile.
         skip_bad: Record unusable slides in ``skipped.csv`` and go on.
     """
+    require_folder(raw_dir, 'train/, train.csv')
     encodings = _read_encodings(raw_dir)
     info = read_info(raw_dir)
     skipped = SkippedInputs() if skip_bad else None

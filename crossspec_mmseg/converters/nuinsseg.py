@@ -10,6 +10,11 @@ image (stem shared across sub-folders):
 * ``vague areas/mask binary/<stem>.png`` (optional; unconfirmed that every
   image has one, absent = no ignore region): 255 -> ignore (255).
 
+A folder that holds ``tissue images/`` but is not named ``<species> <organ>``
+(e.g. ``kidney_extra``) stops the conversion with its name, since its species
+is unknown; with ``--skip-bad`` it is left out and listed in ``skipped.csv``.
+Folders without ``tissue images/`` (notes, zips) are ignored.
+
 Split: the official 5-fold ``KFold(n_splits=5, shuffle=True, random_state=19)``
 over the naturally sorted image paths, written as ``fold0`` ... ``fold4``.
 """
@@ -24,7 +29,8 @@ from typing import List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from .errors import BadInputError, MissingInputError
+from .errors import BadDownloadError, BadInputError, MissingDownloadError, MissingInputError, \
+    require_folder
 from .raster import ArrayReader, ImageReadError, read_label_image, read_rgb_image
 from .tiling import (ConversionSummary, SkippedInputs, SourceImage, TilingConfig, build_sources,
                      convert_sources)
@@ -49,7 +55,8 @@ def parse_folder_name(name: str) -> Tuple[str, str, str]:
     """
     parts = name.strip().split(maxsplit=1)
     if len(parts) != 2:
-        raise ValueError(f'NuInsSeg folder {name!r} is not "<species> <organ>"')
+        raise BadInputError(f'NuInsSeg folder {name!r} is not named "<species> <organ>" (e.g. '
+                            '"human kidney"); rename it so its species is known')
     species, rest = parts[0].lower(), parts[1].lower()
     organ, _, location = rest.partition('_')
     return species, organ.strip(), location.strip()
@@ -59,7 +66,7 @@ def kfold_assignments(n: int, n_splits: int = 5, seed: int = 19) -> np.ndarray:
     """Fold of each item, identical to scikit-learn's
     ``KFold(n_splits, shuffle=True, random_state=seed)`` test folds."""
     if n < n_splits:
-        raise ValueError(f'{n} images cannot make {n_splits} folds')
+        raise BadDownloadError(f'{n} images cannot make {n_splits} folds')
     order = np.arange(n)
     np.random.RandomState(seed).shuffle(order)
     sizes = np.full(n_splits, n // n_splits)
@@ -85,28 +92,50 @@ class NuInsSegImage:
     fold: int = -1
 
 
-def discover_nuinsseg(raw_dir: str) -> List[NuInsSegImage]:
-    """All images under ``raw_dir`` with their fold, in natural path order."""
-    if not osp.isdir(raw_dir):
-        raise FileNotFoundError(f'NuInsSeg folder not found: {raw_dir}')
-    items = []
+def discover_nuinsseg(raw_dir: str, skipped: Optional[SkippedInputs] = None
+                      ) -> List[NuInsSegImage]:
+    """All images under ``raw_dir`` with their fold, in natural path order.
+
+    Args:
+        raw_dir: The unpacked archive.
+        skipped: With it, badly named folders are recorded there and left
+            out (the folds of the others stay the official ones); without
+            it they raise :class:`BadInputError`.
+
+    Raises:
+        MissingDownloadError: no such folder, or no images in it.
+        BadDownloadError: one image stem in two folders.
+    """
+    require_folder(raw_dir, '"<species> <organ>/tissue images/*.png" folders')
+    items, seen = [], {}
     for folder in sorted(os.listdir(raw_dir), key=natural_key):
         image_dir = osp.join(raw_dir, folder, IMAGES)
         if not osp.isdir(image_dir):
             continue
-        species, organ, location = parse_folder_name(folder)
+        try:
+            species, organ, location = parse_folder_name(folder)
+        except BadInputError as err:
+            if skipped is None:
+                raise BadInputError(f'{osp.join(raw_dir, folder)}: {err}') from None
+            skipped.add(osp.join(raw_dir, folder), err)
+            continue
         for name in os.listdir(image_dir):
             stem, ext = osp.splitext(name)
             if ext.lower() != '.png':
                 continue
+            image = osp.join(image_dir, name)
+            if stem in seen:
+                raise BadDownloadError(f'image {stem} is in the download twice ({seen[stem]} and '
+                                       f'{image}); its tiles would collide: keep one')
+            seen[stem] = image
             vague = osp.join(raw_dir, folder, VAGUE, f'{stem}.png')
             items.append(NuInsSegImage(
                 folder=folder, stem=stem, species=species, organ=organ, location=location,
-                image=osp.join(image_dir, name),
-                instances=osp.join(raw_dir, folder, INSTANCES, f'{stem}.tif'),
+                image=image, instances=osp.join(raw_dir, folder, INSTANCES, f'{stem}.tif'),
                 vague=vague if osp.isfile(vague) else ''))
     if not items:
-        raise FileNotFoundError(f'{raw_dir}: no "<species> <organ>/{IMAGES}/*.png" found')
+        raise MissingDownloadError(f'{raw_dir}: no "<species> <organ>/{IMAGES}/*.png" found; '
+                                   'pass the unpacked NuInsSeg archive')
     items.sort(key=lambda item: natural_key(osp.relpath(item.image, raw_dir)))
     for item, fold in zip(items, kfold_assignments(len(items))):
         item.fold = int(fold)
@@ -165,7 +194,7 @@ def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None,
         skip_bad: Record unusable images in ``skipped.csv`` and go on.
     """
     skipped = SkippedInputs() if skip_bad else None
-    sources = build_sources(discover_nuinsseg(raw_dir), _source, lambda item: item.image, skipped)
+    sources = build_sources(discover_nuinsseg(raw_dir, skipped), _source, lambda item: item.image, skipped)
     tile = tile or max((max(s.size) for s in sources), default=1)
     tiling = TilingConfig(tile=tile, overlap=0.0, scale=1.0, min_tissue=0.0)
     return convert_sources(sources, out_dir, tiling, desc='NuInsSeg', skipped=skipped)

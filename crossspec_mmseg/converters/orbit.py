@@ -12,7 +12,6 @@ or inside an exclusion = 255; otherwise 0.
 """
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import os.path as osp
@@ -22,17 +21,17 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .errors import BadInputError
+from .errors import BadDownloadError, BadInputError, MissingDownloadError, require_folder
 from .orbit_blob import (SUBTYPE_EXCLUSION, SUBTYPE_NORMAL, SUBTYPE_ROI, OrbitBlobError,
                          OrbitShape, decode_orbit_blob)
 from .raster import PolygonSet
 from .slide_reader import SlideReader
+from .tables import index_rows, read_table
 from .tiling import (ConversionSummary, SkippedInputs, SourceImage, TilingConfig, build_sources,
                      convert_sources)
 
-__all__ = ['DEFAULT_GROUPS_CSV', 'read_orbit_db', 'match_annotations', 'read_groups',
-           'orbit_label_fn',
-           'convert_orbit']
+__all__ = ['DEFAULT_GROUPS_CSV', 'read_orbit_db', 'match_annotations', 'conflicting_records',
+           'read_groups', 'orbit_label_fn', 'convert_orbit']
 
 logger = logging.getLogger(__name__)
 DEFAULT_GROUPS_CSV = osp.join(osp.dirname(osp.dirname(__file__)), 'resources',
@@ -52,11 +51,13 @@ def read_orbit_db(path: str, skip_bad: bool = False) -> Dict[str, dict]:
         ``{file_id: {'filename': stem or '', 'shapes': [OrbitShape, ...]}}``.
 
     Raises:
-        FileNotFoundError / ValueError: no file, not SQLite, missing tables.
+        MissingDownloadError: no such file.
+        BadInputError: not SQLite, or not an Orbit database.
         OrbitBlobError: an undecodable blob (names the annotation id).
     """
     if not osp.isfile(path):
-        raise FileNotFoundError(f'orbit.db not found: {path} (pass --db PATH)')
+        raise MissingDownloadError(f'orbit.db not found: {path}; it comes with the Dryad '
+                                   'download (or pass --db PATH)')
     try:
         con = sqlite3.connect(f'file:{osp.abspath(path)}?mode=ro', uri=True)
         try:
@@ -113,17 +114,46 @@ def match_annotations(files: Dict[str, dict], stems: List[str]) -> Dict[str, Lis
     return dict(matched)
 
 
+def conflicting_records(files: Dict[str, dict], stems: List[str]) -> Dict[str, BadInputError]:
+    """Slides that two ``RAW_DATA_FILE`` records claim (one by its id, another
+    by its FILENAME, or two by FILENAME): their annotations would be merged
+    without a word, so each such slide gets an error naming both records."""
+    stems_set, claims = set(stems), defaultdict(list)
+    for file_id, entry in files.items():
+        claims[_slide_stem(file_id, entry, stems_set)].append(file_id)
+    return {stem: BadInputError(
+        f'orbit.db: slide {stem} is claimed by RAW_DATA_FILE_IDs {sorted(ids)} (by id or '
+        'FILENAME); their annotations would be merged: keep one record for the slide')
+        for stem, ids in claims.items() if stem in stems_set and len(ids) > 1}
+
+
+def _check_extent(path: str, shapes: List[OrbitShape], size) -> None:
+    """Annotations must overlap their slide: one wholly outside it means the
+    record belongs to another slide or its scale is wrong."""
+    height, width = size
+    for shape in shapes:
+        x0, y0 = shape.points.min(axis=0)
+        x1, y1 = shape.points.max(axis=0)
+        if x0 >= width or y0 >= height or x1 <= 0 or y1 <= 0:
+            raise BadInputError(
+                f'{path}: an annotation (sub-type {shape.sub_type}, x {x0:.0f}-{x1:.0f}, y '
+                f'{y0:.0f}-{y1:.0f}) lies outside the {width} x {height} px slide: is the '
+                'orbit.db record for another slide, or its scale wrong?')
+
+
 def _slide_stem(file_id: str, entry: dict, stems: set) -> str:
     return file_id if file_id in stems else entry['filename']
 
 
 def read_groups(path: str = DEFAULT_GROUPS_CSV) -> Dict[str, Dict[str, str]]:
-    """``raw_data_file_id -> {stain, species, group}`` from the groups table."""
-    with open(path, newline='') as f:
-        rows = list(csv.DictReader(f))
-    if not rows or not {'raw_data_file_id', 'species'} <= set(rows[0]):
-        raise ValueError(f'{path}: expected columns raw_data_file_id,stain,species,group')
-    return {row['raw_data_file_id'].strip(): row for row in rows}
+    """``raw_data_file_id -> {stain, species, group}`` from the groups table.
+
+    Raises:
+        BadDownloadError: missing columns, or a slide id listed twice.
+    """
+    rows = index_rows(path, read_table(path, ['raw_data_file_id', 'species']),
+                      'raw_data_file_id')
+    return {slide: row for slide, (_, row) in rows.items()}
 
 
 def orbit_label_fn(shapes: List[OrbitShape]):
@@ -145,14 +175,22 @@ def orbit_label_fn(shapes: List[OrbitShape]):
 
 
 def _slides(raw_dir: str) -> List[tuple]:
-    found = []
+    require_folder(raw_dir, 'train/, test/, orbit.db')
+    found, seen = [], {}
     for split in SPLITS:
         folder = osp.join(raw_dir, split)
         if osp.isdir(folder):
-            found += [(split, osp.join(folder, name)) for name in sorted(os.listdir(folder))
-                      if name.lower().endswith(('.tif', '.tiff'))]
+            for name in sorted(os.listdir(folder)):
+                if not name.lower().endswith(('.tif', '.tiff')):
+                    continue
+                path, stem = osp.join(folder, name), osp.splitext(name)[0]
+                if stem in seen:
+                    raise BadDownloadError(f'slide {stem} is in the download twice ({seen[stem]} '
+                                           f'and {path}); keep one (the folder is its split)')
+                seen[stem] = path
+                found.append((split, path))
     if not found:
-        raise FileNotFoundError(f'{raw_dir}: no slides in train/ or test/')
+        raise MissingDownloadError(f'{raw_dir}: no slides in train/ or test/ (*.tiff)')
     return found
 
 
@@ -172,8 +210,12 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
             annotation, no groups row) in ``skipped.csv`` and go on.
 
     Raises:
-        ValueError: annotations for slides that are not in the download, or
-            a slide missing from the groups table.
+        BadDownloadError: no such folder or orbit.db, a slide given twice,
+            a groups table without its columns or with a slide twice.
+        BadInputError: annotations for slides that are not in the download;
+            per slide (skipped with ``skip_bad``): unreadable TIFF,
+            undecodable annotation, no groups row, two records for the
+            slide, annotations outside it.
     """
     slides = _slides(raw_dir)
     stems = [osp.splitext(osp.basename(p))[0] for _, p in slides]
@@ -181,6 +223,7 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
     annotations = match_annotations(files, stems)
     stem_set = set(stems)
     errors = {_slide_stem(i, e, stem_set): e['error'] for i, e in files.items() if 'error' in e}
+    errors.update(conflicting_records(files, stems))
     table = read_groups(groups)
 
     def make_source(slide):
@@ -195,6 +238,7 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
         meta = table[stem]
         with SlideReader(path) as reader:
             size = reader.shape
+        _check_extent(path, annotations.get(stem, []), size)
         return SourceImage(
             name=stem, size=size, open_reader=lambda: SlideReader(path),
             labels={'masks': orbit_label_fn(annotations.get(stem, []))},

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from ..datasets.manifest import MANIFEST_COLUMNS, write_manifest
 from ..utils.atomic import atomic_path, remove_stale_temporaries
-from .errors import BadInputError
+from .errors import BadDownloadError, BadInputError
 
 __all__ = ['TilingConfig', 'SourceImage', 'ConversionSummary', 'SkippedInputs', 'window_positions',
            'tissue_fraction', 'build_sources', 'convert_sources', 'write_png', 'pad_square',
@@ -304,7 +304,7 @@ def _check_previous_tiling(out_dir: str, tiling: TilingConfig) -> None:
         with open(path) as f:
             previous = f.read()
         if previous != current:
-            raise ValueError(f'{out_dir} was converted with tiling {previous}, now {current}: '
+            raise BadDownloadError(f'{out_dir} was converted with tiling {previous}, now {current}: '
                              'use a new output folder (or delete it) to change tiling')
         return
     with atomic_path(path) as tmp, open(tmp, 'w') as f:

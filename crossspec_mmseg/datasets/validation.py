@@ -6,7 +6,8 @@ every mask as one 8-bit channel of the image's size (Pillow, as MMSeg's
 ``num_classes`` or equal to ``ignore_index``. Files checked before are
 remembered in ``.tile_checks.json`` beside the manifest (path -> size, mtime,
 labels present), so only new or changed files are decoded again; the check
-runs in threads with a progress bar.
+runs in threads with a progress bar. In a distributed run rank 0 checks (and
+writes the cache) while the other ranks wait for its verdict.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+from mmengine.dist import broadcast_object_list, get_dist_info
 from PIL import Image
 from tqdm import tqdm
 
@@ -88,7 +90,32 @@ def check_tiles(pairs: Sequence[Tuple[str, str, str]], manifest: str,
                 num_classes: Optional[int], ignore_index: int = 255, workers: int = 4) -> None:
     """Check ``(where, image_path, mask_path)`` triples; raise one
     :class:`TileCheckError` listing every bad tile (``where`` is the manifest
-    line) with the fix. ``num_classes=None`` skips the label range check."""
+    line) with the fix. ``num_classes=None`` skips the label range check.
+
+    Distributed: only rank 0 decodes; the others wait at a broadcast of its
+    verdict (so every rank raises the same error, or none does).
+    """
+    rank, world_size = get_dist_info()
+    if world_size == 1:
+        _check_tiles(pairs, manifest, num_classes, ignore_index, workers)
+        return
+    verdict = [None]
+    if rank == 0:
+        try:
+            _check_tiles(pairs, manifest, num_classes, ignore_index, workers)
+        except Exception as err:  # the other ranks must hear of any failure, then re-raise
+            verdict[0] = str(err) if isinstance(err, TileCheckError) else (
+                f'rank 0 failed to check the tiles of {manifest}: {type(err).__name__}: {err}')
+            broadcast_object_list(verdict, src=0)
+            raise
+    broadcast_object_list(verdict, src=0)
+    if verdict[0] is not None:
+        raise TileCheckError(verdict[0])
+
+
+def _check_tiles(pairs: Sequence[Tuple[str, str, str]], manifest: str,
+                 num_classes: Optional[int], ignore_index: int, workers: int) -> None:
+    """:func:`check_tiles` in this process."""
     cache_path = osp.join(osp.dirname(osp.abspath(manifest)), CACHE_NAME)
     cache = _load_cache(cache_path)
     problems: List[str] = []

@@ -23,8 +23,8 @@ from .synthetic import SPECIES_STYLES, render_tissue
 __all__ = ['write_nuinsseg_raw', 'write_hubmap_raw', 'write_orbit_raw', 'HUBMAP_LAYOUTS',
            'ORBIT_BLOBS']
 
-RESOURCES = osp.join(osp.dirname(osp.dirname(__file__)), 'resources')
-#: The Java-written fixture blobs shipped with the package: (annotation id, slide id, blob).
+#: The Java-written fixture blobs (``tests/data/orbit/blobs/<name>.bin`` in the
+#: repository): (annotation id, slide id, blob name).
 ORBIT_BLOBS = [(1, 4711, 'glom_a'), (2, 4711, 'glom_b'), (3, 4711, 'roi_1'),
                (4, 4711, 'excl_1'), (5, 4711, 'glom_old'), (7, 4712, 'glom_c')]
 #: TIFF layouts seen in the HuBMAP download.
@@ -180,16 +180,21 @@ def write_hubmap_raw(root: str, n_slides: int = 4, shape: Tuple[int, int] = (700
     return ids
 
 
-def write_orbit_raw(root: str, shape: Tuple[int, int] = (240, 320), seed: int = 0) -> str:
+def write_orbit_raw(root: str, blobs_dir: str, shape: Tuple[int, int] = (240, 320),
+                    seed: int = 0) -> str:
     """Orbit layout: ``train/4711.tiff``, ``test/4712.tiff`` and an ``orbit.db``
-    whose blobs are the Java-written fixtures shipped with the package.
+    whose blobs are Java-written fixtures (:data:`ORBIT_BLOBS`) read from
+    ``blobs_dir`` (``tests/data/orbit/blobs`` in the repository; Orbit blobs
+    cannot be written without Java, so they are test data, not shipped).
 
     Glomeruli are painted into the slides where their polygons are. Returns
     the path of a groups CSV for the two slide ids (4711 mouse, 4712 rat).
     """
     rng = np.random.default_rng(seed)
-    blobs = {name: open(osp.join(RESOURCES, 'orbit_blobs', f'{name}.bin'), 'rb').read()
-             for _, _, name in ORBIT_BLOBS}
+    blobs = {}
+    for _, _, name in ORBIT_BLOBS:
+        with open(osp.join(blobs_dir, f'{name}.bin'), 'rb') as f:
+            blobs[name] = f.read()
     glomeruli = [(slide, decode_orbit_blob(blobs[name])) for _, slide, name in ORBIT_BLOBS]
     for slide, split in ((4711, 'train'), (4712, 'test')):
         image = np.clip(rng.normal((200, 120, 160), 8, shape + (3,)), 0, 255).astype(np.uint8)

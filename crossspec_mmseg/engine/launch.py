@@ -39,9 +39,22 @@ def load_cli_config(config: str, work_dir: str | None, cfg_options: dict | None,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = os.path.join('work_dirs', os.path.splitext(os.path.basename(config))[0])
     prepare_cpu_distributed(cfg, launcher)
+    pin_loader_memory(cfg)
     return cfg
 
-__all__ = ['base_parser', 'finish_distributed', 'load_cli_config', 'prepare_cpu_distributed']
+
+def pin_loader_memory(cfg: Config) -> None:
+    """``pin_memory=True`` for every dataloader the config does not set, when
+    training or testing on a GPU (page-locked batches copy to the device
+    asynchronously); left alone on CPU, where pinning only warns."""
+    if not torch.cuda.is_available():
+        return
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(name) is not None:
+            cfg[name].setdefault('pin_memory', True)
+
+__all__ = ['base_parser', 'finish_distributed', 'load_cli_config', 'pin_loader_memory',
+           'prepare_cpu_distributed']
 
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:

@@ -1,3 +1,3 @@
-from .cross_species_sampler import CrossSpeciesMixedSampler, slot_groups, group_shares
+from .cross_species_sampler import CrossSpeciesMixedSampler, batch_quotas, group_shares
 
-__all__ = ['CrossSpeciesMixedSampler', 'slot_groups', 'group_shares']
+__all__ = ['CrossSpeciesMixedSampler', 'batch_quotas', 'group_shares']

@@ -1,14 +1,21 @@
 """A sampler that fixes how much of each species (or dataset, organ...) each batch holds.
 
-Quotas: when ``batch_size * share`` is an integer for every group, each batch
-holds exactly that many of each group. Otherwise the epoch's slots are
-apportioned by largest remainder and each group's slots are spread evenly
-over the epoch (stride scheduling with seeded offsets, see
-:func:`slot_groups`): every batch gets the floor or ceiling of its share (to
-within a slot), running counts never drift from the target, and no group is
-favoured. A per-batch multinomial would drift by ~sqrt(batches) and could
-leave a group out of a batch by chance; this is also fully vectorised (one
-stable merge per epoch).
+Quotas: each group ``g`` with share ``s_g`` gets ``floor(B * s_g)`` slots in
+every batch of ``B``, or one more: the ``r = B - sum floor(B * s_g)`` leftover
+slots of a batch go to groups in proportion to their fractional parts, by
+systematic sampling on a low-discrepancy (golden-ratio) sequence indexed by
+the *global* batch number (see :func:`batch_quotas`). Hence:
+
+* every batch holds the floor or the ceiling of ``B * s_g`` of each group
+  (exactly ``B * s_g`` when that is an integer);
+* the leftover slots are not re-rounded each epoch but carried on: after
+  ``n`` batches a group's count differs from ``n * B * s_g`` by a few slots
+  at most (``O(log n)``; ``benchmarks/sampler.py`` prints the largest gap),
+  so the long-run shares converge to the target.
+
+A per-batch multinomial would drift by ~sqrt(batches) and could leave a group
+out of a batch by chance. With ``strict=True`` every group with a share must
+have ``floor(B * s_g) >= 1``, so it is in every batch.
 
 Within a group, samples are drawn without replacement from a seeded
 permutation, reshuffled when it runs out (a small group is cycled, not
@@ -20,6 +27,9 @@ i.e. as many samples as one pass over the dataset. Global batches are dealt
 round-robin to ranks, so ranks never share a draw. The stream depends only on
 ``seed`` and the epoch: rerunning, or resuming (mmengine replays the
 iterator), reproduces it; ``set_epoch`` reshuffles.
+
+``batch_size`` must equal the dataloader's; :class:`SamplerBatchSizeCheckHook`
+(in the shared runtime of the configs) stops a run at start when they differ.
 """
 from __future__ import annotations
 
@@ -33,7 +43,7 @@ from mmengine.dist import get_dist_info, sync_random_seed
 from mmseg.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
 
-__all__ = ['CrossSpeciesMixedSampler', 'group_shares', 'slot_groups']
+__all__ = ['CrossSpeciesMixedSampler', 'batch_quotas', 'group_shares']
 
 
 def group_shares(counts: Mapping[str, int], ratios: Optional[Mapping[str, float]] = None,
@@ -66,33 +76,42 @@ def group_shares(counts: Mapping[str, int], ratios: Optional[Mapping[str, float]
     return {g: w / total for g, w in weights.items()}
 
 
-def slot_groups(shares: Sequence[float], batch_size: int, num_batches: int,
-                rng: np.random.Generator) -> np.ndarray:
-    """The group of every slot of an epoch, ``num_batches * batch_size`` long.
+#: Step of the low-discrepancy sequence that hands out leftover slots.
+GOLDEN = (math.sqrt(5) - 1) / 2
 
-    Integer per-batch targets (``batch_size * share``) are used exactly in
-    every batch. Otherwise each group's ``K_g`` slots (largest remainder of
-    ``L * share``, seeded ties) are spread evenly over the epoch: group ``g``
-    takes positions ordered by keys ``(k + u_g) / K_g`` with a seeded offset
-    ``u_g`` (stride scheduling), so every prefix of the stream holds each
-    group's share to within a slot or two and no group is favoured.
+
+def batch_quotas(shares: Sequence[float], batch_size: int, first_batch: int, num_batches: int,
+                 phase: float = 0.0) -> np.ndarray:
+    """Slots of each group in global batches ``first_batch ... + num_batches``.
+
+    Args:
+        shares: Share of each group (sums to 1).
+        batch_size: Slots per batch ``B``.
+        first_batch: Global index of the first batch (counted across epochs,
+            so leftovers carry over instead of being re-rounded per epoch).
+        num_batches: How many batches.
+        phase: Seeded offset in ``[0, 1)`` of the sequence.
+
+    Returns:
+        ``(num_batches, n_groups)`` int64 counts; each row sums to ``B`` and
+        holds ``floor(B * s_g)`` or ``floor(B * s_g) + 1``.
     """
-    shares = np.asarray(shares, np.float64)
-    targets = batch_size * shares
-    exact = np.round(targets)
-    if np.allclose(targets, exact, atol=1e-9):
-        one_batch = np.repeat(np.arange(len(shares)), exact.astype(np.int64))
-        return np.tile(one_batch, num_batches)
-    total = batch_size * num_batches
-    ideal = total * shares
-    counts = np.floor(ideal).astype(np.int64)
-    remainder = total - counts.sum()
-    tie = rng.random(len(shares))
-    order = np.lexsort((tie, -(ideal - counts)))  # largest fractional part first
-    counts[order[:remainder]] += 1
-    keys = np.concatenate([(np.arange(k) + rng.random()) / k for k in counts if k > 0])
-    groups = np.repeat(np.flatnonzero(counts > 0), counts[counts > 0])
-    return groups[np.argsort(keys, kind='stable')]
+    targets = batch_size * np.asarray(shares, np.float64)
+    base = np.floor(targets + 1e-9).astype(np.int64)
+    fractions = np.clip(targets - base, 0.0, None)
+    leftover = batch_size - int(base.sum())
+    counts = np.tile(base, (num_batches, 1))
+    if leftover <= 0:
+        return counts
+    # Group g owns [edges[g], edges[g+1]) of [0, leftover); each is shorter than 1,
+    # so the points k + phi (k = 0..leftover-1) hit it at most once per batch.
+    edges = np.concatenate([[0.0], np.cumsum(fractions)]) * (leftover / fractions.sum())
+    batches = np.arange(first_batch, first_batch + num_batches)
+    phi = (phase + batches * GOLDEN) % 1.0
+    points = np.arange(leftover)[None, :] + phi[:, None]
+    owner = np.clip(np.searchsorted(edges, points, side='right') - 1, 0, len(base) - 1)
+    np.add.at(counts, (np.repeat(np.arange(num_batches), leftover), owner.ravel()), 1)
+    return counts
 
 
 @DATA_SAMPLERS.register_module()
@@ -110,7 +129,8 @@ class CrossSpeciesMixedSampler(Sampler):
         repeat_threshold: LVIS threshold ``t``: a sample whose sub-group has
             frequency ``f`` inside its group is repeated ``max(1, sqrt(t/f))``
             times per pass (stochastic rounding).
-        strict: Require every group with a nonzero share in every batch.
+        strict: Require every group with a nonzero share in every batch
+            (``batch_size * share >= 1`` for each; checked here).
         infinite: Yield forever (iteration-based loops) instead of one epoch.
         shuffle: Shuffle within groups (False keeps dataset order per group).
         seed: Random seed (synchronised across ranks when None).
@@ -127,6 +147,7 @@ class CrossSpeciesMixedSampler(Sampler):
         self.dataset, self.batch_size = dataset, batch_size
         self.infinite, self.shuffle = infinite, shuffle
         self.seed = sync_random_seed() if seed is None else seed
+        self.phase = float(np.random.default_rng([self.seed]).random())
         self.epoch = 0
         infos = [dataset.get_data_info(i) for i in range(len(dataset))]
         missing = [i for i, info in enumerate(infos) if group_key not in info]
@@ -137,14 +158,24 @@ class CrossSpeciesMixedSampler(Sampler):
         self.groups = sorted(set(labels))
         shares = group_shares(Counter(labels), ratios, temperature)
         self.shares = np.array([shares[g] for g in self.groups])
-        if strict and batch_size < int((self.shares > 0).sum()):
-            raise ValueError(f'strict quotas need batch_size >= {(self.shares > 0).sum()} '
-                             f'(groups with a share), got {batch_size}')
+        if strict:
+            self._check_strict()
         self.members = [np.flatnonzero(labels == g) for g in self.groups]
         self.repeat = [self._repeat_factors(infos, m, balance_key, repeat_threshold)
                        for m in self.members]
         self.num_batches = self.world_size * math.ceil(
             len(dataset) / (batch_size * self.world_size))
+
+    def _check_strict(self) -> None:
+        """Every group with a share needs at least one guaranteed slot per batch."""
+        short = {str(g): round(float(s), 3) for g, s in zip(self.groups, self.shares)
+                 if s > 0 and self.batch_size * s < 1 - 1e-9}
+        if short:
+            need = max(math.ceil(1 / s - 1e-9) for s in self.shares if s > 0)
+            raise ValueError(
+                f'strict quotas need batch_size >= {need} so that every group is in every '
+                f'batch; with batch_size={self.batch_size} groups {short} get less than one '
+                'slot per batch: raise batch_size, change the ratios, or drop strict')
 
     @staticmethod
     def _repeat_factors(infos, members, key, threshold) -> Optional[np.ndarray]:
@@ -173,7 +204,10 @@ class CrossSpeciesMixedSampler(Sampler):
     def epoch_indices(self, epoch: int) -> np.ndarray:
         """This rank's indices for one epoch (``len(self)`` of them)."""
         rng = np.random.default_rng([self.seed, epoch])
-        slot_group = slot_groups(self.shares, self.batch_size, self.num_batches, rng)
+        quotas = batch_quotas(self.shares, self.batch_size, epoch * self.num_batches,
+                              self.num_batches, self.phase)
+        slot_group = np.repeat(np.tile(np.arange(len(self.groups)), self.num_batches),
+                               quotas.ravel())
         stream = np.empty(len(slot_group), np.int64)
         for g in range(len(self.groups)):
             slots = np.flatnonzero(slot_group == g)

@@ -8,11 +8,32 @@ import re
 import tempfile
 from typing import Iterator
 
-__all__ = ['atomic_path', 'remove_stale_temporaries']
+__all__ = ['atomic_path', 'remove_stale_temporaries', 'current_umask']
 
 TEMP_MARK = '.tmp'
 #: The names :func:`atomic_path` gives its temporaries (``mkstemp`` adds 8 characters).
 _TEMP_NAME = re.compile(r'^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$')
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows."""
+    with contextlib.suppress(OSError, ValueError):
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: the only portable query sets it
+    os.umask(mask)
+    return mask
+
+
+def _final_mode(path: str) -> int:
+    """The mode ``path`` should end with: its current one when it is replaced,
+    else what ``open(path, 'w')`` would give (0666 less the umask)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~current_umask()
 
 
 @contextlib.contextmanager
@@ -21,7 +42,9 @@ def atomic_path(path: str) -> Iterator[str]:
 
     On any exception the temporary file is removed and ``path`` is untouched.
     The temporary name keeps the extension, so writers that infer the format
-    from the suffix (OpenCV, tifffile) still work.
+    from the suffix (OpenCV, tifffile) still work. The file ends with the
+    mode a plain ``open()`` would give it (0644 under umask 022; ``mkstemp``'s
+    private 0600 is not kept), and a replaced file keeps its own mode.
     """
     folder, name = osp.split(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -30,6 +53,7 @@ def atomic_path(path: str) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, _final_mode(path))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from skimage.draw import polygon2mask
 
+from conftest import ORBIT_BLOBS_DIR
 from crossspec_mmseg.converters import convert_orbit
 from crossspec_mmseg.converters.orbit import DEFAULT_GROUPS_CSV, read_groups
 from crossspec_mmseg.datasets import read_manifest
@@ -36,7 +37,7 @@ def expected_mask(slide, shape):
 @pytest.fixture(scope='module')
 def raw(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('orbit_raw'))
-    return root, write_orbit_raw(root, shape=(240, 320))
+    return root, write_orbit_raw(root, ORBIT_BLOBS_DIR, shape=(240, 320))
 
 
 def test_masks_species_and_split(raw, tmp_path):

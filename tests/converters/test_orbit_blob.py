@@ -6,9 +6,10 @@ import sqlite3
 import numpy as np
 import pytest
 
+from conftest import ORBIT_FIXTURE
 from crossspec_mmseg.converters import OrbitBlobError, decode_orbit_blob, read_orbit_db
 
-FIXTURE = osp.join(osp.dirname(__file__), '..', '..', '..', 'shared', 'fixtures', 'orbit')
+FIXTURE = ORBIT_FIXTURE
 CORPUS = osp.join(osp.dirname(__file__), '..', 'reliability', 'corrupt_inputs')
 EXPECTED = json.load(open(osp.join(FIXTURE, 'expected.json')))['annotations']
 

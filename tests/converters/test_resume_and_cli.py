@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import crossspec_mmseg.converters.tiling as tiling
-from conftest import REPO, tree_digest
+from conftest import ORBIT_BLOBS_DIR, REPO, tree_digest
 from crossspec_mmseg.converters import convert_hubmap
 from crossspec_mmseg.demo.raw_downloads import (write_hubmap_raw, write_nuinsseg_raw,
                                                 write_orbit_raw)
@@ -73,7 +73,7 @@ def test_clis_write_datasets(tmp_path):
                   str(tmp_path / 'hb_out'), '--scale', '0.5', '--tile', '32', '--anatomy')
     assert osp.isdir(tmp_path / 'hb_out' / 'masks_anatomy') and 'human:' in out
 
-    groups = write_orbit_raw(str(tmp_path / 'ob'))
+    groups = write_orbit_raw(str(tmp_path / 'ob'), ORBIT_BLOBS_DIR)
     out = run_cli('tools/dataset_converters/orbit.py', str(tmp_path / 'ob'),
                   str(tmp_path / 'ob_out'), '--groups', groups, '--tile', '64', '--keep-all')
     assert 'mouse: 63 written' in out and 'rat: 63 written' in out  # 7 x 9 windows

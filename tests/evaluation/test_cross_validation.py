@@ -33,11 +33,14 @@ def test_statistics_match_hand_computation():
     assert 0 < result['paired_p'] < 0.05 and result['regime_mean'] == pytest.approx(82.75)
 
 
-def test_cli_runs_folds_and_compares(demo_data, tmp_path):
+def test_cli_runs_folds_on_two_processes_and_compares(demo_data, tmp_path):
+    """Each fold trained and tested by 2 processes (--gpus 2: torchrun, gloo on CPU)."""
     from conftest import TINY_CONFIG, run_tool
     work = str(tmp_path / 'cv')
-    run_tool(['tools/cross_validate.py', 'run', TINY_CONFIG, '--work-dir', work, '--folds', '2',
-              '--cfg-options', 'train_cfg.max_iters=2'], demo_data, timeout=600)
+    proc = run_tool(['tools/cross_validate.py', 'run', TINY_CONFIG, '--work-dir', work,
+                     '--folds', '2', '--gpus', '2', '--cfg-options', 'train_cfg.max_iters=2'],
+                    demo_data, timeout=600)
+    assert proc.stdout.count('GPU number: 2') + proc.stderr.count('GPU number: 2') >= 2
     summary = json.load(open(osp.join(work, 'cv_summary.json')))
     assert sorted(summary['folds']) == ['fold0', 'fold1']
     n = [summary['folds'][f]['n'] for f in ('fold0', 'fold1')]

@@ -149,8 +149,32 @@ def test_padding_preprocessor_is_cropped_back(slide, tmp_path):
 
 def test_channel_argmax_matches_torch():
     scores = torch.randn(2, 5, 7, 9)
-    assert (channel_argmax(scores) == scores.argmax(1).numpy()).all()
+    labels = channel_argmax(scores)
+    assert labels.dtype == torch.uint8 and (labels == scores.argmax(1)).all()
     assert (channel_argmax(scores[:, :1]) == 0).all()
+
+
+@pytest.mark.parametrize('scale, blend', [(1.0, 'center'), (0.5, 'center'), (0.5, 'gaussian')])
+def test_one_device_to_host_copy_per_batch(slide, tmp_path, monkeypatch, scale, blend):
+    """Upsampling, argmax/softmax stay on the device; each batch comes back in one
+    copy (counted at Tensor.cpu, the only way results leave the device)."""
+    import math
+
+    from crossspec_mmseg.converters.tiling import window_positions
+    path, image = slide
+    calls = []
+    real_cpu = torch.Tensor.cpu
+    monkeypatch.setattr(torch.Tensor, 'cpu', lambda self, *a, **k: calls.append(self.shape)
+                        or real_cpu(self, *a, **k))
+    tile, batch = 64, 3
+    infer_slide(ContextStub(), path, str(tmp_path / 'mask.tif'), tile=tile, overlap=0.5,
+                scale=scale, blend=blend, batch=batch)
+    window = round(tile / scale)
+    xs = window_positions(image.shape[1], window, window // 2)
+    ys = window_positions(image.shape[0], window, window // 2)
+    assert len(calls) == len(ys) * math.ceil(len(xs) / batch)
+    if blend == 'center':  # uint8 labels, not float scores, cross the bus
+        assert all(len(shape) == 3 for shape in calls)
 
 
 def test_skipped_background_rows_then_three_class_blending(tmp_path):

@@ -115,6 +115,55 @@ def test_gradients_finite_with_extreme_logits():
     assert torch.isfinite(logits.grad).all()
 
 
+@pytest.mark.parametrize('gamma', [0.0, 0.5, 1.0, 2.0])
+@pytest.mark.parametrize('scale', [30.0, 1e4])
+def test_saturated_logits_give_finite_gradients_for_any_gamma(gamma, scale):
+    """(1 - p)^gamma has an infinite slope at p = 1 when gamma < 1; AMP's grad
+    scaler would skip every step on the resulting inf/nan."""
+    labels = torch.randint(0, 3, (2, 8, 8))
+    logits = torch.nn.functional.one_hot(labels, 3).permute(0, 3, 1, 2).float() * scale
+    logits[0, :, 0] *= -1  # some pixels saturated wrong, most saturated right
+    logits.requires_grad_()
+    loss = FocalDiceLoss(gamma=gamma)(logits, labels)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+    assert logits.grad.abs().sum() > 0
+
+
+def kidney_layer_batch():
+    """A mouse sample labelled at leaf level and a human one at coarse level
+    (medulla = 3 leaves), whose medulla leaves are unlikely: small group
+    probabilities, where fp16 clamps."""
+    torch.manual_seed(0)
+    logits = torch.randn(2, 5, 16, 16) * 2
+    logits[1, 2:] -= 9
+    offset = LabelTree(**TREE).offset_of('human')
+    labels = torch.stack([torch.randint(0, 5, (16, 16)),
+                          torch.randint(0, 3, (16, 16)) + offset])
+    return logits, labels
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_hierarchy_loss_is_float32_under_autocast(dtype):
+    """Logits from a half-precision head, loss inside autocast: loss and gradient
+    within 1e-3 of the float32 computation on the same logits."""
+    logits, labels = kidney_layer_batch()
+    loss_fn = HierarchicalFocalDiceLoss(label_tree=TREE, class_weight=[1, 1.25, 2, 2, 2])
+    half = logits.to(dtype).requires_grad_()
+    with torch.autocast('cpu', dtype=dtype):
+        amp_loss = loss_fn(half, labels)
+    amp_loss.backward()
+    full = half.detach().float().requires_grad_()
+    ref_loss = loss_fn(full, labels)
+    ref_loss.backward()
+    assert amp_loss.dtype == torch.float32
+    assert abs(amp_loss.item() - ref_loss.item()) < 1e-3 * abs(ref_loss.item())
+    expected = full.grad.to(dtype).float()  # the same rounding to the logits' dtype
+    grad_err = (half.grad.float() - expected).norm() / expected.norm()
+    assert grad_err < 1e-3
+    assert (half.grad[1, 2:].float().abs().sum((1, 2)) > 0).all()  # every medulla leaf learns
+
+
 def test_sigmoid_mode_matches_binary_focal_and_foreground_dice():
     x = torch.randn(2, 1, 5, 5)
     y = torch.randint(0, 2, (2, 5, 5))

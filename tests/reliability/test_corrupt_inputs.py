@@ -12,6 +12,7 @@ import sqlite3
 
 import pytest
 
+from conftest import ORBIT_BLOBS_DIR
 from crossspec_mmseg.converters import convert_hubmap, convert_nuinsseg, convert_orbit
 from crossspec_mmseg.converters.errors import BadInputError
 from crossspec_mmseg.datasets import NuInsSegDataset
@@ -104,7 +105,7 @@ def raw_downloads(tmp_path_factory):
     base = tmp_path_factory.mktemp('raw')
     write_nuinsseg_raw(str(base / 'nuinsseg'), {'human kidney': 3, 'mouse kidney': 3}, size=32)
     write_hubmap_raw(str(base / 'hubmap'), n_slides=3, shape=(96, 128), slide_ids=HUBMAP_IDS)
-    write_orbit_raw(str(base / 'orbit'), shape=(96, 128))  # with its groups.csv
+    write_orbit_raw(str(base / 'orbit'), ORBIT_BLOBS_DIR, shape=(96, 128))  # with its groups.csv
     return base
 
 

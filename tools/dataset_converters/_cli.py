@@ -1,15 +1,32 @@
 """Flags and error handling shared by the converter CLIs."""
+import argparse
 import sys
 
-from crossspec_mmseg.converters.errors import BadInputError
+from crossspec_mmseg.converters.errors import BadDownloadError, BadInputError
+
+
+def _checked(kind, accept, requirement):
+    """argparse type: ``kind(text)`` that satisfies ``accept`` (else one-line usage error)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{text!r} is not a {kind.__name__}') from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f'{text} is out of range ({requirement})')
+        return value
+    return parse
 
 
 def add_tiling_args(parser, scale=1.0):
-    parser.add_argument('--scale', type=float, default=scale,
-                        help='resize factor (tile side = window side * scale)')
-    parser.add_argument('--tile', type=int, default=512, help='tile side in pixels')
-    parser.add_argument('--overlap', type=float, default=0.5, help='window overlap fraction')
-    parser.add_argument('--min-tissue', type=float, default=0.05,
+    parser.add_argument('--scale', type=_checked(float, lambda v: 0 < v < float('inf'), '> 0'),
+                        default=scale, help='resize factor (tile side = window side * scale)')
+    parser.add_argument('--tile', type=_checked(int, lambda v: v > 0, '> 0'), default=512,
+                        help='tile side in pixels')
+    parser.add_argument('--overlap', type=_checked(float, lambda v: 0 <= v < 1, '0 <= x < 1'),
+                        default=0.5, help='window overlap fraction')
+    parser.add_argument('--min-tissue', type=_checked(float, lambda v: 0 <= v <= 1, '0 to 1'),
+                        default=0.05,
                         help='drop tiles with less tissue (HSV saturation > 40) than this')
     parser.add_argument('--keep-all', action='store_true', help='keep background tiles too')
 
@@ -25,7 +42,8 @@ def add_skip_bad_arg(parser):
 
 
 def run_converter(convert, out_dir, **kwargs):
-    """Print the summary; a bad input ends the run with its message (exit 1)."""
+    """Print the summary. What a user downloaded or typed wrong ends the run with
+    one line naming the file and the fix (exit 1), never a traceback."""
     try:
         print(convert(out_dir=out_dir, **kwargs))
     except BadInputError as err:
@@ -34,3 +52,7 @@ def run_converter(convert, out_dir, **kwargs):
             f'{out_dir}/skipped.csv)')
         sys.exit(f'error: {err}\n(tiles written so far are kept: fix the input and rerun to '
                  f'resume{hint})')
+    except BadDownloadError as err:
+        sys.exit(f'error: {err}')
+    except OSError as err:  # e.g. an output folder that cannot be written
+        sys.exit(f'error: {err}')

@@ -23,6 +23,21 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
+# Test-time augmentation (`tools/test.py CONFIG CKPT --tta`): the mean of the
+# softmax over the tile, its horizontal and its vertical flip (histology has no
+# up or left), at the training scale (nuclei are scored at the scale the model
+# learnt; tiles_multiscale_tta.py adds x0.75/x1.25 for glomeruli and layers).
+# The manifest metadata stays in meta_keys, so metrics are still per group.
+# tta_model (SegTTAModel, mean of the softmaxes) comes from MMSeg's default_runtime.
+tta_flips = [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
+             dict(type='RandomFlip', prob=1.0, direction='horizontal'),
+             dict(type='RandomFlip', prob=1.0, direction='vertical')]
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug', transforms=[
+        tta_flips, [dict(type='LoadAnnotations')],
+        [dict(type='PackSegInputs', meta_keys=meta_keys)]]),
+]
 
 train_dataloader = dict(
     batch_size=4,
@@ -37,5 +52,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Stops a run whose CrossSpeciesMixedSampler batch_size differs from the loader's.
+default_hooks = dict(sampler_check=dict(type='SamplerBatchSizeCheckHook'))
 val_evaluator = dict(type='GroupIoUMetric', group_keys=('species', 'dataset'))
 test_evaluator = val_evaluator

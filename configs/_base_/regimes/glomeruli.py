@@ -2,7 +2,7 @@
 # (Orbit). The regime files choose the training mix; validation and test
 # report each dataset and species separately. Held-out HuBMAP slides:
 # validation 1e2425f28, afa5e8098; test b9a3865fc, cb2d976f4.
-_base_ = ['../datasets/tiles.py', 'mmseg::_base_/default_runtime.py']
+_base_ = ['../datasets/tiles_multiscale_tta.py', 'mmseg::_base_/default_runtime.py']
 val_dataloader = dict(dataset=dict(
     _delete_=True, type='ConcatDataset', datasets=[
         dict(type='HuBMAPDataset', data_root='data/hubmap',

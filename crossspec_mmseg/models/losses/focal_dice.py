@@ -94,24 +94,30 @@ class _NodeLoss(nn.Module):
     def components(self, seg_logits: Tensor, seg_label: Tensor,
                    weight: Optional[Tensor] = None,
                    ignore_index: Optional[int] = None) -> Dict[str, Tensor]:
-        """The unscaled focal/CE and Dice terms (for tests and logging)."""
+        """The unscaled focal/CE and Dice terms (for tests and logging).
+
+        Computed in float32 whatever the autocast state: under fp16 AMP the
+        group-probability sums and Dice reductions would otherwise run in half
+        precision (small group probabilities clamp at fp16's tiny value).
+        """
+        with torch.autocast(device_type=seg_logits.device.type, enabled=False):
+            return self._components(seg_logits.float(), seg_label, weight, ignore_index)
+
+    def _components(self, seg_logits: Tensor, seg_label: Tensor, weight: Optional[Tensor],
+                    ignore_index: Optional[int]) -> Dict[str, Tensor]:
         ignore = self.ignore_index if ignore_index is None else ignore_index
         node_logp, node_p = self._nodes(seg_logits)
         num_nodes = node_p.shape[1]
         label = seg_label.long()
         valid = label != ignore
         target = torch.where(valid, label, torch.zeros_like(label))
-        if bool(valid.any()) and int(target.max()) >= num_nodes:
-            bad = torch.unique(target[target >= num_nodes]).tolist()
-            raise ValueError(f'labels {bad[:5]} out of range for {num_nodes} classes/nodes '
-                             f'(and not ignore_index={ignore})')
+        sample_set = self._sample_label_sets(target, valid, num_nodes, ignore)
         if weight is not None:
-            weight = weight.to(node_p.dtype)
+            weight = weight.float()
         log_pt = node_logp.gather(1, target.unsqueeze(1)).squeeze(1)
         pixel = focal_term(log_pt, self.gamma) * self.class_weight[target]
         pixel_loss = pixel_loss_mean(pixel, valid, weight)
 
-        sample_set = self._sample_label_sets(target, valid)
         class_mask = self.node_set.unsqueeze(0) == sample_set.unsqueeze(1)
         if self.use_sigmoid:  # binary Dice on the foreground only
             class_mask[:, 0] = False
@@ -121,12 +127,20 @@ class _NodeLoss(nn.Module):
                                        per_sample)
         return dict(pixel=pixel_loss, dice=dice_loss)
 
-    def _sample_label_sets(self, target: Tensor, valid: Tensor) -> Tensor:
-        sets = self.node_set[target]
+    def _sample_label_sets(self, target: Tensor, valid: Tensor, num_nodes: int,
+                           ignore: int) -> Tensor:
+        """Each sample's label set; checks labels in range and one label set per
+        sample with a single device -> host synchronisation."""
+        out_of_range = target >= num_nodes
+        sets = self.node_set[torch.where(out_of_range, torch.zeros_like(target), target)]
         high = torch.where(valid, sets, torch.full_like(sets, -1)).flatten(1).max(1).values
         low = torch.where(valid, sets, torch.full_like(sets, 1 << 30)).flatten(1).min(1).values
         mixed = (high >= 0) & (high != low)
-        if bool(mixed.any()):
+        if bool(out_of_range.any() | mixed.any()):  # the one sync; details only on error
+            if bool(out_of_range.any()):
+                bad = torch.unique(target[out_of_range]).tolist()
+                raise ValueError(f'labels {bad[:5]} out of range for {num_nodes} classes/nodes '
+                                 f'(and not ignore_index={ignore})')
             raise ValueError('a sample mixes labels of different label sets; give each dataset '
                              'its label_offset from the label tree')
         return high.clamp_min(0)

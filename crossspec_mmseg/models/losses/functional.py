@@ -37,11 +37,22 @@ def binary_as_two_class(logits: Tensor) -> Tensor:
     return torch.cat([torch.zeros_like(logits), logits], dim=1)
 
 
+#: Floor of ``1 - p_t`` in the focal factor: ``(1 - p)^gamma`` has an infinite
+#: slope at ``p = 1`` for ``0 < gamma < 1``; the floor keeps every gradient finite
+#: (a saturated pixel's term is below 1e-12 either way).
+FOCAL_FLOOR = 1e-12
+
+
 def focal_term(log_pt: Tensor, gamma: float) -> Tensor:
-    """``-(1 - p_t)^gamma * log p_t`` per pixel (``gamma = 0``: cross-entropy)."""
+    """``-(1 - p_t)^gamma * log p_t`` per pixel (``gamma = 0``: cross-entropy).
+
+    ``1 - p_t`` is computed as ``-expm1(log p_t)`` (exact for confident
+    pixels, where ``1 - exp`` cancels to 0) and floored at
+    :data:`FOCAL_FLOOR`, so the gradient is finite for any ``gamma >= 0``.
+    """
     if gamma == 0:
         return -log_pt
-    return -(1 - log_pt.exp()).clamp_min(0).pow(gamma) * log_pt
+    return -(-torch.expm1(log_pt)).clamp_min(FOCAL_FLOOR).pow(gamma) * log_pt
 
 
 def pixel_loss_mean(loss: Tensor, valid: Tensor, weight: Optional[Tensor]) -> Tensor:

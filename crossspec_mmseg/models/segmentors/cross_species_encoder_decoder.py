@@ -13,7 +13,7 @@ species weighting.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 from mmengine.logging import print_log
@@ -43,7 +43,7 @@ class _SampleWeightSampler:
         if self.batch.value is None:
             return inner
         n, _, h, w = seg_label.shape
-        weights = self.batch.value.to(seg_logit.device).view(n, 1, 1).expand(n, h, w)
+        weights = self.batch.value.view(n, 1, 1).expand(n, h, w)  # already on the device
         return weights if inner is None else weights * inner
 
 
@@ -79,12 +79,18 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
             (``pretrained`` and the backbone's ``init_cfg``) so nothing is
             downloaded: the offline/test switch (configs read it from
             ``$CROSSSPEC_PRETRAINED``).
+        frozen_modules: Attribute paths (e.g. ``('backbone',)``) trained no
+            further: no gradients and always in eval mode (normalisation
+            statistics and dropout fixed), as when fine-tuning on the target
+            species. Frozen here, when the model is built, so DDP (which
+            wraps the model right after) never waits for their gradients.
         **kwargs: As :class:`EncoderDecoder`.
     """
 
     def __init__(self, *args, sample_weight: Union[None, Mapping] = None,
                  weight_key: str = 'species', default_weight: Optional[float] = None,
-                 use_pretrained: Union[bool, str] = True, **kwargs) -> None:
+                 use_pretrained: Union[bool, str] = True, frozen_modules: Sequence[str] = (),
+                 **kwargs) -> None:
         if isinstance(use_pretrained, str):  # from an environment variable in a config
             use_pretrained = use_pretrained.strip().lower() not in ('false', '0', 'no', 'off', '')
         if not use_pretrained:
@@ -97,6 +103,28 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
         if self.sample_weight is not None:
             for head in self._heads():
                 head.sampler = _SampleWeightSampler(self._batch, head.sampler)
+        self.frozen_modules = tuple(frozen_modules)
+        for module in self._frozen():
+            module.requires_grad_(False)
+            module.eval()
+
+    def _frozen(self) -> List[torch.nn.Module]:
+        modules = []
+        for path in self.frozen_modules:
+            module = self
+            for name in path.split('.'):
+                if not isinstance(getattr(module, name, None), torch.nn.Module):
+                    raise AttributeError(f'frozen_modules: the model has no submodule {path!r}')
+                module = getattr(module, name)
+            modules.append(module)
+        return modules
+
+    def train(self, mode: bool = True) -> 'CrossSpeciesEncoderDecoder':
+        """As ``nn.Module.train``, but frozen modules stay in eval mode."""
+        super().train(mode)
+        for module in self._frozen():
+            module.eval()
+        return self
 
     def _heads(self) -> List[torch.nn.Module]:
         heads = [self.decode_head]
@@ -125,7 +153,10 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
     def loss(self, inputs: Tensor, data_samples) -> dict:
         if self.sample_weight is None:
             return super().loss(inputs, data_samples)
-        self._batch.value = self.weights_for(data_samples)
+        weights = self.weights_for(data_samples)
+        if inputs.device.type == 'cuda':  # once per batch, not per head; no wait
+            weights = weights.pin_memory()
+        self._batch.value = weights.to(inputs.device, non_blocking=True)
         try:
             return super().loss(inputs, data_samples)
         finally:
