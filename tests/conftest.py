@@ -116,7 +116,8 @@ def run_tool(args, data_root, timeout=300, env=None, cwd=REPO, check=True):
     (EADDRINUSE), the launch is retried once.
     """
     full_env = dict(os.environ, CROSSSPEC_DATA=data_root, PYTHON=sys.executable,
-                    OMP_NUM_THREADS='1', **(env or {}))
+                    OMP_NUM_THREADS='1')
+    full_env.update(env or {})
     full_env = {k: v for k, v in full_env.items() if v is not None}
     if args[0].endswith('.sh'):
         cmd = [osp.join(REPO, args[0])] + args[1:]

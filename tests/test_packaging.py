@@ -4,6 +4,7 @@ package or the tests reaches outside the repository."""
 import os
 import os.path as osp
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -23,9 +24,13 @@ def tracked(*folders):
 
 @pytest.fixture(scope='module')
 def wheel(tmp_path_factory):
-    out = tmp_path_factory.mktemp('wheel')
+    """Built from a copy of the tracked files (no build/ left in the checkout)."""
+    source, out = tmp_path_factory.mktemp('source'), tmp_path_factory.mktemp('wheel')
+    for path in tracked():
+        os.makedirs(osp.dirname(osp.join(source, path)), exist_ok=True)
+        shutil.copy2(osp.join(REPO, path), osp.join(source, path))
     proc = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps',
-                           '--no-build-isolation', '-q', '-w', str(out), REPO],
+                           '--no-build-isolation', '-q', '-w', str(out), str(source)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (path,) = [osp.join(out, f) for f in os.listdir(out) if f.endswith('.whl')]
@@ -57,7 +62,7 @@ from crossspec_mmseg.converters import convert_nuinsseg, convert_orbit
 from crossspec_mmseg.converters.orbit import DEFAULT_GROUPS_CSV, read_groups
 from crossspec_mmseg.demo import write_nuinsseg_raw, write_orbit_raw
 assert len(read_groups(DEFAULT_GROUPS_CSV)) == 88
-write_orbit_raw('orbit_raw', {ORBIT_BLOBS_DIR!r}, shape=(96, 128))
+write_orbit_raw('orbit_raw', {ORBIT_BLOBS_DIR!r})
 convert_orbit('orbit_raw', 'orbit', groups='orbit_raw/groups.csv', tile=64)
 write_nuinsseg_raw('raw', {{'human kidney': 5, 'mouse kidney': 5}}, size=64)
 convert_nuinsseg('raw', 'data')

@@ -71,6 +71,7 @@ def test_pretrain_then_finetune_with_frozen_encoder(organs_data, tmp_path):
     stage1 = torch.load(checkpoint, map_location='cpu')['state_dict']
 
     fine = regime_cfg('finetune', organs_data, str(tmp_path / 'fine'))
+    fine.model.update(type='CrossSpeciesEncoderDecoder', frozen_modules=['backbone'])  # as shipped
     fine.load_from = checkpoint
     runner = Runner.from_cfg(fine)
     runner.train()

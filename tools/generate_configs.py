@@ -89,6 +89,8 @@ def render(task: str, family: str, regime: str) -> str:
         heads += ("\n    auxiliary_head=dict(\n        num_classes=num_classes,\n"
                   f"        loss_decode={losses(regime, 0.4, spec['loss'])}),")
     weights = f"\n    sample_weight={spec['weights']}" if joint and spec['weights'] else ''
+    if regime == 'finetune':  # stage 2: the encoder keeps stage 1's weights
+        weights += "\n    frozen_modules=['backbone'],"
     batch = spec['batch']
     if joint and spec['sampler']:
         # Several organs per species: repeat-factor balancing of organs inside each species.

@@ -9,8 +9,8 @@ import os
 import sys
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
-from crossspec_mmseg.engine import (StageCheckpointMissing, base_parser, finish_distributed,
-                                    load_cli_config, resume_checkpoint)
+from crossspec_mmseg.engine import (ConfigError, StageCheckpointMissing, base_parser,
+                                    finish_distributed, load_cli_config, resume_checkpoint)
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
@@ -28,7 +28,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = load_cli_config(args.config, args.work_dir, args.cfg_options, args.launcher)
+    try:
+        cfg = load_cli_config(args.config, args.work_dir, args.cfg_options, args.launcher)
+    except ConfigError as err:
+        sys.exit(f'error: {err}')
     if args.amp:
         if cfg.optim_wrapper.type == 'AmpOptimWrapper':
             print_log('AMP training is already enabled in your config.', logger='current',

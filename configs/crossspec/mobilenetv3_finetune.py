@@ -12,6 +12,7 @@ model = dict(
     type='CrossSpeciesEncoderDecoder',
     # Published initialisation; CROSSSPEC_PRETRAINED=False turns it off (offline, tests).
     use_pretrained='{{$CROSSSPEC_PRETRAINED:True}}',
+    frozen_modules=['backbone'],
     data_preprocessor=dict(size=crop_size),
     decode_head=dict(
         num_classes=num_classes,

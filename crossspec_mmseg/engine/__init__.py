@@ -1,14 +1,14 @@
 from .checkpoint_compat import CHECKPOINT_SAFE_GLOBALS, register_checkpoint_safe_globals
 from .cpu_ddp import CPUDistributedDataParallel
 from .group_count_hook import GroupCountHook
-from .launch import base_parser, finish_distributed, load_cli_config, prepare_cpu_distributed
+from .launch import (ConfigError, base_parser, finish_distributed, load_cli_config,
+                     prepare_cpu_distributed)
 from .safe_resume import AtomicLocalBackend, checkpoint_is_complete, resume_checkpoint
 from .sample_log_hook import SampleLogHook
-from .sampler_check_hook import SamplerBatchSizeCheckHook
 from .stage_checkpoint_hook import InitFromStageHook, StageCheckpointMissing
 
 __all__ = ['CHECKPOINT_SAFE_GLOBALS', 'AtomicLocalBackend', 'CPUDistributedDataParallel',
-           'GroupCountHook', 'InitFromStageHook', 'SampleLogHook', 'SamplerBatchSizeCheckHook',
+           'ConfigError', 'GroupCountHook', 'InitFromStageHook', 'SampleLogHook',
            'StageCheckpointMissing', 'base_parser', 'checkpoint_is_complete',
            'finish_distributed', 'load_cli_config', 'prepare_cpu_distributed',
            'register_checkpoint_safe_globals', 'resume_checkpoint']

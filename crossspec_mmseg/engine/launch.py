@@ -40,7 +40,35 @@ def load_cli_config(config: str, work_dir: str | None, cfg_options: dict | None,
         cfg.work_dir = os.path.join('work_dirs', os.path.splitext(os.path.basename(config))[0])
     prepare_cpu_distributed(cfg, launcher)
     pin_loader_memory(cfg)
+    sync_sampler_batch_size(cfg)
     return cfg
+
+
+class ConfigError(ValueError):
+    """A config the tools refuse before any work (printed as one line)."""
+
+
+#: Samplers whose quotas are planned per batch: they must know the loader's batch size.
+BATCH_PLANNING_SAMPLERS = ('CrossSpeciesMixedSampler',)
+
+
+def sync_sampler_batch_size(cfg: Config) -> None:
+    """Give a per-batch sampler the training loader's ``batch_size``, or refuse a
+    config where the two differ (e.g. ``--cfg-options train_dataloader.batch_size=16``
+    that forgot ``train_dataloader.sampler.batch_size``): the sampler cannot see
+    the loader, and would mix every batch at the wrong quotas silently."""
+    loader = cfg.get('train_dataloader') or {}
+    sampler = loader.get('sampler') or {}
+    if sampler.get('type') not in BATCH_PLANNING_SAMPLERS or 'batch_size' not in loader:
+        return
+    if sampler.get('batch_size') is None:
+        sampler['batch_size'] = loader['batch_size']
+    elif sampler['batch_size'] != loader['batch_size']:
+        raise ConfigError(
+            f'train_dataloader.batch_size={loader["batch_size"]} but its {sampler["type"]} has '
+            f'batch_size={sampler["batch_size"]}: quotas are per batch, so set both (e.g. '
+            f'--cfg-options train_dataloader.batch_size=N train_dataloader.sampler.batch_size=N)'
+            ', or leave the sampler\'s out to take the loader\'s')
 
 
 def pin_loader_memory(cfg: Config) -> None:
@@ -53,8 +81,8 @@ def pin_loader_memory(cfg: Config) -> None:
         if cfg.get(name) is not None:
             cfg[name].setdefault('pin_memory', True)
 
-__all__ = ['base_parser', 'finish_distributed', 'load_cli_config', 'pin_loader_memory',
-           'prepare_cpu_distributed']
+__all__ = ['ConfigError', 'base_parser', 'finish_distributed', 'load_cli_config',
+           'pin_loader_memory', 'prepare_cpu_distributed', 'sync_sampler_batch_size']
 
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:

@@ -28,8 +28,9 @@ round-robin to ranks, so ranks never share a draw. The stream depends only on
 ``seed`` and the epoch: rerunning, or resuming (mmengine replays the
 iterator), reproduces it; ``set_epoch`` reshuffles.
 
-``batch_size`` must equal the dataloader's; :class:`SamplerBatchSizeCheckHook`
-(in the shared runtime of the configs) stops a run at start when they differ.
+``batch_size`` must equal the dataloader's: ``tools/train.py`` fills it in from
+``train_dataloader.batch_size`` when the sampler leaves it out, and refuses a
+config where the two differ.
 """
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ traceback), and metadata that disagrees with the pixels or names a record
 twice is never converted silently."""
 import csv
 import os
-import os.path as osp
 import shutil
 import sqlite3
 import subprocess
@@ -223,7 +222,7 @@ def test_two_database_records_for_one_slide(orbit, tmp_path):
 def test_annotations_outside_the_slide(orbit, tmp_path):
     """A slide smaller than its annotations (another slide's record, or a wrong scale)."""
     raw = copy(orbit[0], tmp_path)
-    tifffile.imwrite(raw / 'test' / '4712.tiff', tifffile.imread(raw / 'test' / '4712.tiff')[:2, :2],
-                     photometric='rgb')
+    small = tifffile.imread(raw / 'test' / '4712.tiff')[:2, :2]
+    tifffile.imwrite(raw / 'test' / '4712.tiff', small, photometric='rgb')
     with pytest.raises(BadInputError, match=r'4712.tiff: an annotation .* lies outside the 2 x 2'):
         convert_orbit(str(raw), str(tmp_path / 'out'), groups=orbit[1], tile=64)
