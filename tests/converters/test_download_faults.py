@@ -168,13 +168,6 @@ def test_badly_named_folder_stops_or_is_skipped(nuinsseg, tmp_path):
     assert folds(tmp_path / 'skip') == folds(tmp_path / 'ref') and reference.sources == 10
 
 
-def test_image_in_two_folders_names_both(nuinsseg, tmp_path):
-    raw = copy(nuinsseg, tmp_path)
-    shutil.copytree(raw / 'human kidney', raw / 'human kidney2')
-    with pytest.raises(BadDownloadError, match='human_kidney_1 is in the download twice'):
-        convert_nuinsseg(str(raw), str(tmp_path / 'out'))
-
-
 # -- Orbit records ------------------------------------------------------------------------
 
 @pytest.fixture(scope='module')

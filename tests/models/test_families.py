@@ -105,3 +105,31 @@ def test_auto_weights_from_manifest(demo_data):
     weights = weights_from_manifest(osp.join(demo_data, 'manifest.csv'),
                                     filters=dict(split=['fold0', 'fold1', 'fold2']))
     assert min(weights.values()) == 1.0 and set(weights) == {'human', 'mouse'}
+
+
+@pytest.mark.parametrize('check_labels, expected', [(True, 4), (False, 0)])
+def test_host_syncs_per_training_step(demo_data, monkeypatch, check_labels, expected):
+    """What would make a GPU wait, counted in one loss step of the species-weighted
+    segmentor with two heads x two losses: one label check per loss call (none
+    when turned off); the sample weights move once per batch, without waiting."""
+    monkeypatch.setenv('CROSSSPEC_DATA', demo_data)
+    init_default_scope('mmseg')
+    cfg = tiny('deeplabv3plus')
+    for head in (cfg.decode_head, cfg.auxiliary_head):
+        for loss in head.loss_decode:
+            loss['check_labels'] = check_labels
+    model = MODELS.build(cfg)
+    from mmseg.registry import DATASETS
+    dataset = DATASETS.build(Config.fromfile(TINY_CONFIG).train_dataloader.dataset)
+    samples = [dataset[i] for i in range(2)]
+    batch = model.data_preprocessor(dict(inputs=[s['inputs'] for s in samples],
+                                         data_samples=[s['data_samples'] for s in samples]), True)
+    syncs = []
+    for name in ('__bool__', 'item', '__int__', '__float__', 'tolist', 'cpu', 'numpy'):
+        real = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name, lambda self, *a, _real=real, _name=name, **k:
+                            syncs.append(_name) or _real(self, *a, **k))
+    losses = model.loss(batch['inputs'], batch['data_samples'])
+    monkeypatch.undo()
+    assert len(syncs) == expected, syncs
+    assert all(torch.isfinite(v).all() for k, v in losses.items() if 'loss' in k)

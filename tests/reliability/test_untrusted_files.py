@@ -50,7 +50,7 @@ def test_only_mmengines_own_classes_are_allow_listed():
 
 def test_orbit_db_is_opened_read_only(tmp_path, monkeypatch):
     raw = str(tmp_path / 'raw')
-    groups = write_orbit_raw(raw, ORBIT_BLOBS_DIR, shape=(96, 128))
+    groups = write_orbit_raw(raw, ORBIT_BLOBS_DIR)
     db = osp.join(raw, 'orbit.db')
     con = sqlite3.connect(db)  # a trigger that would fire on any write
     con.execute('CREATE TABLE AUDIT (N INTEGER)')

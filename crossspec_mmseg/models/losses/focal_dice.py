@@ -28,8 +28,10 @@ class _NodeLoss(nn.Module):
 
     def __init__(self, gamma: float, lambda_pixel: float, lambda_dice: float,
                  class_weight: Optional[Sequence[float]], tree: Optional[LabelTree],
-                 use_sigmoid: bool, smooth: float, ignore_index: int, loss_name: str) -> None:
+                 use_sigmoid: bool, smooth: float, ignore_index: int, loss_name: str,
+                 check_labels: bool = True) -> None:
         super().__init__()
+        self.check_labels = check_labels
         if gamma < 0 or lambda_pixel < 0 or lambda_dice < 0 or smooth < 0:
             raise ValueError(f'gamma ({gamma}), the lambdas ({lambda_pixel}, {lambda_dice}) '
                              f'and smooth ({smooth}) must be >= 0')
@@ -136,7 +138,7 @@ class _NodeLoss(nn.Module):
         high = torch.where(valid, sets, torch.full_like(sets, -1)).flatten(1).max(1).values
         low = torch.where(valid, sets, torch.full_like(sets, 1 << 30)).flatten(1).min(1).values
         mixed = (high >= 0) & (high != low)
-        if bool(out_of_range.any() | mixed.any()):  # the one sync; details only on error
+        if self.check_labels and bool(out_of_range.any() | mixed.any()):  # the one sync
             if bool(out_of_range.any()):
                 bad = torch.unique(target[out_of_range]).tolist()
                 raise ValueError(f'labels {bad[:5]} out of range for {num_nodes} classes/nodes '
@@ -166,14 +168,18 @@ class FocalDiceLoss(_NodeLoss):
         smooth: Dice smoothing.
         ignore_index: Label ignored by both terms (the head's value wins).
         loss_name: Name in the log; must start with ``loss_``.
+        check_labels: Raise on labels out of range (and, for a label tree,
+            samples mixing label sets): one host-device synchronisation per
+            call. The datasets already check every tile's labels when they
+            are built, so GPU runs may turn it off.
     """
 
     def __init__(self, gamma: float = 2.0, lambda_focal: float = 0.75, lambda_dice: float = 1.0,
                  class_weight: Optional[Sequence[float]] = None, use_sigmoid: bool = False,
                  smooth: float = 1.0, ignore_index: int = 255,
-                 loss_name: str = 'loss_focal_dice') -> None:
+                 loss_name: str = 'loss_focal_dice', check_labels: bool = True) -> None:
         super().__init__(gamma, lambda_focal, lambda_dice, class_weight, None, use_sigmoid,
-                         smooth, ignore_index, loss_name)
+                         smooth, ignore_index, loss_name, check_labels)
 
 
 @MODELS.register_module()
@@ -185,9 +191,9 @@ class CEDiceLoss(_NodeLoss):
     def __init__(self, lambda_ce: float = 0.5, lambda_dice: float = 0.75,
                  class_weight: Optional[Sequence[float]] = None, use_sigmoid: bool = False,
                  smooth: float = 1.0, ignore_index: int = 255,
-                 loss_name: str = 'loss_ce_dice') -> None:
+                 loss_name: str = 'loss_ce_dice', check_labels: bool = True) -> None:
         super().__init__(0.0, lambda_ce, lambda_dice, class_weight, None, use_sigmoid, smooth,
-                         ignore_index, loss_name)
+                         ignore_index, loss_name, check_labels)
 
 
 @MODELS.register_module()
@@ -201,14 +207,14 @@ class HierarchicalFocalDiceLoss(_NodeLoss):
         label_tree: ``dict(leaves=..., groups=..., label_sets=...)`` (see
             :class:`LabelTree`), validated at build time.
         class_weight: Per leaf; a group node gets the mean of its leaves.
-        gamma, lambda_focal, lambda_dice, smooth, ignore_index, loss_name:
-            As :class:`FocalDiceLoss`.
+        gamma, lambda_focal, lambda_dice, smooth, ignore_index, loss_name,
+            check_labels: As :class:`FocalDiceLoss`.
     """
 
     def __init__(self, label_tree: Mapping, gamma: float = 2.0, lambda_focal: float = 0.75,
                  lambda_dice: float = 1.0, class_weight: Optional[Sequence[float]] = None,
                  smooth: float = 1.0, ignore_index: int = 255,
-                 loss_name: str = 'loss_hierarchical') -> None:
+                 loss_name: str = 'loss_hierarchical', check_labels: bool = True) -> None:
         tree = label_tree if isinstance(label_tree, LabelTree) else LabelTree(**label_tree)
         super().__init__(gamma, lambda_focal, lambda_dice, class_weight, tree, False, smooth,
-                         ignore_index, loss_name)
+                         ignore_index, loss_name, check_labels)
