@@ -41,8 +41,9 @@ fi
 PY="$VENV/bin/python"
 export PATH="$(cd "$VENV/bin" && pwd):$PATH"  # the venv's ninja for the mmcv build
 PIP=("$PY" -m pip install --disable-pip-version-check -q)
-# pip's noise: local index paths this machine's pip.conf lists, editable-install banners.
-NOISE='is ignored: it is neither|BuildBackendWarning|^ *!!|\*{20}|Please be careful|name as your package|with strategy, WheelFile|^ *$'
+# pip's noise: local index paths this machine's pip.conf lists, editable-install banners,
+# and the setuptools conflict of the mmcv build step (the pin is restored right after).
+NOISE='is ignored: it is neither|BuildBackendWarning|^ *!!|\*{20}|Please be careful|name as your package|with strategy, WheelFile|^ *$|dependency resolver does not currently|requires setuptools>='
 pip_install() { "${PIP[@]}" "$@" 2>&1 | { grep -vE "$NOISE" || true; }; }
 
 pip_install --upgrade "pip>=23" wheel
@@ -83,12 +84,14 @@ PYEOF
 
 build_mmcv() {  # $1: cuda or cpu; the wheel lands in $CACHE
   mkdir -p "$CACHE"
+  local wheel=("$PY" -m pip wheel -q --no-deps --no-build-isolation --no-binary mmcv -w "$CACHE"
+               mmcv==2.1.0)
   if [ "$1" = cuda ]; then
-    FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$MMCV_ARCH_LIST" MMCV_WITH_OPS=1 MAX_JOBS="$MMCV_MAX_JOBS" \
-      "$PY" -m pip wheel -q --no-deps --no-build-isolation --no-binary mmcv -w "$CACHE" mmcv==2.1.0
+    FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$MMCV_ARCH_LIST" MMCV_WITH_OPS=1 \
+      MAX_JOBS="$MMCV_MAX_JOBS" "${wheel[@]}" 2>&1 | { grep -vE "$NOISE" || true; }
   else  # hide GPUs: mmcv's setup.py builds CUDA ops whenever one is visible
     CUDA_VISIBLE_DEVICES= FORCE_CUDA=0 MMCV_WITH_OPS=1 MAX_JOBS="$MMCV_MAX_JOBS" \
-      "$PY" -m pip wheel -q --no-deps --no-build-isolation --no-binary mmcv -w "$CACHE" mmcv==2.1.0
+      "${wheel[@]}" 2>&1 | { grep -vE "$NOISE" || true; }
   fi
 }
 
