@@ -3,9 +3,8 @@
 VENV ?= .venv
 export VENV
 PY := $(VENV)/bin/python
-DEMO_CONFIG := configs/demo/deeplabv3plus_r18-d8_demo.py
 
-.PHONY: install demo test test-all clean-demo
+.PHONY: install demo lint test test-fast test-all clean-demo
 
 install:
 	bash scripts/install.sh
@@ -13,10 +12,18 @@ install:
 demo: install
 	bash scripts/demo.sh
 
-test: install
+lint: install
+	$(PY) -m ruff check .
+
+# The full suite CI runs (every guarantee), after lint.
+test: lint
 	$(PY) -m pytest -q tests
 
-test-all: install
+# The inner loop: no subprocess, launcher or multi-config tests.
+test-fast: install
+	$(PY) -m pytest -q -m "not slow and not heavy" tests
+
+test-all: lint
 	$(PY) -m pytest -q -m "slow or not slow" tests
 
 clean-demo:

@@ -5,11 +5,11 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 
-def read_requirements():
-    lines = Path(__file__).with_name('requirements.txt').read_text().splitlines()
-    reqs = [line.split('#')[0].strip() for line in lines]
-    runtime = [r for r in reqs if r and not r.startswith(('setuptools', 'pytest', 'scikit-learn'))]
-    return runtime + ['mmcv==2.1.0']
+def read_requirements(name):
+    """Requirement lines of ``requirements/<name>.txt`` (comments dropped)."""
+    path = Path(__file__).parent / 'requirements' / f'{name}.txt'
+    reqs = [line.split('#')[0].strip() for line in path.read_text().splitlines()]
+    return [r for r in reqs if r]
 
 
 version = {}
@@ -25,8 +25,10 @@ setup(
     packages=find_packages(include=['crossspec_mmseg', 'crossspec_mmseg.*']),
     package_data={'crossspec_mmseg': ['resources/*.csv']},
     include_package_data=False,
-    install_requires=read_requirements(),
-    extras_require={'tests': ['pytest', 'scikit-learn']},
+    # setuptools is a build pin of the stack (scripts/install.sh), not a runtime need.
+    install_requires=[r for r in read_requirements('runtime') if not r.startswith('setuptools')]
+    + ['mmcv==2.1.0'],
+    extras_require={'tests': read_requirements('tests')},
     license='Apache-2.0',
     license_files=['LICENSE'],
 )

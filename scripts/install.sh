@@ -25,6 +25,7 @@ STAMP="$VENV/.crossspec-installed"
 say() { printf '[install] %s\n' "$*"; }
 
 if [ -f "$STAMP" ] && [ "$STAMP" -nt setup.py ] && [ "$STAMP" -nt scripts/install.sh ] \
+   && [ "$STAMP" -nt requirements/runtime.txt ] && [ "$STAMP" -nt requirements/tests.txt ] \
    && "$VENV/bin/python" -c "import mmcv.ops, mmseg, crossspec_mmseg" 2>/dev/null; then
   say "environment up to date ($VENV)"
   exit 0
@@ -122,7 +123,7 @@ else
     fi
     WHEEL=$(ls "$CACHE"/mmcv-2.1.0-*.whl | head -n1)
     mkdir -p "$USERCACHE/$MMCV_CACHE_KEY" && cp "$WHEEL" "$USERCACHE/$MMCV_CACHE_KEY/" || true
-    pip_install "$(grep '^setuptools' requirements.txt | cut -d' ' -f1)"
+    pip_install "$(grep '^setuptools' requirements/runtime.txt | cut -d' ' -f1)"
   fi
   say "installing $WHEEL"
   pip_install --no-deps "$WHEEL"

@@ -42,6 +42,7 @@ def train_shrunk(path):
     return runner
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize('path', CONFIGS)
 def test_config_trains_and_validates(path, zoo_data, monkeypatch):
     monkeypatch.chdir(zoo_data)  # configs keep their default data roots under data/
@@ -58,6 +59,7 @@ def test_config_trains_and_validates(path, zoo_data, monkeypatch):
     assert any(k.startswith('val/species') for k in logs)
 
 
+@pytest.mark.heavy
 def test_zoo_and_table_are_current():
     for tool in ('tools/generate_configs.py', 'tools/config_table.py'):
         proc = subprocess.run([sys.executable, tool, '--check'], cwd=REPO, capture_output=True,
@@ -97,6 +99,7 @@ TTA_CONFIGS = ['configs/demo/deeplabv3plus_r18-d8_demo.py',  # one per family an
                'configs/crossspec/kidney-layers_deeplabv3plus-mobilenetv2_combined.py']
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize('path', TTA_CONFIGS)
 def test_test_tool_tta_keeps_groups(path, zoo_data, monkeypatch, tmp_path):
     """`tools/test.py CONFIG CKPT --tta`: flips (and scales) merged, still per group."""

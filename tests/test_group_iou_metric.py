@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 import torch
-from mmseg.structures import SegDataSample
 from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
 
 from crossspec_mmseg.evaluation import GroupIoUMetric, format_group_table
 
@@ -25,9 +25,15 @@ def scores(pairs, num_classes=2, ignore=255):
         i_, u_, p_, l_ = [], [], [], []
         for c in range(num_classes):
             p, g = (pred == c) & valid, (gt == c) & valid
-            i_.append((p & g).sum()); u_.append((p | g).sum()); p_.append(p.sum()); l_.append(g.sum())
+            i_.append((p & g).sum())
+            u_.append((p | g).sum())
+            p_.append(p.sum())
+            l_.append(g.sum())
         i_, u_, p_, l_ = map(np.array, (i_, u_, p_, l_))
-        inter += i_; union += u_; psum += p_; lsum += l_
+        inter += i_
+        union += u_
+        psum += p_
+        lsum += l_
         present = u_ > 0
         img_iou.append((i_[present] / u_[present]).mean())
         img_dice.append((2 * i_[present] / (p_[present] + l_[present])).mean())

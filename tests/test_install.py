@@ -17,9 +17,10 @@ def test_mmcv_ops_are_compiled():
 
 
 def test_import_registers_components():
-    import crossspec_mmseg  # noqa: F401
     from mmengine.registry import MODEL_WRAPPERS
     from mmseg.registry import DATASETS, METRICS
+
+    import crossspec_mmseg  # noqa: F401
 
     assert DATASETS.get('CrossSpeciesSegDataset') is not None
     assert METRICS.get('GroupIoUMetric') is not None
@@ -42,8 +43,8 @@ def test_custom_imports_in_config_registers(tmp_path):
 
 def build_plan_module():
     import importlib.util
-    import sys
     import os.path as osp
+    import sys
     path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'scripts',
                     'mmcv_build_plan.py')
     spec = importlib.util.spec_from_file_location('mmcv_build_plan', path)

@@ -37,6 +37,7 @@ def wheel(tmp_path_factory):
     return path
 
 
+@pytest.mark.heavy
 def test_wheel_holds_every_module_and_resource(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     package = [p for p in tracked('crossspec_mmseg') if '__pycache__' not in p]
@@ -46,6 +47,7 @@ def test_wheel_holds_every_module_and_resource(wheel):
     assert any(re.search(r'dist-info/(licenses/)?LICENSE$', n) for n in names)
 
 
+@pytest.mark.heavy
 def test_installed_wheel_converts_and_trains(wheel, tmp_path):
     """Outside the repository, from the installed wheel: the Orbit converter needs
     the shipped groups table; a tiny config trains on the converted data."""

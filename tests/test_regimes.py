@@ -11,9 +11,8 @@ from mmengine.runner import Runner
 from mmseg.registry import DATASETS
 
 import crossspec_mmseg  # noqa: F401
-from crossspec_mmseg.datasets import analogous_organs
-
 from conftest import REPO, TINY_CONFIG
+from crossspec_mmseg.datasets import analogous_organs
 
 EXPECTED = {  # (species, organ) counts over all folds for each regime's training set
     'separate': {('human', 'kidney'): 6},
@@ -48,6 +47,7 @@ def test_pairing_table():
     assert analogous_organs('kidney', pairs=dict(custom=['kidney', 'lung'])) == {'lung'}
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize('mode', sorted(EXPECTED))
 def test_regime_config_selects_and_trains(mode, organs_data, tmp_path):
     cfg = regime_cfg(mode, organs_data, str(tmp_path))
@@ -63,6 +63,7 @@ def test_regime_config_selects_and_trains(mode, organs_data, tmp_path):
     assert 'val/species+organ/mouse+spleen/mDice' not in logs
 
 
+@pytest.mark.heavy
 def test_pretrain_then_finetune_with_frozen_encoder(organs_data, tmp_path):
     pre = regime_cfg('pretrain', organs_data, str(tmp_path / 'pre'))
     pre.train_cfg.max_iters = 2

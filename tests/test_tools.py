@@ -19,12 +19,14 @@ def trained(demo_data, tmp_path_factory):
     return work
 
 
+@pytest.mark.heavy
 def test_train_writes_checkpoints(trained):
     ckpt = torch.load(osp.join(trained, 'iter_4.pth'), map_location='cpu')  # weights_only
     assert ckpt['meta']['iter'] == 4
     assert ckpt['meta']['dataset_meta']['classes'] == ('background', 'nucleus')
 
 
+@pytest.mark.heavy
 def test_resume_continues_iteration_counter(trained, demo_data, tmp_path):
     import shutil
     work = str(tmp_path / 'resume')
@@ -41,6 +43,7 @@ def test_resume_continues_iteration_counter(trained, demo_data, tmp_path):
     assert ckpt['meta']['iter'] == 6
 
 
+@pytest.mark.heavy
 def test_test_tool_writes_per_species_metrics(trained, demo_data):
     out = osp.join(trained, 'metrics_test.json')
     proc = run_tool(['tools/test.py', TINY_CONFIG, osp.join(trained, 'iter_4.pth'),
@@ -53,6 +56,7 @@ def test_test_tool_writes_per_species_metrics(trained, demo_data):
     assert 'species=mouse' in proc.stdout
 
 
+@pytest.mark.heavy
 def test_dist_train_two_cpu_processes(demo_data, tmp_path):
     work = str(tmp_path / 'dist')
     proc = run_tool(['tools/dist_train.sh', TINY_CONFIG, '2', '--work-dir', work,
@@ -65,6 +69,7 @@ def test_dist_train_two_cpu_processes(demo_data, tmp_path):
     assert ckpt['meta']['iter'] == 2
 
 
+@pytest.mark.heavy
 @pytest.mark.skipif(not osp.isfile(osp.join(REPO, '.venv', 'bin', 'python')),
                     reason='needs the .venv that make install creates')
 def test_launcher_uses_the_venv_in_a_fresh_shell(demo_data, tmp_path):
@@ -82,6 +87,7 @@ def test_launcher_uses_the_venv_in_a_fresh_shell(demo_data, tmp_path):
     assert osp.isfile(osp.join(work, 'iter_1.pth'))
 
 
+@pytest.mark.heavy
 def test_finetune_with_frozen_encoder_under_two_process_ddp(trained, demo_data, tmp_path):
     """The encoder is frozen when the model is built, so DDP (gloo, 2 ranks) never
     waits for its gradients; it stays exactly stage 1's while the head trains."""
@@ -98,6 +104,7 @@ def test_finetune_with_frozen_encoder_under_two_process_ddp(trained, demo_data, 
     assert any(not torch.equal(before[k], after[k]) for k in head)
 
 
+@pytest.mark.heavy
 def test_finetune_config_without_stage1_says_what_to_do(zoo_data, tmp_path):
     """A shipped finetune config run before its pretrain stage: one line, exit 1."""
     os.symlink(osp.join(zoo_data, 'data'), tmp_path / 'data')

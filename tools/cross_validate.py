@@ -22,8 +22,11 @@ import sys
 from mmengine.config import Config, DictAction
 
 from crossspec_mmseg.datasets import read_manifest
-from crossspec_mmseg.evaluation.cross_validation import (compare_regimes, group_folds,
-                                                         read_fold_scores)
+from crossspec_mmseg.evaluation.cross_validation import (
+    compare_regimes,
+    group_folds,
+    read_fold_scores,
+)
 from crossspec_mmseg.utils import atomic_path
 
 TOOLS = osp.dirname(osp.abspath(__file__))

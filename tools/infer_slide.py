@@ -12,11 +12,12 @@ import csv
 import json
 import os.path as osp
 
+import torch
+from mmseg.apis import init_model
+
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.inference import BLENDS, infer_slide
 from crossspec_mmseg.utils import atomic_path
-import torch
-from mmseg.apis import init_model
 
 
 def main():

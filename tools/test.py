@@ -8,13 +8,14 @@ import json
 import os
 import os.path as osp
 
+from mmengine.dist import is_main_process
+from mmengine.runner import Runner
+from mmengine.utils import mkdir_or_exist
+
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.engine import base_parser, finish_distributed, load_cli_config
 from crossspec_mmseg.evaluation import format_group_table
 from crossspec_mmseg.utils import atomic_path
-from mmengine.dist import is_main_process
-from mmengine.runner import Runner
-from mmengine.utils import mkdir_or_exist
 
 
 def parse_args():

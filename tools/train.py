@@ -8,12 +8,19 @@ import logging
 import os
 import sys
 
-import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
-from crossspec_mmseg.engine import (ConfigError, StageCheckpointMissing, base_parser,
-                                    finish_distributed, load_cli_config, resume_checkpoint)
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
+
+import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
+from crossspec_mmseg.engine import (
+    ConfigError,
+    StageCheckpointMissing,
+    base_parser,
+    finish_distributed,
+    load_cli_config,
+    resume_checkpoint,
+)
 
 
 def parse_args():

@@ -6,7 +6,7 @@ from .orbit import DEFAULT_GROUPS_CSV, convert_orbit, match_annotations, read_or
 from .orbit_blob import OrbitBlobError, OrbitShape, decode_orbit_blob
 from .raster import ImageReadError, PolygonSet
 from .rle import RLEError, parse_rle, rle_decode, rle_decode_window, rle_encode
-from .slide_reader import SlideReadError, SlideReader
+from .slide_reader import SlideReader, SlideReadError
 from .tiling import ConversionSummary, SourceImage, TilingConfig, convert_sources
 
 __all__ = ['ANATOMY_CLASSES', 'DEFAULT_GROUPS_CSV', 'ConversionSummary', 'ImageReadError',

@@ -19,8 +19,14 @@ from .raster import PolygonSet
 from .rle import parse_rle, rle_decode_window
 from .slide_reader import SlideReader
 from .tables import index_rows, read_table
-from .tiling import (ConversionSummary, SkippedInputs, SourceImage, TilingConfig, build_sources,
-                     convert_sources)
+from .tiling import (
+    ConversionSummary,
+    SkippedInputs,
+    SourceImage,
+    TilingConfig,
+    build_sources,
+    convert_sources,
+)
 
 __all__ = ['ANATOMY_CLASSES', 'load_features', 'read_info', 'convert_hubmap']
 
@@ -58,17 +64,19 @@ def load_features(path: str) -> Dict[str, List[List[np.ndarray]]]:
         elif kind == 'MultiPolygon':
             polygons = coords
         else:
-            raise BadInputError(f'{where}: unsupported geometry type {kind!r} (Polygon or MultiPolygon)')
+            raise BadInputError(f'{where}: unsupported geometry type {kind!r} '
+                                '(Polygon or MultiPolygon)')
         props = feature.get('properties') or {}
         name = str((props.get('classification') or {}).get('name', '')).strip().lower()
         for polygon in polygons:
             try:
                 rings = [np.asarray(ring, np.float64).reshape(-1, 2) for ring in polygon]
             except (ValueError, TypeError):
-                raise BadInputError(f'{where}: coordinates are not [x, y] rings; fix or delete that feature') from None
+                raise BadInputError(f'{where}: coordinates are not [x, y] rings; fix or delete '
+                                    'that feature') from None
             if any(not np.isfinite(r).all() or len(r) < 3 for r in rings):
-                raise BadInputError(f'{where}: ring with fewer than 3 points or NaN/inf values; fix or '
-                                  'delete that feature')
+                raise BadInputError(f'{where}: ring with fewer than 3 points or NaN/inf values; '
+                                    'fix or delete that feature')
             grouped.setdefault(name, []).append(rings)
     return grouped
 

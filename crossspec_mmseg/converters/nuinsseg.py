@@ -29,11 +29,22 @@ from typing import List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from .errors import BadDownloadError, BadInputError, MissingDownloadError, MissingInputError, \
-    require_folder
+from .errors import (
+    BadDownloadError,
+    BadInputError,
+    MissingDownloadError,
+    MissingInputError,
+    require_folder,
+)
 from .raster import ArrayReader, ImageReadError, read_label_image, read_rgb_image
-from .tiling import (ConversionSummary, SkippedInputs, SourceImage, TilingConfig, build_sources,
-                     convert_sources)
+from .tiling import (
+    ConversionSummary,
+    SkippedInputs,
+    SourceImage,
+    TilingConfig,
+    build_sources,
+    convert_sources,
+)
 
 __all__ = ['NuInsSegImage', 'natural_key', 'parse_folder_name', 'kfold_assignments',
            'discover_nuinsseg', 'convert_nuinsseg']
@@ -194,7 +205,8 @@ def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None,
         skip_bad: Record unusable images in ``skipped.csv`` and go on.
     """
     skipped = SkippedInputs() if skip_bad else None
-    sources = build_sources(discover_nuinsseg(raw_dir, skipped), _source, lambda item: item.image, skipped)
+    sources = build_sources(discover_nuinsseg(raw_dir, skipped), _source,
+                            lambda item: item.image, skipped)
     tile = tile or max((max(s.size) for s in sources), default=1)
     tiling = TilingConfig(tile=tile, overlap=0.0, scale=1.0, min_tissue=0.0)
     return convert_sources(sources, out_dir, tiling, desc='NuInsSeg', skipped=skipped)

@@ -22,13 +22,25 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .errors import BadDownloadError, BadInputError, MissingDownloadError, require_folder
-from .orbit_blob import (SUBTYPE_EXCLUSION, SUBTYPE_NORMAL, SUBTYPE_ROI, OrbitBlobError,
-                         OrbitShape, decode_orbit_blob)
+from .orbit_blob import (
+    SUBTYPE_EXCLUSION,
+    SUBTYPE_NORMAL,
+    SUBTYPE_ROI,
+    OrbitBlobError,
+    OrbitShape,
+    decode_orbit_blob,
+)
 from .raster import PolygonSet
 from .slide_reader import SlideReader
 from .tables import index_rows, read_table
-from .tiling import (ConversionSummary, SkippedInputs, SourceImage, TilingConfig, build_sources,
-                     convert_sources)
+from .tiling import (
+    ConversionSummary,
+    SkippedInputs,
+    SourceImage,
+    TilingConfig,
+    build_sources,
+    convert_sources,
+)
 
 __all__ = ['DEFAULT_GROUPS_CSV', 'read_orbit_db', 'match_annotations', 'conflicting_records',
            'read_groups', 'orbit_label_fn', 'convert_orbit']
@@ -61,7 +73,8 @@ def read_orbit_db(path: str, skip_bad: bool = False) -> Dict[str, dict]:
     try:
         con = sqlite3.connect(f'file:{osp.abspath(path)}?mode=ro', uri=True)
         try:
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            tables = {r[0] for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
             missing = {'RAW_ANNOTATION', 'RAW_DATA_FILE'} - tables
             if missing:
                 raise BadInputError(f'{path}: not an Orbit database, tables {sorted(missing)} '

@@ -260,7 +260,8 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
                         raise BadInputError(f'{source.name}: {folder} window {mask.shape} differs '
                                             f'from image window {rgb.shape[:2]} at x={x}, y={y}; '
                                             'its label file does not match the image size')
-                    labels[folder] = resize_square(pad_square(mask, window, 255), tile, cv2.INTER_NEAREST)
+                    labels[folder] = resize_square(pad_square(mask, window, 255), tile,
+                                                   cv2.INTER_NEAREST)
                 image = resize_square(pad_square(rgb, window, 0), tile, cv2.INTER_AREA)
                 writer.write(stem, image, labels)
                 summary.written[species] += 1
@@ -304,7 +305,8 @@ def _check_previous_tiling(out_dir: str, tiling: TilingConfig) -> None:
         with open(path) as f:
             previous = f.read()
         if previous != current:
-            raise BadDownloadError(f'{out_dir} was converted with tiling {previous}, now {current}: '
+            raise BadDownloadError(f'{out_dir} was converted with tiling {previous}, now '
+                                   f'{current}: '
                              'use a new output folder (or delete it) to change tiling')
         return
     with atomic_path(path) as tmp, open(tmp, 'w') as f:

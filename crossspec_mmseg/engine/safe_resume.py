@@ -1,10 +1,14 @@
 """Checkpoints that survive a kill: atomic writes and a verified resume point.
 
-* :class:`AtomicLocalBackend` replaces mmengine's local file backend (same
-  registry name), so ``iter_N.pth`` is written to a temporary file, fsynced
-  and renamed: a kill during the write leaves the previous checkpoints as they
-  were, never a half-written one. (mmengine writes ``last_checkpoint`` with a
-  plain ``open``; a torn one is handled below.)
+* :class:`AtomicLocalBackend` is mmengine's local file backend with atomic
+  writes, registered as ``'atomic_local'`` (importing the package changes no
+  one else's writes). Configs select it for checkpoints with
+  ``default_hooks.checkpoint.backend_args=dict(backend='atomic_local')`` (our
+  schedule bases and the demo config do), so ``iter_N.pth`` is written to a
+  temporary file, fsynced and renamed: a kill during the write leaves the
+  previous checkpoints as they were, never a half-written one. (mmengine
+  writes ``last_checkpoint`` with a plain ``open``; a torn one is handled
+  below.)
 * :func:`resume_checkpoint` is what ``tools/train.py --resume`` resumes from:
   the checkpoint ``last_checkpoint`` names if it is complete, else the newest
   complete ``iter_N.pth``/``epoch_N.pth`` in the work dir (with a warning
@@ -25,7 +29,7 @@ from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from ..utils.atomic import atomic_path, remove_stale_temporaries
 
-__all__ = ['AtomicLocalBackend', 'checkpoint_is_complete', 'resume_checkpoint']
+__all__ = ['ATOMIC_BACKEND', 'AtomicLocalBackend', 'checkpoint_is_complete', 'resume_checkpoint']
 
 
 class AtomicLocalBackend(LocalBackend):
@@ -41,7 +45,9 @@ class AtomicLocalBackend(LocalBackend):
         self.put(obj.encode(encoding), filepath)
 
 
-register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+#: The name configs pass as ``backend_args=dict(backend=ATOMIC_BACKEND)``.
+ATOMIC_BACKEND = 'atomic_local'
+register_backend(ATOMIC_BACKEND, AtomicLocalBackend)
 
 
 def checkpoint_is_complete(path: str) -> bool:

@@ -17,7 +17,7 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
-from ..models.losses.label_tree import LabelTree
+from ..structures import LabelTree
 
 __all__ = ['GroupIoUMetric', 'count_components', 'format_group_table', 'per_image_scores']
 

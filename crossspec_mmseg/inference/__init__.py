@@ -1,5 +1,10 @@
-from .slide_inference import (MASK_EXTENSIONS, SlidePrediction, TilePredictor, channel_argmax,
-                              infer_slide)
+from .slide_inference import (
+                              MASK_EXTENSIONS,
+                              SlidePrediction,
+                              TilePredictor,
+                              channel_argmax,
+                              infer_slide,
+)
 from .stitching import BLENDS, BandAccumulator, ownership_bounds
 
 __all__ = ['BLENDS', 'MASK_EXTENSIONS', 'BandAccumulator', 'SlidePrediction', 'TilePredictor',

@@ -16,8 +16,7 @@ from conftest import ORBIT_BLOBS_DIR, REPO
 from crossspec_mmseg.converters import convert_hubmap, convert_nuinsseg, convert_orbit
 from crossspec_mmseg.converters.errors import BadDownloadError, BadInputError
 from crossspec_mmseg.datasets import read_manifest
-from crossspec_mmseg.demo.raw_downloads import (write_hubmap_raw, write_nuinsseg_raw,
-                                                write_orbit_raw)
+from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw, write_nuinsseg_raw, write_orbit_raw
 
 INFO = 'HuBMAP-20-dataset_information.csv'
 
@@ -65,6 +64,7 @@ def rewrite_csv(path, edit, delimiter=','):
 
 # -- raw folders that do not exist or are not the download ----------------------------------
 
+@pytest.mark.heavy
 @pytest.mark.parametrize('name', ['nuinsseg', 'hubmap', 'orbit'])
 def test_missing_raw_dir_is_one_line(name, tmp_path):
     missing = tmp_path / 'no_such_download'
@@ -73,6 +73,7 @@ def test_missing_raw_dir_is_one_line(name, tmp_path):
     assert not (tmp_path / 'out').exists()
 
 
+@pytest.mark.heavy
 def test_orbit_without_its_database(tmp_path):
     raw = tmp_path / 'orbit'
     groups = write_orbit_raw(str(raw), ORBIT_BLOBS_DIR, shape=(64, 64))
@@ -81,6 +82,7 @@ def test_orbit_without_its_database(tmp_path):
                           str(raw / 'orbit.db'), '--db')
 
 
+@pytest.mark.heavy
 def test_bad_tiling_option_is_a_usage_error(hubmap, tmp_path):
     code, _, stderr = converter('hubmap', hubmap[0], tmp_path / 'out', '--overlap', '1.5')
     assert code == 2 and 'Traceback' not in stderr and '--overlap' in stderr
@@ -100,6 +102,7 @@ def test_semicolon_csvs_are_read(hubmap, tmp_path):
     assert {r['group'] for r in rows} == {'patient67000'}  # the info CSV was read
 
 
+@pytest.mark.heavy
 def test_csv_without_its_columns_names_file_and_columns(hubmap, tmp_path):
     raw = copy(hubmap[0], tmp_path)
     rewrite_csv(raw / 'train.csv', lambda rows: [['image', 'rle']] + rows[1:])
@@ -131,6 +134,7 @@ def test_info_size_that_is_not_a_number(hubmap, tmp_path):
         convert_hubmap(str(raw), str(tmp_path / 'out'), tile=32)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize('table, line', [('train.csv', 'id'), (INFO, 'image_file')])
 def test_record_listed_twice_names_both_lines(hubmap, tmp_path, table, line):
     raw = copy(hubmap[0], tmp_path)
@@ -149,6 +153,7 @@ def nuinsseg(tmp_path_factory):
     return root
 
 
+@pytest.mark.heavy
 def test_badly_named_folder_stops_or_is_skipped(nuinsseg, tmp_path):
     raw = copy(nuinsseg, tmp_path)
     shutil.copytree(raw / 'human kidney', raw / 'kidney_extra')
@@ -177,6 +182,7 @@ def orbit(tmp_path_factory):
     return root, groups
 
 
+@pytest.mark.heavy
 def test_groups_table_with_a_slide_twice(orbit, tmp_path):
     raw, groups = orbit
     table = tmp_path / 'groups.csv'

@@ -9,8 +9,7 @@ import pytest
 import crossspec_mmseg.converters.tiling as tiling
 from conftest import ORBIT_BLOBS_DIR, REPO, tree_digest
 from crossspec_mmseg.converters import convert_hubmap
-from crossspec_mmseg.demo.raw_downloads import (write_hubmap_raw, write_nuinsseg_raw,
-                                                write_orbit_raw)
+from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw, write_nuinsseg_raw, write_orbit_raw
 
 
 @pytest.fixture(scope='module')
@@ -62,6 +61,7 @@ def run_cli(*args):
     return proc.stdout
 
 
+@pytest.mark.heavy
 def test_clis_write_datasets(tmp_path):
     write_nuinsseg_raw(str(tmp_path / 'nu'), size=32)
     out = run_cli('tools/dataset_converters/nuinsseg.py', str(tmp_path / 'nu'),

@@ -2,7 +2,13 @@
 import numpy as np
 import pytest
 
-from crossspec_mmseg.converters import RLEError, parse_rle, rle_decode, rle_decode_window, rle_encode
+from crossspec_mmseg.converters import (
+    RLEError,
+    parse_rle,
+    rle_decode,
+    rle_decode_window,
+    rle_encode,
+)
 
 
 def test_column_major_one_indexed():

@@ -5,6 +5,7 @@ import os.path as osp
 import shutil
 
 import cv2
+import pytest
 
 from crossspec_mmseg.datasets import read_manifest
 
@@ -20,9 +21,11 @@ def fake_run(root, name, dice):
     return str(work)
 
 
+@pytest.mark.heavy
 def test_plots_are_written(demo_data, tmp_path):
     from conftest import run_tool
-    runs = [f'separate={fake_run(tmp_path, "a", 70.0)}', f'combined={fake_run(tmp_path, "b", 80.0)}']
+    runs = [f'separate={fake_run(tmp_path, "a", 70.0)}',
+            f'combined={fake_run(tmp_path, "b", 80.0)}']
     preds = tmp_path / 'preds'
     preds.mkdir()
     for row in read_manifest(osp.join(demo_data, 'manifest.csv'))[:3]:

@@ -33,6 +33,7 @@ def test_statistics_match_hand_computation():
     assert 0 < result['paired_p'] < 0.05 and result['regime_mean'] == pytest.approx(82.75)
 
 
+@pytest.mark.heavy
 def test_cli_runs_folds_on_two_processes_and_compares(demo_data, tmp_path):
     """Each fold trained and tested by 2 processes (--gpus 2: torchrun, gloo on CPU)."""
     from conftest import TINY_CONFIG, run_tool

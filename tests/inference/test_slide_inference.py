@@ -93,6 +93,7 @@ def test_failed_run_leaves_no_output(slide, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.heavy
 def test_cli_with_a_config_and_checkpoint(slide, tmp_path, demo_data):
     """tools/infer_slide.py: config + checkpoint -> mask, Kaggle RLE row, summary."""
     import csv

@@ -13,6 +13,7 @@ from mmseg.registry import MODELS
 import crossspec_mmseg  # noqa: F401
 from conftest import TINY_CONFIG
 
+
 def stock_model(name):
     import mmseg
     root = osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs')
@@ -56,6 +57,7 @@ def tiny(name):
     return model
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize('family', ['pspnet', 'deeplabv3plus', 'segnext', 'mobilenetv3'])
 def test_one_iteration_per_family(family, demo_data, tmp_path, monkeypatch):
     monkeypatch.setenv('CROSSSPEC_DATA', demo_data)

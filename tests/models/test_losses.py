@@ -5,8 +5,7 @@ import torch
 from mmseg.registry import MODELS
 
 import crossspec_mmseg  # noqa: F401
-from crossspec_mmseg.models import (CEDiceLoss, FocalDiceLoss, HierarchicalFocalDiceLoss,
-                                    LabelTree)
+from crossspec_mmseg.models import CEDiceLoss, FocalDiceLoss, HierarchicalFocalDiceLoss, LabelTree
 
 TREE = dict(leaves=['background', 'cortex', 'outer_stripe', 'inner_stripe', 'inner_medulla'],
             groups=dict(medulla=['outer_stripe', 'inner_stripe', 'inner_medulla']),

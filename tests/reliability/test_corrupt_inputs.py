@@ -17,8 +17,7 @@ from crossspec_mmseg.converters import convert_hubmap, convert_nuinsseg, convert
 from crossspec_mmseg.converters.errors import BadDownloadError, BadInputError
 from crossspec_mmseg.datasets import NuInsSegDataset
 from crossspec_mmseg.datasets.manifest import read_manifest, write_manifest
-from crossspec_mmseg.demo.raw_downloads import (write_hubmap_raw, write_nuinsseg_raw,
-                                                write_orbit_raw)
+from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw, write_nuinsseg_raw, write_orbit_raw
 
 CORPUS = osp.join(osp.dirname(osp.abspath(__file__)), 'corrupt_inputs')
 NU_IMAGE = 'human kidney/tissue images/human_kidney_1.png'
@@ -116,7 +115,8 @@ def convert(kind, raw, out, **kwargs):
         return convert_nuinsseg(raw, out, **kwargs)
     if kind == 'hubmap':
         return convert_hubmap(raw, out, tile=32, anatomy=True, min_tissue=0, **kwargs)
-    return convert_orbit(raw, out, groups=osp.join(raw, 'groups.csv'), tile=32, min_tissue=0, **kwargs)
+    return convert_orbit(raw, out, groups=osp.join(raw, 'groups.csv'), tile=32, min_tissue=0,
+                         **kwargs)
 
 
 @pytest.mark.parametrize('case', list(CONVERTER_CASES))

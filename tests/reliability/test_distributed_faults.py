@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import REPO, free_port, run_tool
 
 CONFIG = 'tests/configs/tiny_resume.py'
@@ -47,6 +49,7 @@ def alive(pid):
         return False
 
 
+@pytest.mark.heavy
 def test_a_dead_rank_ends_the_run_in_bounded_time_and_it_resumes(demo_data, tmp_path):
     work = str(tmp_path / 'dist')
     env = dict(os.environ, CROSSSPEC_DATA=demo_data, PYTHON=sys.executable, OMP_NUM_THREADS='1',
@@ -76,6 +79,7 @@ def test_a_dead_rank_ends_the_run_in_bounded_time_and_it_resumes(demo_data, tmp_
     assert osp.exists(osp.join(work, f'iter_{done + 2}.pth'))
 
 
+@pytest.mark.heavy
 def test_without_a_launcher_the_survivor_errors_out(demo_data, tmp_path):
     """Started as a cluster scheduler would (no torchrun agent to stop the others):
     the process group itself notices the lost peer."""

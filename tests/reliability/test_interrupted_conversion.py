@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from conftest import REPO, tree_digest
 from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw, write_nuinsseg_raw
@@ -35,6 +36,7 @@ def kill_when(proc, out, tiles):
     return proc.returncode
 
 
+@pytest.mark.heavy
 def test_sigkill_at_random_points_then_rerun_is_byte_identical(tmp_path):
     raw = str(tmp_path / 'raw')
     write_hubmap_raw(raw, n_slides=4, shape=(400, 520), seed=3)
@@ -59,6 +61,7 @@ def test_sigkill_at_random_points_then_rerun_is_byte_identical(tmp_path):
     assert leftovers == []
 
 
+@pytest.mark.heavy
 def test_cli_reports_bad_input_then_skip_bad(tmp_path):
     raw = str(tmp_path / 'raw')
     write_nuinsseg_raw(raw, {'human kidney': 3, 'mouse kidney': 3}, size=32)

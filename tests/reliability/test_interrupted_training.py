@@ -38,6 +38,7 @@ def uninterrupted(demo_data, tmp_path_factory):
     return work
 
 
+@pytest.mark.heavy
 def test_sigkill_then_resume_continues_the_same_run(uninterrupted, demo_data, tmp_path):
     work = str(tmp_path / 'killed')
     env = dict(os.environ, CROSSSPEC_DATA=demo_data, OMP_NUM_THREADS='1')
@@ -74,6 +75,7 @@ def test_sigkill_then_resume_continues_the_same_run(uninterrupted, demo_data, tm
     assert [f for f in os.listdir(work) if '.tmp' in f] == []
 
 
+@pytest.mark.heavy
 def test_corrupt_latest_checkpoint_is_never_resumed(uninterrupted, demo_data, tmp_path):
     """As if the kill landed while iter_8.pth was written by a non-atomic writer."""
     work = str(tmp_path / 'corrupt')
@@ -90,13 +92,17 @@ def test_corrupt_latest_checkpoint_is_never_resumed(uninterrupted, demo_data, tm
 
 
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
-    """mmengine writes checkpoints through this backend: a write interrupted after
-    its bytes went out leaves the previous file whole and no temporary behind."""
-    from mmengine.fileio import get_file_backend
+    """The configs' checkpoint hook writes through this backend (and importing the
+    package leaves everyone else's 'local' writes alone): a write interrupted
+    after its bytes went out leaves the previous file whole and no temporary."""
+    from mmengine.config import Config
+    from mmengine.fileio import LocalBackend, get_file_backend
 
     from crossspec_mmseg.engine import AtomicLocalBackend
-    backend = get_file_backend(str(tmp_path / 'x.pth'))
+    hook = Config.fromfile(osp.join(REPO, CONFIG)).default_hooks.checkpoint
+    backend = get_file_backend(str(tmp_path / 'x.pth'), backend_args=hook.backend_args)
     assert isinstance(backend, AtomicLocalBackend)
+    assert type(get_file_backend(str(tmp_path / 'x.pth'))) is LocalBackend
     target = str(tmp_path / 'iter_2.pth')
     backend.put(b'complete', target)
 

@@ -10,11 +10,12 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
 import torch
 
+from conftest import ORBIT_BLOBS_DIR, REPO, TINY_CONFIG
 from crossspec_mmseg.converters import convert_orbit
 from crossspec_mmseg.demo.raw_downloads import write_orbit_raw
-from conftest import ORBIT_BLOBS_DIR, REPO, TINY_CONFIG
 from crossspec_mmseg.engine import CHECKPOINT_SAFE_GLOBALS
 
 
@@ -28,6 +29,7 @@ class Payload:
         return os.system, (f'touch {self.marker}',)
 
 
+@pytest.mark.heavy
 def test_a_checkpoint_with_a_pickle_payload_is_refused(tmp_path, demo_data):
     marker = tmp_path / 'payload_ran'
     checkpoint = str(tmp_path / 'evil.pth')

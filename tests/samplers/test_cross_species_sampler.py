@@ -180,11 +180,13 @@ def test_group_shares_natural_and_uniform():
     assert far['a'] == pytest.approx(0.5, abs=1e-5)
 
 
+@pytest.mark.heavy
 def test_loader_and_sampler_batch_sizes_must_agree(demo_data, tmp_path):
     """A --cfg-options that changes the loader's batch size but not the sampler's
     is refused at start; a sampler without batch_size takes the loader's."""
     import json
     import os.path as osp
+
     from conftest import REPO, run_tool
     config = osp.join(REPO, 'tests', 'configs', 'tiny_mixed.py')
     proc = run_tool(['tools/train.py', config, '--work-dir', str(tmp_path / 'a'),
@@ -201,9 +203,11 @@ def test_loader_and_sampler_batch_sizes_must_agree(demo_data, tmp_path):
     assert counts['species'] == dict(human=2, mouse=2)  # 1:1 of the loader's 4
 
 
+@pytest.mark.heavy
 def test_two_process_run_draws_the_ratio_on_each_rank(demo_data, tmp_path):
     import json
     import os.path as osp
+
     from conftest import REPO, run_tool
     work = str(tmp_path / 'dist')
     run_tool(['tools/dist_train.sh', osp.join(REPO, 'tests', 'configs', 'tiny_mixed.py'), '2',

@@ -48,6 +48,7 @@ def test_checkpoint_backend_mode(tmp_path, umask):
     assert mode(path) == 0o666 & ~umask
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize('mask', [0o022, 0o077])
 def test_converted_dataset_under_a_umask(tmp_path, mask):
     """Through the CLI: tiles, masks and manifest as readable as the umask allows."""

@@ -8,3 +8,6 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
     dict(type='PolyLR', power=1.0, begin=1500, end=20000, eta_min=0.0, by_epoch=False)]
+# Checkpoints written atomically (temp file, fsync, rename): a kill mid-write
+# leaves the previous ones intact (crossspec_mmseg's 'atomic_local' backend).
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))

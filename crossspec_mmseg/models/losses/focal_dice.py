@@ -16,9 +16,15 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from .functional import (binary_as_two_class, focal_term, pixel_loss_mean, sample_weights,
-                         soft_dice, weighted_dice_loss)
-from .label_tree import LabelTree
+from ...structures import LabelTree
+from .functional import (
+    binary_as_two_class,
+    focal_term,
+    pixel_loss_mean,
+    sample_weights,
+    soft_dice,
+    weighted_dice_loss,
+)
 
 __all__ = ['FocalDiceLoss', 'CEDiceLoss', 'HierarchicalFocalDiceLoss']
 
