@@ -11,12 +11,14 @@ import argparse
 import csv
 import json
 import os.path as osp
+import sys
 
 import torch
 from mmseg.apis import init_model
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
-from crossspec_mmseg.inference import BLENDS, infer_slide
+from crossspec_mmseg.converters.errors import BadInputError
+from crossspec_mmseg.inference import BLENDS, MASK_EXTENSIONS, infer_slide
 from crossspec_mmseg.utils import atomic_path
 
 
@@ -41,12 +43,21 @@ def main():
     parser.add_argument('--count-class', type=int, help='count components of this class')
     parser.add_argument('--min-area', type=int, default=0)
     args = parser.parse_args()
+    for what, path in (('config', args.config), ('checkpoint', args.checkpoint),
+                       ('slide', args.slide)):
+        if not osp.isfile(path):
+            sys.exit(f'error: {what} {path} not found')
+    if osp.splitext(args.out)[1].lower() not in MASK_EXTENSIONS:
+        sys.exit(f'error: --out {args.out}: use one of {", ".join(MASK_EXTENSIONS)}')
 
     model = init_model(args.config, args.checkpoint, device=args.device)
-    result = infer_slide(model, args.slide, args.out, tile=args.tile, overlap=args.overlap,
-                         scale=args.scale, blend=args.blend, batch=args.batch,
-                         min_tissue=args.min_tissue, rle=args.rle,
-                         count_class=args.count_class, min_area=args.min_area)
+    try:
+        result = infer_slide(model, args.slide, args.out, tile=args.tile, overlap=args.overlap,
+                             scale=args.scale, blend=args.blend, batch=args.batch,
+                             min_tissue=args.min_tissue, rle=args.rle,
+                             count_class=args.count_class, min_area=args.min_area)
+    except BadInputError as err:  # a slide the reader cannot use: named, with the reason
+        sys.exit(f'error: {err}')
     summary = dict(mask=result.mask_path, shape=list(result.shape), tiles_run=result.tiles_run,
                    tiles_skipped=result.tiles_skipped, count=result.count)
     if args.rle:

@@ -119,6 +119,16 @@ def test_cli_with_a_config_and_checkpoint(slide, tmp_path, demo_data):
     (header, row), = [list(csv.reader(open(summary['rle'])))]
     assert header == ['id', 'predicted'] and row[0] == 'slide'
     assert (rle_decode(row[1], mask.shape) == (mask > 0)).all()
+    # What a user can type wrong: one line naming the file, exit 1, no traceback.
+    broken = tmp_path / 'broken.tiff'
+    broken.write_bytes(b'II*\x00 not really a tiff')
+    for slide_path, expected in ((str(tmp_path / 'missing.tiff'), 'not found'),
+                                 (str(broken), 'TIFF')):
+        proc = run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, slide_path, '--out',
+                         str(tmp_path / 'x.tif')], demo_data, check=False)
+        last = proc.stderr.strip().splitlines()[-1]
+        assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+        assert last.startswith('error: ') and slide_path in last and expected in last
 
 
 @pytest.mark.parametrize('bgr_to_rgb', [True, False])

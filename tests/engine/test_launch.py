@@ -1,0 +1,37 @@
+"""CLI config set-up: pinned loader memory on GPU hosts only, sampler batch size."""
+from unittest import mock
+
+import pytest
+from mmengine.config import Config
+
+from crossspec_mmseg.engine import ConfigError
+from crossspec_mmseg.engine.launch import pin_loader_memory, sync_sampler_batch_size
+
+
+def loaders(**train):
+    return Config(dict(train_dataloader=dict(batch_size=4, **train),
+                       val_dataloader=dict(batch_size=1),
+                       test_dataloader=dict(batch_size=1, pin_memory=False)))
+
+
+@pytest.mark.parametrize('cuda', [True, False])
+def test_loaders_pin_memory_only_with_cuda(cuda):
+    cfg = loaders()
+    with mock.patch('torch.cuda.is_available', return_value=cuda):
+        pin_loader_memory(cfg)
+    assert cfg.train_dataloader.get('pin_memory', False) is cuda
+    assert cfg.val_dataloader.get('pin_memory', False) is cuda
+    assert cfg.test_dataloader.pin_memory is False  # the config's own choice is kept
+
+
+def test_sampler_batch_size_from_loader_or_refused():
+    cfg = loaders(sampler=dict(type='CrossSpeciesMixedSampler', ratios=dict(a=1)))
+    sync_sampler_batch_size(cfg)
+    assert cfg.train_dataloader.sampler.batch_size == 4
+    cfg.train_dataloader.batch_size = 8
+    with pytest.raises(ConfigError, match='batch_size=8 but its CrossSpeciesMixedSampler has '
+                                          'batch_size=4'):
+        sync_sampler_batch_size(cfg)
+    other = loaders(sampler=dict(type='InfiniteSampler'))
+    sync_sampler_batch_size(other)
+    assert 'batch_size' not in other.train_dataloader.sampler
