@@ -122,8 +122,7 @@ num_classes = {spec['classes']}
 crop_size = ({spec['crop']}, {spec['crop']})
 model = dict(
     type='CrossSpeciesEncoderDecoder',
-    # Published initialisation; CROSSSPEC_PRETRAINED=False turns it off (offline, tests).
-    use_pretrained='{{{{$CROSSSPEC_PRETRAINED:True}}}}',{weights}
+    # Published initialisation (tools/train.py --no-pretrained drops it).{weights}
     data_preprocessor=dict(size=crop_size),{test_cfg}
 {heads})
 {sampler}{init_from_stage}{optimiser_lines}

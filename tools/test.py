@@ -61,7 +61,8 @@ def use_tta(cfg):
 
 def main():
     args = parse_args()
-    cfg = load_cli_config(args.config, args.work_dir, args.cfg_options, args.launcher)
+    cfg = load_cli_config(args.config, args.work_dir, args.cfg_options, args.launcher,
+                              pretrained=not args.no_pretrained)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         enable_visualization(cfg, args)

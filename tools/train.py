@@ -36,7 +36,8 @@ def parse_args():
 def main():
     args = parse_args()
     try:
-        cfg = load_cli_config(args.config, args.work_dir, args.cfg_options, args.launcher)
+        cfg = load_cli_config(args.config, args.work_dir, args.cfg_options, args.launcher,
+                              pretrained=not args.no_pretrained)
     except ConfigError as err:
         sys.exit(f'error: {err}')
     if args.amp:

@@ -10,8 +10,7 @@ num_classes = 2
 crop_size = (512, 512)
 model = dict(
     type='CrossSpeciesEncoderDecoder',
-    # Published initialisation; CROSSSPEC_PRETRAINED=False turns it off (offline, tests).
-    use_pretrained='{{$CROSSSPEC_PRETRAINED:True}}',
+    # Published initialisation (tools/train.py --no-pretrained drops it).
     sample_weight=dict(human=2.5, mouse=1.0),  # NuInsSeg kidney, capped
     data_preprocessor=dict(size=crop_size),
     decode_head=dict(

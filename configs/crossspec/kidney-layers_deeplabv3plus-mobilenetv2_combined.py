@@ -10,8 +10,7 @@ num_classes = 5
 crop_size = (1024, 1024)
 model = dict(
     type='CrossSpeciesEncoderDecoder',
-    # Published initialisation; CROSSSPEC_PRETRAINED=False turns it off (offline, tests).
-    use_pretrained='{{$CROSSSPEC_PRETRAINED:True}}',
+    # Published initialisation (tools/train.py --no-pretrained drops it).
     data_preprocessor=dict(size=crop_size),
     decode_head=dict(
         num_classes=num_classes,

@@ -19,21 +19,28 @@ def base_parser(description: str) -> argparse.ArgumentParser:
                         help='override config settings, key=value (MMSeg syntax)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument('--no-pretrained', action='store_true',
+                        help='drop the published initialisation (nothing is downloaded: offline '
+                             'machines, tests); also CROSSSPEC_PRETRAINED=False')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     return parser
 
 
 def load_cli_config(config: str, work_dir: str | None, cfg_options: dict | None,
-                    launcher: str) -> Config:
+                    launcher: str, pretrained: bool = True) -> Config:
     """Load a config the way MMSeg's tools do.
 
     ``work_dir`` priority: CLI, then the config's own, then
-    ``work_dirs/<config name>``.
+    ``work_dirs/<config name>``. ``pretrained=False`` (``--no-pretrained``), or
+    ``CROSSSPEC_PRETRAINED=False`` in the environment, drops the model's
+    published initialisation (:func:`drop_published_init`).
     """
     cfg = Config.fromfile(config)
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    if not pretrained or not pretrained_from_env():
+        drop_published_init(cfg.model)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -42,6 +49,23 @@ def load_cli_config(config: str, work_dir: str | None, cfg_options: dict | None,
     pin_loader_memory(cfg)
     sync_sampler_batch_size(cfg)
     return cfg
+
+
+def pretrained_from_env() -> bool:
+    """``False`` when ``CROSSSPEC_PRETRAINED`` says so (false/0/no/off)."""
+    value = os.environ.get('CROSSSPEC_PRETRAINED', 'True')
+    return value.strip().lower() not in ('false', '0', 'no', 'off', '')
+
+
+def drop_published_init(model: dict) -> None:
+    """Train from scratch: no ``pretrained`` checkpoint and no backbone
+    ``init_cfg`` (a test-time-augmentation wrapper's ``module`` included), so
+    nothing is downloaded."""
+    model = model.get('module', model)
+    if 'pretrained' in model:
+        model['pretrained'] = None
+    if model.get('backbone') is not None:
+        model['backbone']['init_cfg'] = None
 
 
 class ConfigError(ValueError):
@@ -81,8 +105,9 @@ def pin_loader_memory(cfg: Config) -> None:
         if cfg.get(name) is not None:
             cfg[name].setdefault('pin_memory', True)
 
-__all__ = ['ConfigError', 'base_parser', 'finish_distributed', 'load_cli_config',
-           'pin_loader_memory', 'prepare_cpu_distributed', 'sync_sampler_batch_size']
+__all__ = ['ConfigError', 'base_parser', 'drop_published_init', 'finish_distributed',
+           'load_cli_config', 'pin_loader_memory', 'prepare_cpu_distributed',
+           'pretrained_from_env', 'sync_sampler_batch_size']
 
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:

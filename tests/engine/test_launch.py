@@ -35,3 +35,20 @@ def test_sampler_batch_size_from_loader_or_refused():
     other = loaders(sampler=dict(type='InfiniteSampler'))
     sync_sampler_batch_size(other)
     assert 'batch_size' not in other.train_dataloader.sampler
+
+
+@pytest.mark.parametrize('flag, env, kept', [(True, 'True', True), (False, 'True', False),
+                                             (True, 'False', False)])
+def test_published_initialisation_dropped_by_the_tools_not_the_model(monkeypatch, flag, env,
+                                                                    kept):
+    """--no-pretrained or CROSSSPEC_PRETRAINED=False: the tools drop it from the config."""
+    import os.path as osp
+
+    from conftest import REPO
+    from crossspec_mmseg.engine import load_cli_config
+    monkeypatch.setenv('CROSSSPEC_PRETRAINED', env)
+    config = osp.join(REPO, 'configs', 'crossspec', 'deeplabv3plus_combined.py')
+    cfg = load_cli_config(config, None, None, 'none', pretrained=flag)
+    assert (cfg.model.pretrained == 'open-mmlab://resnet50_v1c') is kept
+    assert (cfg.model.pretrained is None) is not kept
+    assert 'use_pretrained' not in cfg.model

@@ -13,6 +13,7 @@ species weighting.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
@@ -75,10 +76,10 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
         weight_key: The metainfo key whose value selects the weight.
         default_weight: Weight for values missing from ``sample_weight``;
             ``None`` makes a missing value an error.
-        use_pretrained: ``False`` drops the published initialisation
-            (``pretrained`` and the backbone's ``init_cfg``) so nothing is
-            downloaded: the offline/test switch (configs read it from
-            ``$CROSSSPEC_PRETRAINED``).
+        use_pretrained: Deprecated (for one release): ``False`` drops the
+            published initialisation. Use ``tools/train.py --no-pretrained``
+            or ``CROSSSPEC_PRETRAINED=False`` instead (the tools apply them
+            to the config, not the model).
         frozen_modules: Attribute paths (e.g. ``('backbone',)``) trained no
             further: no gradients and always in eval mode (normalisation
             statistics and dropout fixed), as when fine-tuning on the target
@@ -89,11 +90,15 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
 
     def __init__(self, *args, sample_weight: Union[None, Mapping] = None,
                  weight_key: str = 'species', default_weight: Optional[float] = None,
-                 use_pretrained: Union[bool, str] = True, frozen_modules: Sequence[str] = (),
+                 use_pretrained: Union[None, bool, str] = None, frozen_modules: Sequence[str] = (),
                  **kwargs) -> None:
-        if isinstance(use_pretrained, str):  # from an environment variable in a config
+        if use_pretrained is not None:
+            warnings.warn('CrossSpeciesEncoderDecoder(use_pretrained=...) is deprecated: use '
+                          'tools/train.py --no-pretrained or CROSSSPEC_PRETRAINED=False',
+                          DeprecationWarning, stacklevel=2)
+        if isinstance(use_pretrained, str):  # '{{$CROSSSPEC_PRETRAINED:True}}' in old configs
             use_pretrained = use_pretrained.strip().lower() not in ('false', '0', 'no', 'off', '')
-        if not use_pretrained:
+        if use_pretrained is False:
             kwargs['pretrained'] = None
             kwargs['backbone'] = dict(kwargs['backbone'], init_cfg=None)
         super().__init__(*args, **kwargs)
