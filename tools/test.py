@@ -13,9 +13,10 @@ from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
-from crossspec_mmseg.engine import base_parser, finish_distributed, load_cli_config
+from crossspec_mmseg.engine import finish_distributed
 from crossspec_mmseg.evaluation import format_group_table
 from crossspec_mmseg.utils import atomic_path
+from crossspec_mmseg.utils.cli import base_parser, load_cli_config
 
 
 def parse_args():

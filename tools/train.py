@@ -13,14 +13,8 @@ from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
-from crossspec_mmseg.engine import (
-    ConfigError,
-    StageCheckpointMissing,
-    base_parser,
-    finish_distributed,
-    load_cli_config,
-    resume_checkpoint,
-)
+from crossspec_mmseg.engine import StageCheckpointMissing, finish_distributed, resume_checkpoint
+from crossspec_mmseg.utils.cli import ConfigError, base_parser, load_cli_config
 
 
 def parse_args():

@@ -1,13 +1,6 @@
 from .checkpoint_compat import CHECKPOINT_SAFE_GLOBALS, register_checkpoint_safe_globals
-from .cpu_ddp import CPUDistributedDataParallel
+from .cpu_ddp import CPUDistributedDataParallel, finish_distributed, prepare_cpu_distributed
 from .group_count_hook import GroupCountHook
-from .launch import (
-                     ConfigError,
-                     base_parser,
-                     finish_distributed,
-                     load_cli_config,
-                     prepare_cpu_distributed,
-)
 from .safe_resume import (
                      ATOMIC_BACKEND,
                      AtomicLocalBackend,
@@ -18,7 +11,6 @@ from .sample_log_hook import SampleLogHook
 from .stage_checkpoint_hook import InitFromStageHook, StageCheckpointMissing
 
 __all__ = ['ATOMIC_BACKEND', 'CHECKPOINT_SAFE_GLOBALS', 'AtomicLocalBackend',
-           'CPUDistributedDataParallel', 'ConfigError', 'GroupCountHook', 'InitFromStageHook',
-           'SampleLogHook', 'StageCheckpointMissing', 'base_parser', 'checkpoint_is_complete',
-           'finish_distributed', 'load_cli_config', 'prepare_cpu_distributed',
-           'register_checkpoint_safe_globals', 'resume_checkpoint']
+           'CPUDistributedDataParallel', 'GroupCountHook', 'InitFromStageHook', 'SampleLogHook',
+           'StageCheckpointMissing', 'checkpoint_is_complete', 'finish_distributed',
+           'prepare_cpu_distributed', 'register_checkpoint_safe_globals', 'resume_checkpoint']

@@ -4,8 +4,12 @@ from unittest import mock
 import pytest
 from mmengine.config import Config
 
-from crossspec_mmseg.engine import ConfigError
-from crossspec_mmseg.engine.launch import pin_loader_memory, sync_sampler_batch_size
+from crossspec_mmseg.utils.cli import (
+    ConfigError,
+    load_cli_config,
+    pin_loader_memory,
+    sync_sampler_batch_size,
+)
 
 
 def loaders(**train):
@@ -45,7 +49,6 @@ def test_published_initialisation_dropped_by_the_tools_not_the_model(monkeypatch
     import os.path as osp
 
     from conftest import REPO
-    from crossspec_mmseg.engine import load_cli_config
     monkeypatch.setenv('CROSSSPEC_PRETRAINED', env)
     config = osp.join(REPO, 'configs', 'crossspec', 'deeplabv3plus_combined.py')
     cfg = load_cli_config(config, None, None, 'none', pretrained=flag)

@@ -1,13 +1,16 @@
-"""Shared set-up for the train/test CLIs: CPU-only distributed runs."""
+"""What the train/test tools share: their flags and how they load a config."""
 from __future__ import annotations
 
 import argparse
 import os
-from datetime import timedelta
 
 import torch
-import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
+
+from ..engine.cpu_ddp import prepare_cpu_distributed
+
+__all__ = ['ConfigError', 'base_parser', 'drop_published_init', 'load_cli_config',
+           'pin_loader_memory', 'pretrained_from_env', 'sync_sampler_batch_size']
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:
@@ -105,41 +108,5 @@ def pin_loader_memory(cfg: Config) -> None:
         if cfg.get(name) is not None:
             cfg[name].setdefault('pin_memory', True)
 
-__all__ = ['ConfigError', 'base_parser', 'drop_published_init', 'finish_distributed',
-           'load_cli_config', 'pin_loader_memory', 'prepare_cpu_distributed',
-           'pretrained_from_env', 'sync_sampler_batch_size']
 
 
-def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
-    """Make ``launcher='pytorch'`` (torchrun) work without CUDA.
-
-    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` (absent in CPU
-    builds) and wraps with ``device_ids``; here the gloo process group is
-    started before the runner (which then skips ``init_dist``) and the model
-    wrapper is switched to :class:`CPUDistributedDataParallel`. A no-op with
-    CUDA or without a launcher.
-    """
-    if launcher != 'pytorch' or torch.cuda.is_available():
-        return
-    dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg', {})
-    timeout = dist_cfg.get('timeout', 1800)
-    if not torch_dist.is_initialized():
-        torch_dist.init_process_group(backend='gloo', timeout=timedelta(seconds=timeout),
-                                      rank=int(os.environ['RANK']),
-                                      world_size=int(os.environ['WORLD_SIZE']))
-    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
-    wrapper['type'] = 'CPUDistributedDataParallel'
-    wrapper.setdefault('broadcast_buffers', False)
-    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
-    cfg.model_wrapper_cfg = wrapper
-
-
-def finish_distributed() -> None:
-    """Wait for every rank, then tear the process group down before exit.
-
-    Leaving a gloo group to interpreter shutdown can abort a rank
-    ("terminate called without an active exception") after a good run.
-    """
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        torch_dist.barrier()
-        torch_dist.destroy_process_group()
