@@ -102,7 +102,7 @@ def test_species_weight_scales_each_sample_loss(demo_data, monkeypatch):
     assert weighted.weights_for(batch['data_samples']).tolist() == [2.5, 2.5]
 
 
-def test_auto_weights_from_manifest(demo_data):
+def test_inverse_frequency_weights_from_manifest(demo_data):
     from crossspec_mmseg.models import weights_from_manifest
     weights = weights_from_manifest(osp.join(demo_data, 'manifest.csv'),
                                     filters=dict(split=['fold0', 'fold1', 'fold2']))

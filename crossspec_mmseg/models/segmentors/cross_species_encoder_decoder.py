@@ -22,7 +22,7 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..losses.auto_weights import weights_from_manifest
+from ..losses.inverse_frequency import weights_from_manifest
 
 __all__ = ['CrossSpeciesEncoderDecoder']
 

@@ -29,7 +29,7 @@ from .functional import (
 __all__ = ['FocalDiceLoss', 'CEDiceLoss', 'HierarchicalFocalDiceLoss']
 
 
-class _NodeLoss(nn.Module):
+class _PixelDiceLoss(nn.Module):
     """``lambda_pixel * focal(gamma) + lambda_dice * Dice`` on label-tree nodes."""
 
     def __init__(self, gamma: float, lambda_pixel: float, lambda_dice: float,
@@ -160,7 +160,7 @@ class _NodeLoss(nn.Module):
 
 
 @MODELS.register_module()
-class FocalDiceLoss(_NodeLoss):
+class FocalDiceLoss(_PixelDiceLoss):
     """Joint-training loss ``L_t = lambda_focal * FL_w + lambda_dice * Dice``.
 
     Args:
@@ -189,7 +189,7 @@ class FocalDiceLoss(_NodeLoss):
 
 
 @MODELS.register_module()
-class CEDiceLoss(_NodeLoss):
+class CEDiceLoss(_PixelDiceLoss):
     """Separate-training loss ``L_s = lambda_ce * CE + lambda_dice * Dice``
     (same weighting and ignore rules as :class:`FocalDiceLoss`; unlike MMSeg's
     CrossEntropyLoss, class weights work with ignored pixels)."""
@@ -203,7 +203,7 @@ class CEDiceLoss(_NodeLoss):
 
 
 @MODELS.register_module()
-class HierarchicalFocalDiceLoss(_NodeLoss):
+class HierarchicalFocalDiceLoss(_PixelDiceLoss):
     """Focal (or CE with ``gamma=0``) + Dice against labels at any tree level.
 
     The head predicts the leaves; a pixel labelled with a coarse node is
