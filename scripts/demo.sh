@@ -3,7 +3,7 @@
 # raw download -> converter -> train -> test -> per-species table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
+PY=${PY:-${VENV:-.venv}/bin/python}
 CONFIG=${CONFIG:-configs/demo/deeplabv3plus_r18-d8_demo.py}
 RAW=data/demo/raw
 DATA=data/demo/nuinsseg
