@@ -109,7 +109,7 @@ else
   WHEEL=$(ls "$CACHE"/mmcv-2.1.0-*.whl "$USERCACHE/$MMCV_CACHE_KEY"/mmcv-2.1.0-*.whl \
           2>/dev/null | head -n1 || true)
   if [ -z "$WHEEL" ]; then
-    say "building mmcv 2.1.0 ($MMCV_OPS ops, $MMCV_MAX_JOBS jobs; about 10 min on 2 cores, cached afterwards)"
+    say "building mmcv 2.1.0 ($MMCV_OPS ops, $MMCV_MAX_JOBS jobs; a few minutes, cached afterwards)"
     # mmcv 2.1.0's setup.py needs setuptools<70 to build; the runtime pin
     # from requirements.txt is restored right after.
     pip_install "setuptools<70"

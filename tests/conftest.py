@@ -1,10 +1,5 @@
-"""Shared fixtures: tiny synthetic data and helpers to run the CLIs."""
-import hashlib
+"""Shared fixtures: tiny synthetic data (session-scoped, converted once per run)."""
 import os
-import os.path as osp
-import socket
-import subprocess
-import sys
 
 import pytest
 
@@ -16,23 +11,7 @@ os.environ['CUDA_VISIBLE_DEVICES'] = ''
 
 from crossspec_mmseg.converters import convert_nuinsseg
 from crossspec_mmseg.demo import write_nuinsseg_raw
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_CONFIG = osp.join(REPO, 'tests', 'configs', 'tiny_demo.py')
-#: Real Orbit format samples: a Java-written orbit.db, its blobs and their decoded values.
-ORBIT_FIXTURE = osp.join(REPO, 'tests', 'data', 'orbit')
-ORBIT_BLOBS_DIR = osp.join(ORBIT_FIXTURE, 'blobs')
-
-
-def tree_digest(root):
-    """Hash of every file except the resume journal."""
-    h = hashlib.sha256()
-    for dirpath, dirs, files in sorted(os.walk(root)):
-        dirs[:] = sorted(d for d in dirs if d != '.journal')
-        for name in sorted(files):
-            path = osp.join(dirpath, name)
-            h.update(osp.relpath(path, root).encode() + open(path, 'rb').read())
-    return h.hexdigest()
+from helpers import ORBIT_BLOBS_DIR
 
 
 @pytest.fixture(scope='session')
@@ -98,39 +77,3 @@ def zoo_data(tmp_path_factory, organs_data, demo_data):
                          species='mouse', split='train' if i % 3 else 'val'))
     write_manifest(str(layers / 'manifest.csv'), rows)
     return str(root)
-
-
-def free_port():
-    """A TCP port free right now (for torchrun's rendezvous)."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def run_tool(args, data_root, timeout=300, env=None, cwd=REPO, check=True):
-    """Run a repo CLI with the venv's interpreter; fail with its output
-    (``check=False``: return it whatever the exit code).
-
-    ``env`` entries set to ``None`` are removed. Launchers get a fresh
-    ``PORT``; if another process grabbed it between choosing and binding
-    (EADDRINUSE), the launch is retried once.
-    """
-    full_env = dict(os.environ, CROSSSPEC_DATA=data_root, PYTHON=sys.executable,
-                    OMP_NUM_THREADS='1')
-    full_env.update(env or {})
-    full_env = {k: v for k, v in full_env.items() if v is not None}
-    if args[0].endswith('.sh'):
-        cmd = [osp.join(REPO, args[0])] + args[1:]
-    else:
-        cmd = [sys.executable, osp.join(REPO, args[0])] + args[1:]
-    for attempt in range(2):
-        if cmd[0].endswith('.sh'):
-            full_env['PORT'] = str(free_port())
-        proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
-                              timeout=timeout)
-        if proc.returncode == 0 or 'EADDRINUSE' not in proc.stdout + proc.stderr:
-            break
-    if check and proc.returncode != 0:
-        pytest.fail(f'{" ".join(args)} failed ({proc.returncode}):\n'
-                    f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
-    return proc

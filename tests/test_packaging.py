@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from conftest import ORBIT_BLOBS_DIR, REPO, TINY_CONFIG
+from helpers import ORBIT_BLOBS_DIR, REPO, TINY_CONFIG
 
 
 def tracked(*folders):

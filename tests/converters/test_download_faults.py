@@ -12,11 +12,11 @@ import sys
 import pytest
 import tifffile
 
-from conftest import ORBIT_BLOBS_DIR, REPO
 from crossspec_mmseg.converters import convert_hubmap, convert_nuinsseg, convert_orbit
 from crossspec_mmseg.converters.errors import BadDownloadError, BadInputError
 from crossspec_mmseg.datasets import read_manifest
 from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw, write_nuinsseg_raw, write_orbit_raw
+from helpers import ORBIT_BLOBS_DIR, REPO
 
 INFO = 'HuBMAP-20-dataset_information.csv'
 

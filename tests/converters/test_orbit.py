@@ -6,13 +6,14 @@ import cv2
 import numpy as np
 import pytest
 from skimage.draw import polygon2mask
-from test_orbit_blob import EXPECTED
 
-from conftest import ORBIT_BLOBS_DIR
 from crossspec_mmseg.converters import convert_orbit
 from crossspec_mmseg.converters.orbit import DEFAULT_GROUPS_CSV, read_groups
 from crossspec_mmseg.datasets import read_manifest
 from crossspec_mmseg.demo.raw_downloads import write_orbit_raw
+from helpers import ORBIT_BLOBS_DIR, orbit_expected
+
+EXPECTED = orbit_expected()
 
 
 def expected_mask(slide, shape):

@@ -1,17 +1,16 @@
 """Orbit blobs and orbit.db against the Java-written fixture and its expected values."""
-import json
 import os.path as osp
 import sqlite3
 
 import numpy as np
 import pytest
 
-from conftest import ORBIT_FIXTURE
 from crossspec_mmseg.converters import OrbitBlobError, decode_orbit_blob, read_orbit_db
+from helpers import ORBIT_FIXTURE, orbit_expected
 
 FIXTURE = ORBIT_FIXTURE
 CORPUS = osp.join(osp.dirname(__file__), '..', 'reliability', 'corrupt_inputs')
-EXPECTED = json.load(open(osp.join(FIXTURE, 'expected.json')))['annotations']
+EXPECTED = orbit_expected()
 
 
 def blob(name):

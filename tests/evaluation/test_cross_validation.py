@@ -36,7 +36,7 @@ def test_statistics_match_hand_computation():
 @pytest.mark.heavy
 def test_cli_runs_folds_on_two_processes_and_compares(demo_data, tmp_path):
     """Each fold trained and tested by 2 processes (--gpus 2: torchrun, gloo on CPU)."""
-    from conftest import TINY_CONFIG, run_tool
+    from helpers import TINY_CONFIG, run_tool
     work = str(tmp_path / 'cv')
     proc = run_tool(['tools/cross_validate.py', 'run', TINY_CONFIG, '--work-dir', work,
                      '--folds', '2', '--gpus', '2', '--cfg-options', 'train_cfg.max_iters=2'],

@@ -103,7 +103,7 @@ def test_cli_with_a_config_and_checkpoint(slide, tmp_path, demo_data):
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
-    from conftest import TINY_CONFIG, run_tool
+    from helpers import TINY_CONFIG, run_tool
     init_default_scope('mmseg')
     model = MODELS.build(Config.fromfile(TINY_CONFIG).model)
     checkpoint = str(tmp_path / 'model.pth')

@@ -12,12 +12,12 @@ import sqlite3
 
 import pytest
 
-from conftest import ORBIT_BLOBS_DIR
 from crossspec_mmseg.converters import convert_hubmap, convert_nuinsseg, convert_orbit
 from crossspec_mmseg.converters.errors import BadDownloadError, BadInputError
 from crossspec_mmseg.datasets import NuInsSegDataset
 from crossspec_mmseg.datasets.manifest import read_manifest, write_manifest
 from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw, write_nuinsseg_raw, write_orbit_raw
+from helpers import ORBIT_BLOBS_DIR
 
 CORPUS = osp.join(osp.dirname(osp.abspath(__file__)), 'corrupt_inputs')
 NU_IMAGE = 'human kidney/tissue images/human_kidney_1.png'

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import REPO, free_port, run_tool
+from helpers import REPO, free_port, run_tool
 
 CONFIG = 'tests/configs/tiny_resume.py'
 BOUND_S = 60  #: the surviving rank must be gone this long after the kill

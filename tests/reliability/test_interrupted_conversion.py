@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO, tree_digest
 from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw, write_nuinsseg_raw
+from helpers import REPO, tree_digest
 
 CLI = osp.join(REPO, 'tools', 'dataset_converters', 'hubmap.py')
 ARGS = ['--scale', '0.5', '--tile', '32', '--overlap', '0.5', '--anatomy', '--keep-all']

@@ -15,7 +15,7 @@ import time
 import pytest
 import torch
 
-from conftest import REPO, run_tool
+from helpers import REPO, run_tool
 
 CONFIG = 'tests/configs/tiny_resume.py'  # 8 iterations, checkpoint every 2, SampleLogHook
 

@@ -13,10 +13,10 @@ import sys
 import pytest
 import torch
 
-from conftest import ORBIT_BLOBS_DIR, REPO, TINY_CONFIG
 from crossspec_mmseg.converters import convert_orbit
 from crossspec_mmseg.demo.raw_downloads import write_orbit_raw
 from crossspec_mmseg.engine import CHECKPOINT_SAFE_GLOBALS
+from helpers import ORBIT_BLOBS_DIR, REPO, TINY_CONFIG
 
 
 class Payload:

@@ -187,7 +187,7 @@ def test_loader_and_sampler_batch_sizes_must_agree(demo_data, tmp_path):
     import json
     import os.path as osp
 
-    from conftest import REPO, run_tool
+    from helpers import REPO, run_tool
     config = osp.join(REPO, 'tests', 'configs', 'tiny_mixed.py')
     proc = run_tool(['tools/train.py', config, '--work-dir', str(tmp_path / 'a'),
                      '--cfg-options', 'train_dataloader.batch_size=4'], demo_data, check=False)
@@ -208,7 +208,7 @@ def test_two_process_run_draws_the_ratio_on_each_rank(demo_data, tmp_path):
     import json
     import os.path as osp
 
-    from conftest import REPO, run_tool
+    from helpers import REPO, run_tool
     work = str(tmp_path / 'dist')
     run_tool(['tools/dist_train.sh', osp.join(REPO, 'tests', 'configs', 'tiny_mixed.py'), '2',
               '--work-dir', work, '--cfg-options', 'train_cfg.max_iters=3'], demo_data)

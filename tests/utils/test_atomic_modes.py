@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from conftest import REPO
 from crossspec_mmseg.demo.raw_downloads import write_nuinsseg_raw
 from crossspec_mmseg.engine import AtomicLocalBackend
 from crossspec_mmseg.utils import atomic_path
+from helpers import REPO
 
 
 def mode(path):

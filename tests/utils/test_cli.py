@@ -48,7 +48,7 @@ def test_published_initialisation_dropped_by_the_tools_not_the_model(monkeypatch
     """--no-pretrained or CROSSSPEC_PRETRAINED=False: the tools drop it from the config."""
     import os.path as osp
 
-    from conftest import REPO
+    from helpers import REPO
     monkeypatch.setenv('CROSSSPEC_PRETRAINED', env)
     config = osp.join(REPO, 'configs', 'crossspec', 'deeplabv3plus_combined.py')
     cfg = load_cli_config(config, None, None, 'none', pretrained=flag)

@@ -8,9 +8,9 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS
 
 import crossspec_mmseg  # noqa: F401
-from conftest import ORBIT_BLOBS_DIR, REPO
 from crossspec_mmseg.converters import convert_hubmap, convert_orbit
 from crossspec_mmseg.demo import write_hubmap_raw, write_orbit_raw
+from helpers import ORBIT_BLOBS_DIR, REPO
 
 
 @pytest.fixture(scope='module')

@@ -1,5 +1,5 @@
-"""The losses and the species-weighting segmentor inside the four model families:
-one training iteration each through the mmengine runner (tiny, no pretrained weights)."""
+"""The species-weighting segmentor and its losses on a tiny DeepLabV3+: sample weights,
+host syncs (one training iteration of every family and regime: tests/tools/test_config_zoo.py)."""
 import copy
 import os.path as osp
 
@@ -7,71 +7,30 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
 import crossspec_mmseg  # noqa: F401
-from conftest import TINY_CONFIG
-
-
-def stock_model(name):
-    import mmseg
-    root = osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs')
-    return Config.fromfile(osp.join(root, name)).model
-
+from helpers import TINY_CONFIG
 
 LOSS = [dict(type='FocalDiceLoss', class_weight=[1.0, 2.0]),
         dict(type='CEDiceLoss', loss_name='loss_ce_dice')]
 
 
-def tiny(name):
-    """Each family at toy width with our losses and segmentor."""
-    if name == 'pspnet':
-        model = stock_model('_base_/models/pspnet_r50-d8.py')
-        model.backbone.update(depth=18, base_channels=16, stem_channels=16)
-        model.decode_head.update(in_channels=128, channels=16, pool_scales=(1, 2))
-        model.auxiliary_head.update(in_channels=64, channels=8)
-    elif name == 'deeplabv3plus':
-        model = stock_model('_base_/models/deeplabv3plus_r50-d8.py')
-        model.backbone.update(depth=18, base_channels=16, stem_channels=16)
-        model.decode_head.update(in_channels=128, c1_in_channels=16, channels=16, c1_channels=8,
-                                 dilations=(1, 2))
-        model.auxiliary_head.update(in_channels=64, channels=8)
-    elif name == 'segnext':
-        model = stock_model('segnext/segnext_mscan-t_1xb16-adamw-160k_ade20k-512x512.py')
-        model.backbone.update(init_cfg=None, embed_dims=[8, 16, 32, 64], depths=[1, 1, 1, 1])
-        model.decode_head.update(in_channels=[16, 32, 64], channels=32, ham_channels=32,
-                                 norm_cfg=dict(type='GN', num_groups=8, requires_grad=True))
-    elif name == 'mobilenetv3':
-        model = stock_model('_base_/models/lraspp_m-v3-d8.py')
-        model.backbone.update(arch='small', out_indices=(0, 1, 12))
-        model.decode_head.update(in_channels=(16, 16, 576), channels=16)
+def tiny(name='deeplabv3plus'):
+    """MMSeg's stock DeepLabV3+ at toy width with our losses and segmentor."""
+    import mmseg
+    root = osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs')
+    model = Config.fromfile(osp.join(root, '_base_', 'models', f'{name}_r50-d8.py')).model
+    model.backbone.update(depth=18, base_channels=16, stem_channels=16)
+    model.decode_head.update(in_channels=128, c1_in_channels=16, channels=16, c1_channels=8,
+                             dilations=(1, 2))
+    model.auxiliary_head.update(in_channels=64, channels=8)
     model.update(type='CrossSpeciesEncoderDecoder', pretrained=None,
                  sample_weight=dict(human=2.5, mouse=1.0))
-    # LRASPP's image pool is a fixed 49 px window: it needs >= 392 px inputs.
-    size = (400, 400) if name == 'mobilenetv3' else (64, 64)
-    model.data_preprocessor.update(size=size, test_cfg=dict(size=size, size_divisor=None))
-    heads = [model.decode_head] + ([model.auxiliary_head] if 'auxiliary_head' in model else [])
-    for head in heads:
+    model.data_preprocessor.update(size=(64, 64), test_cfg=dict(size=(64, 64), size_divisor=None))
+    for head in (model.decode_head, model.auxiliary_head):
         head.update(num_classes=2, loss_decode=copy.deepcopy(LOSS))
     return model
-
-
-@pytest.mark.heavy
-@pytest.mark.parametrize('family', ['pspnet', 'deeplabv3plus', 'segnext', 'mobilenetv3'])
-def test_one_iteration_per_family(family, demo_data, tmp_path, monkeypatch):
-    monkeypatch.setenv('CROSSSPEC_DATA', demo_data)
-    cfg = Config.fromfile(TINY_CONFIG)
-    cfg.model = tiny(family)
-    cfg.work_dir = str(tmp_path)
-    cfg.train_cfg.update(max_iters=1, val_interval=1)
-    cfg.default_hooks.checkpoint.interval = 1
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    logs = runner.message_hub.log_scalars
-    assert 'train/decode.loss_focal_dice' in logs and 'train/decode.loss_ce_dice' in logs
-    assert torch.isfinite(torch.tensor(logs['train/loss'].current()))
-    assert 'val/species/human/mDice' in logs and 'val/species/mouse/mDice' in logs
 
 
 def test_species_weight_scales_each_sample_loss(demo_data, monkeypatch):

@@ -10,8 +10,8 @@ import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from conftest import REPO
 from crossspec_mmseg.utils.cli import drop_published_init
+from helpers import REPO
 
 CONFIGS = sorted((osp.relpath(p, REPO) for p in glob.glob(
     osp.join(REPO, 'configs', '**', '*.py'), recursive=True) if '_base_' not in p),

@@ -23,7 +23,7 @@ def fake_run(root, name, dice):
 
 @pytest.mark.heavy
 def test_plots_are_written(demo_data, tmp_path):
-    from conftest import run_tool
+    from helpers import run_tool
     runs = [f'separate={fake_run(tmp_path, "a", 70.0)}',
             f'combined={fake_run(tmp_path, "b", 80.0)}']
     preds = tmp_path / 'preds'

@@ -11,8 +11,8 @@ from mmengine.runner import Runner
 from mmseg.registry import DATASETS
 
 import crossspec_mmseg  # noqa: F401
-from conftest import REPO, TINY_CONFIG
 from crossspec_mmseg.datasets import analogous_organs
+from helpers import REPO, TINY_CONFIG
 
 EXPECTED = {  # (species, organ) counts over all folds for each regime's training set
     'separate': {('human', 'kidney'): 6},

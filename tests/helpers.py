@@ -1,0 +1,73 @@
+"""What tests share besides fixtures: repository paths and running the CLIs.
+
+Import it as ``from helpers import ...`` (``tests/`` is on ``sys.path`` under
+pytest); fixtures live in ``conftest.py``.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY_CONFIG = osp.join(REPO, 'tests', 'configs', 'tiny_demo.py')
+#: Real Orbit format samples: a Java-written orbit.db, its blobs and their decoded values.
+ORBIT_FIXTURE = osp.join(REPO, 'tests', 'data', 'orbit')
+ORBIT_BLOBS_DIR = osp.join(ORBIT_FIXTURE, 'blobs')
+
+
+def orbit_expected():
+    """The decoded values of the fixture's annotations (``expected.json``)."""
+    with open(osp.join(ORBIT_FIXTURE, 'expected.json')) as f:
+        return json.load(f)['annotations']
+
+
+def tree_digest(root):
+    """Hash of every file except the resume journal."""
+    h = hashlib.sha256()
+    for dirpath, dirs, files in sorted(os.walk(root)):
+        dirs[:] = sorted(d for d in dirs if d != '.journal')
+        for name in sorted(files):
+            path = osp.join(dirpath, name)
+            h.update(osp.relpath(path, root).encode() + open(path, 'rb').read())
+    return h.hexdigest()
+
+
+def free_port():
+    """A TCP port free right now (for torchrun's rendezvous)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def run_tool(args, data_root, timeout=300, env=None, cwd=REPO, check=True):
+    """Run a repo CLI with the venv's interpreter; fail with its output
+    (``check=False``: return it whatever the exit code).
+
+    ``env`` entries set to ``None`` are removed. Launchers get a fresh
+    ``PORT``; if another process grabbed it between choosing and binding
+    (EADDRINUSE), the launch is retried once.
+    """
+    full_env = dict(os.environ, CROSSSPEC_DATA=data_root, PYTHON=sys.executable,
+                    OMP_NUM_THREADS='1')
+    full_env.update(env or {})
+    full_env = {k: v for k, v in full_env.items() if v is not None}
+    if args[0].endswith('.sh'):
+        cmd = [osp.join(REPO, args[0])] + args[1:]
+    else:
+        cmd = [sys.executable, osp.join(REPO, args[0])] + args[1:]
+    for attempt in range(2):
+        if cmd[0].endswith('.sh'):
+            full_env['PORT'] = str(free_port())
+        proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
+                              timeout=timeout)
+        if proc.returncode == 0 or 'EADDRINUSE' not in proc.stdout + proc.stderr:
+            break
+    if check and proc.returncode != 0:
+        pytest.fail(f'{" ".join(args)} failed ({proc.returncode}):\n'
+                    f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
+    return proc
