@@ -52,7 +52,7 @@ def _sampler(cfg) -> str:
     if sampler.type == 'CrossSpeciesMixedSampler':
         mix = sampler.get('ratios') or f"T={sampler.get('temperature', 1)}"
         balance = f", balanced by {sampler.balance_key}" if sampler.get('balance_key') else ''
-        return f"CrossSpeciesMixedSampler {sampler.get('group_key', 'species')} {mix}{balance}"
+        return f"CrossSpeciesMixedSampler {sampler.get('mix_by', 'species')} {mix}{balance}"
     return sampler.type
 
 

@@ -98,7 +98,7 @@ def render(task: str, family: str, regime: str) -> str:
         sampler = f'''train_dataloader = dict(
     batch_size={batch},
     sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size={batch},
-                 group_key='species', ratios=dict(human=1, mouse=1){balance}))'''
+                 mix_by='species', ratios=dict(human=1, mouse=1){balance}))'''
     else:
         sampler = f'train_dataloader = dict(batch_size={batch})'
     test_cfg = "\n    test_cfg=dict(mode='whole')," if family == 'unet' else ''

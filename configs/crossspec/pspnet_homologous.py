@@ -24,4 +24,4 @@ model = dict(
 train_dataloader = dict(
     batch_size=4,
     sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size=4,
-                 group_key='species', ratios=dict(human=1, mouse=1)))
+                 mix_by='species', ratios=dict(human=1, mouse=1)))

@@ -20,7 +20,7 @@ model = dict(
 train_dataloader = dict(
     batch_size=4,
     sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size=4,
-                 group_key='species', ratios=dict(human=1, mouse=1),
+                 mix_by='species', ratios=dict(human=1, mouse=1),
                  balance_key='organ'))
 # SegNeXt: AdamW 6e-5 (glomeruli paper) with MMSeg's SegNeXt parameter groups.
 optim_wrapper = dict(

@@ -14,7 +14,7 @@ loader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root=da
 train_dataloader = dict(batch_size=8, **loader)
 val_dataloader = loader
 test_dataloader = loader
-val_evaluator = dict(group_keys=('species',))
+val_evaluator = dict(report_by=('species',))
 test_evaluator = val_evaluator
 max_iters = 400
 model = dict(

@@ -6,6 +6,7 @@ test tool run reports e.g. human and mouse side by side.
 """
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from typing import Dict, List, Mapping, Optional, Sequence
 
@@ -60,10 +61,11 @@ class GroupIoUMetric(IoUMetric):
     first (finest) set's.
 
     Args:
-        group_keys: Metainfo keys to group by, e.g. ``('species', 'dataset')``;
-            a tuple groups by a combination, e.g. ``(('species', 'organ'),)``
-            reports ``species+organ/human+kidney/...`` (the target alone in a
-            cross-species regime).
+        report_by: Metainfo keys to report separately, e.g.
+            ``('species', 'dataset')``; a tuple reports a combination, e.g.
+            ``(('species', 'organ'),)`` gives ``species+organ/human+kidney/...``
+            (the target alone in a cross-species regime).
+        group_keys: Deprecated name of ``report_by`` (kept for one release).
         count_classes: Classes whose connected components are counted.
         min_area: Components smaller than this (pixels) are ignored.
         label_tree: ``dict(leaves=..., groups=..., label_sets=...)``.
@@ -71,14 +73,19 @@ class GroupIoUMetric(IoUMetric):
             ``['mIoU', 'mDice']``.
     """
 
-    def __init__(self, group_keys: Sequence = ('species',),
+    def __init__(self, report_by: Sequence = ('species',),
                  iou_metrics: Sequence[str] = ('mIoU', 'mDice'),
                  count_classes: Sequence[str] = (), min_area: int = 0,
-                 label_tree: Optional[Mapping] = None, **kwargs) -> None:
+                 label_tree: Optional[Mapping] = None,
+                 group_keys: Optional[Sequence] = None, **kwargs) -> None:
         super().__init__(iou_metrics=list(iou_metrics), **kwargs)
-        self.group_keys = {('+'.join(k) if isinstance(k, (tuple, list)) else k):
-                           (tuple(k) if isinstance(k, (tuple, list)) else (k,))
-                           for k in group_keys}
+        if group_keys is not None:
+            warnings.warn('GroupIoUMetric(group_keys=...) is deprecated: use report_by=...',
+                          DeprecationWarning, stacklevel=2)
+            report_by = group_keys
+        self.report_by = {('+'.join(k) if isinstance(k, (tuple, list)) else k):
+                          (tuple(k) if isinstance(k, (tuple, list)) else (k,))
+                          for k in report_by}
         self.count_classes, self.min_area = tuple(count_classes), min_area
         self.tree = LabelTree(**label_tree) if label_tree else None
         if self.tree is not None:
@@ -114,7 +121,7 @@ class GroupIoUMetric(IoUMetric):
             if self.format_only:
                 return
         for sample in data_samples:
-            missing = sorted({k for keys in self.group_keys.values() for k in keys
+            missing = sorted({k for keys in self.report_by.values() for k in keys
                               if k not in sample})
             if missing:
                 raise KeyError(
@@ -137,7 +144,7 @@ class GroupIoUMetric(IoUMetric):
             self.results.append(dict(
                 areas=tuple(a.cpu().double() for a in areas), label_set=label_set,
                 counts=counts, groups={name: '+'.join(str(sample[k]) for k in keys)
-                                       for name, keys in self.group_keys.items()}))
+                                       for name, keys in self.report_by.items()}))
 
     def _scores(self, results: List[dict]) -> Dict[str, float]:
         """IoU/Dice (per class and mean), per-image std and count differences."""
@@ -183,7 +190,7 @@ class GroupIoUMetric(IoUMetric):
                 metrics.update({f'labelset/{name}/{k}': v for k, v in scores.items()})
                 if name == present[0]:  # the finest set present gives the top-level keys
                     metrics.update(scores)
-        for key in self.group_keys:
+        for key in self.report_by:
             members = defaultdict(list)
             for r in results:
                 members[r['groups'][key]].append(r)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections import Counter
 from typing import Dict, Iterator, Mapping, Optional, Sequence
 
@@ -120,10 +121,11 @@ class CrossSpeciesMixedSampler(Sampler):
     """Batches with fixed group quotas; see the module docstring.
 
     Args:
-        dataset: Any dataset with ``get_data_info(i)`` holding ``group_key``
+        dataset: Any dataset with ``get_data_info(i)`` holding ``mix_by``
             (the manifest datasets, or an mmengine ``ConcatDataset`` of them).
         batch_size: The dataloader's per-GPU batch size (quotas are per batch).
-        group_key: Metainfo key that defines groups (``species``, ``dataset``...).
+        mix_by: Metainfo key whose values are mixed at fixed shares
+            (``species``, ``dataset``, ``organ``...).
         ratios: Fixed shares, e.g. ``dict(human=1, mouse=1)``.
         temperature: Shares ``∝ n_g ** (1/T)`` when ``ratios`` is not given.
         balance_key: Optional key for repeat-factor balancing inside a group.
@@ -135,13 +137,19 @@ class CrossSpeciesMixedSampler(Sampler):
         infinite: Yield forever (iteration-based loops) instead of one epoch.
         shuffle: Shuffle within groups (False keeps dataset order per group).
         seed: Random seed (synchronised across ranks when None).
+        group_key: Deprecated name of ``mix_by`` (kept for one release).
     """
 
-    def __init__(self, dataset, batch_size: int, group_key: str = 'species',
+    def __init__(self, dataset, batch_size: int, mix_by: str = 'species',
                  ratios: Optional[Mapping[str, float]] = None,
                  temperature: Optional[float] = None, balance_key: Optional[str] = None,
                  repeat_threshold: float = 0.5, strict: bool = False, infinite: bool = True,
-                 shuffle: bool = True, seed: Optional[int] = None) -> None:
+                 shuffle: bool = True, seed: Optional[int] = None,
+                 group_key: Optional[str] = None) -> None:
+        if group_key is not None:
+            warnings.warn('CrossSpeciesMixedSampler(group_key=...) is deprecated: use '
+                          'mix_by=...', DeprecationWarning, stacklevel=2)
+            mix_by = group_key
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         self.rank, self.world_size = get_dist_info()
@@ -151,11 +159,11 @@ class CrossSpeciesMixedSampler(Sampler):
         self.phase = float(np.random.default_rng([self.seed]).random())
         self.epoch = 0
         infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-        missing = [i for i, info in enumerate(infos) if group_key not in info]
+        missing = [i for i, info in enumerate(infos) if mix_by not in info]
         if missing:
-            raise KeyError(f'samples {missing[:5]} have no {group_key!r} in their data info; '
+            raise KeyError(f'samples {missing[:5]} have no {mix_by!r} in their data info; '
                            'use a manifest dataset')
-        labels = np.array([str(info[group_key]) for info in infos])
+        labels = np.array([str(info[mix_by]) for info in infos])
         self.groups = sorted(set(labels))
         shares = group_shares(Counter(labels), ratios, temperature)
         self.shares = np.array([shares[g] for g in self.groups])

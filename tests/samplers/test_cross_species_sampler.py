@@ -102,6 +102,15 @@ def test_strict_puts_every_group_in_every_batch():
     assert (counts[:, 0] >= 1).all()
 
 
+def test_group_key_is_the_deprecated_name_of_mix_by():
+    data = Labels(human=6, mouse=6)
+    with pytest.warns(DeprecationWarning, match='use mix_by'):
+        old = CrossSpeciesMixedSampler(data, batch_size=4, group_key='organ', seed=0)
+    new = CrossSpeciesMixedSampler(data, batch_size=4, mix_by='organ', seed=0)
+    assert old.groups == new.groups == ['kidney', 'liver']
+    assert (old.epoch_indices(0) == new.epoch_indices(0)).all()
+
+
 def test_small_group_is_cycled_without_repeats_inside_a_pass():
     data = Labels(human=34, mouse=7)
     sampler = CrossSpeciesMixedSampler(data, batch_size=4, ratios=dict(human=1, mouse=1), seed=1)

@@ -14,5 +14,5 @@ val_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, filters=dict(split=val_folds)))
 test_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, filters=dict(split=test_folds)))
-val_evaluator = dict(type='GroupIoUMetric', group_keys=('species', 'organ'))
+val_evaluator = dict(type='GroupIoUMetric', report_by=('species', 'organ'))
 test_evaluator = val_evaluator

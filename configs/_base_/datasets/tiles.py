@@ -52,5 +52,5 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='GroupIoUMetric', group_keys=('species', 'dataset'))
+val_evaluator = dict(type='GroupIoUMetric', report_by=('species', 'dataset'))
 test_evaluator = val_evaluator

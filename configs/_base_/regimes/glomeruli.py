@@ -16,6 +16,6 @@ test_dataloader = dict(dataset=dict(
         dict(type='OrbitGlomeruliDataset', data_root='data/orbit',
              filters=dict(split='test'), pipeline={{_base_.test_pipeline}})]))
 # Also |glomeruli in ground truth - predicted| per tile (components >= 100 px).
-val_evaluator = dict(type='GroupIoUMetric', group_keys=('dataset', 'species'),
+val_evaluator = dict(type='GroupIoUMetric', report_by=('dataset', 'species'),
                      count_classes=('glomerulus',), min_area=100)
 test_evaluator = val_evaluator

@@ -4,7 +4,7 @@
 _base_ = ['./glomeruli.py']
 train_dataloader = dict(
     sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size=4,
-                 group_key='dataset', temperature=2.0),
+                 mix_by='dataset', temperature=2.0),
     dataset=dict(_delete_=True, type='ConcatDataset', datasets=[
         dict(type='HuBMAPDataset', data_root='data/hubmap', pipeline={{_base_.train_pipeline}},
              filters={'!slide': ['1e2425f28', 'afa5e8098', 'b9a3865fc', 'cb2d976f4']}),

@@ -21,7 +21,7 @@ human_layers = dict(type='HuBMAPAnatomyDataset', data_root='data/hubmap', label_
 train_dataloader = dict(
     batch_size=2,
     sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size=2,
-                 group_key='species', ratios=dict(human=1, mouse=1)),
+                 mix_by='species', ratios=dict(human=1, mouse=1)),
     dataset=dict(_delete_=True, type='ConcatDataset', ignore_keys=['classes', 'palette', 'label_map'],
                  datasets=[dict(mouse_layers, filters=dict(split='train'),
                                 pipeline={{_base_.train_pipeline}}),
@@ -34,5 +34,5 @@ val_dataloader = dict(dataset=dict(
                    pipeline={{_base_.test_pipeline}})]))
 test_dataloader = val_dataloader
 # Each dataset scored in its own label set (leaf predictions mapped up).
-val_evaluator = dict(type='GroupIoUMetric', group_keys=('species',), label_tree=label_tree)
+val_evaluator = dict(type='GroupIoUMetric', report_by=('species',), label_tree=label_tree)
 test_evaluator = val_evaluator
