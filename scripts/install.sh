@@ -111,7 +111,7 @@ else
   if [ -z "$WHEEL" ]; then
     say "building mmcv 2.1.0 ($MMCV_OPS ops, $MMCV_MAX_JOBS jobs; a few minutes, cached afterwards)"
     # mmcv 2.1.0's setup.py needs setuptools<70 to build; the runtime pin
-    # from requirements.txt is restored right after.
+    # from requirements/runtime.txt is restored right after.
     pip_install "setuptools<70"
     if ! build_mmcv "$MMCV_OPS"; then
       [ "$MMCV_OPS" = cuda ] || exit 1
