@@ -18,7 +18,7 @@ from mmseg.apis import init_model
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.converters.errors import BadInputError
-from crossspec_mmseg.inference import BLENDS, MASK_EXTENSIONS, infer_slide
+from crossspec_mmseg.inference import BLENDS, check_mask_path, infer_slide
 from crossspec_mmseg.utils import atomic_path
 
 
@@ -47,8 +47,10 @@ def main():
                        ('slide', args.slide)):
         if not osp.isfile(path):
             sys.exit(f'error: {what} {path} not found')
-    if osp.splitext(args.out)[1].lower() not in MASK_EXTENSIONS:
-        sys.exit(f'error: --out {args.out}: use one of {", ".join(MASK_EXTENSIONS)}')
+    try:
+        check_mask_path(args.out)
+    except ValueError as err:
+        sys.exit(f'error: --out {err}')
 
     model = init_model(args.config, args.checkpoint, device=args.device)
     try:

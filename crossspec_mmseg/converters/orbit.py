@@ -42,8 +42,8 @@ from .tiling import (
     convert_sources,
 )
 
-__all__ = ['DEFAULT_GROUPS_CSV', 'read_orbit_db', 'match_annotations', 'conflicting_records',
-           'read_groups', 'orbit_label_fn', 'convert_orbit']
+__all__ = ['DEFAULT_GROUPS_CSV', 'read_orbit_db', 'slide_claims', 'match_annotations',
+           'slide_errors', 'read_groups', 'orbit_label_fn', 'convert_orbit']
 
 logger = logging.getLogger(__name__)
 DEFAULT_GROUPS_CSV = osp.join(osp.dirname(osp.dirname(__file__)), 'resources',
@@ -108,36 +108,52 @@ def read_orbit_db(path: str, skip_bad: bool = False) -> Dict[str, dict]:
     return files
 
 
-def match_annotations(files: Dict[str, dict], stems: List[str]) -> Dict[str, List[OrbitShape]]:
-    """Shapes per slide stem, matching by file id first, then by FILENAME stem.
+def slide_claims(files: Dict[str, dict], stems: List[str]) -> Dict[str, List[str]]:
+    """``RAW_DATA_FILE`` ids per slide stem, matching by file id first, then by
+    FILENAME stem (unconfirmed which holds for every file: both are tried).
 
     Raises:
         BadInputError: annotations whose slide is not among ``stems``.
     """
-    stems_set, matched, orphans = set(stems), defaultdict(list), []
+    stems_set, claims, orphans = set(stems), defaultdict(list), []
     for file_id, entry in files.items():
-        stem = _slide_stem(file_id, entry, stems_set)
+        stem = file_id if file_id in stems_set else entry['filename']
         if stem in stems_set:
-            matched[stem].extend(entry['shapes'])
+            claims[stem].append(file_id)
         else:
             orphans.append(f'{file_id} ({entry["filename"] or "no RAW_DATA_FILE row"})')
     if orphans:
         raise BadInputError(f'orbit.db annotates slides that are not in the download: '
                             f'{orphans[:10]}; download them into train/ or test/')
-    return dict(matched)
+    return dict(claims)
 
 
-def conflicting_records(files: Dict[str, dict], stems: List[str]) -> Dict[str, BadInputError]:
-    """Slides that two ``RAW_DATA_FILE`` records claim (one by its id, another
-    by its FILENAME, or two by FILENAME): their annotations would be merged
-    without a word, so each such slide gets an error naming both records."""
-    stems_set, claims = set(stems), defaultdict(list)
-    for file_id, entry in files.items():
-        claims[_slide_stem(file_id, entry, stems_set)].append(file_id)
-    return {stem: BadInputError(
-        f'orbit.db: slide {stem} is claimed by RAW_DATA_FILE_IDs {sorted(ids)} (by id or '
-        'FILENAME); their annotations would be merged: keep one record for the slide')
-        for stem, ids in claims.items() if stem in stems_set and len(ids) > 1}
+def match_annotations(files: Dict[str, dict], stems: List[str]) -> Dict[str, List[OrbitShape]]:
+    """Shapes per slide stem (see :func:`slide_claims` for the matching)."""
+    return _shapes(files, slide_claims(files, stems))
+
+
+def _shapes(files: Dict[str, dict], claims: Dict[str, List[str]]) -> Dict[str, List[OrbitShape]]:
+    return {stem: [shape for i in ids for shape in files[i]['shapes']]
+            for stem, ids in claims.items()}
+
+
+def slide_errors(files: Dict[str, dict], claims: Dict[str, List[str]]
+                 ) -> Dict[str, BadInputError]:
+    """Per slide, why it cannot be converted: two ``RAW_DATA_FILE`` records claim
+    it (their annotations would be merged without a word: the error names both),
+    or one of its blobs could not be decoded (``read_orbit_db(skip_bad=True)``)."""
+    errors = {}
+    for stem, ids in claims.items():
+        if len(ids) > 1:
+            errors[stem] = BadInputError(
+                f'orbit.db: slide {stem} is claimed by RAW_DATA_FILE_IDs {sorted(ids)} (by id '
+                'or FILENAME); their annotations would be merged: keep one record for the slide')
+        else:
+            bad = [files[i]['error'] for i in ids if 'error' in files[i]]
+            if bad:
+                errors[stem] = bad[0]
+    return errors
 
 
 def _check_extent(path: str, shapes: List[OrbitShape], size) -> None:
@@ -152,10 +168,6 @@ def _check_extent(path: str, shapes: List[OrbitShape], size) -> None:
                 f'{path}: an annotation (sub-type {shape.sub_type}, x {x0:.0f}-{x1:.0f}, y '
                 f'{y0:.0f}-{y1:.0f}) lies outside the {width} x {height} px slide: is the '
                 'orbit.db record for another slide, or its scale wrong?')
-
-
-def _slide_stem(file_id: str, entry: dict, stems: set) -> str:
-    return file_id if file_id in stems else entry['filename']
 
 
 def read_groups(path: str = DEFAULT_GROUPS_CSV) -> Dict[str, Dict[str, str]]:
@@ -233,10 +245,8 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
     slides = _slides(raw_dir)
     stems = [osp.splitext(osp.basename(p))[0] for _, p in slides]
     files = read_orbit_db(db or osp.join(raw_dir, 'orbit.db'), skip_bad)
-    annotations = match_annotations(files, stems)
-    stem_set = set(stems)
-    errors = {_slide_stem(i, e, stem_set): e['error'] for i, e in files.items() if 'error' in e}
-    errors.update(conflicting_records(files, stems))
+    claims = slide_claims(files, stems)
+    annotations, errors = _shapes(files, claims), slide_errors(files, claims)
     table = read_groups(groups)
 
     def make_source(slide):

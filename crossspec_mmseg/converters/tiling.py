@@ -306,8 +306,8 @@ def _check_previous_tiling(out_dir: str, tiling: TilingConfig) -> None:
             previous = f.read()
         if previous != current:
             raise BadDownloadError(f'{out_dir} was converted with tiling {previous}, now '
-                                   f'{current}: '
-                             'use a new output folder (or delete it) to change tiling')
+                                   f'{current}: use a new output folder (or delete it) to '
+                                   'change tiling')
         return
     with atomic_path(path) as tmp, open(tmp, 'w') as f:
         f.write(current)

@@ -2,11 +2,11 @@ from .manifest import MANIFEST_COLUMNS, META_COLUMNS, filter_rows, read_manifest
 from .manifest_dataset import CrossSpeciesSegDataset
 from .regimes import REGIMES, analogous_organs, select_regime
 from .sources import (
-                      GLOMERULUS_METAINFO,
-                      HuBMAPAnatomyDataset,
-                      HuBMAPDataset,
-                      NuInsSegDataset,
-                      OrbitGlomeruliDataset,
+    GLOMERULUS_METAINFO,
+    HuBMAPAnatomyDataset,
+    HuBMAPDataset,
+    NuInsSegDataset,
+    OrbitGlomeruliDataset,
 )
 
 __all__ = ['MANIFEST_COLUMNS', 'META_COLUMNS', 'CrossSpeciesSegDataset', 'GLOMERULUS_METAINFO',

@@ -2,10 +2,10 @@ from .checkpoint_compat import CHECKPOINT_SAFE_GLOBALS, register_checkpoint_safe
 from .cpu_ddp import CPUDistributedDataParallel, finish_distributed, prepare_cpu_distributed
 from .group_count_hook import GroupCountHook
 from .safe_resume import (
-                     ATOMIC_BACKEND,
-                     AtomicLocalBackend,
-                     checkpoint_is_complete,
-                     resume_checkpoint,
+    ATOMIC_BACKEND,
+    AtomicLocalBackend,
+    checkpoint_is_complete,
+    resume_checkpoint,
 )
 from .sample_log_hook import SampleLogHook
 from .stage_checkpoint_hook import InitFromStageHook, StageCheckpointMissing

@@ -37,7 +37,8 @@ from .stitching import BandAccumulator
 MASK_EXTENSIONS = ('.tif', '.tiff', '.png')
 MAX_CLASSES = 256  #: labels 0..255 fit the uint8 mask
 
-__all__ = ['MASK_EXTENSIONS', 'SlidePrediction', 'TilePredictor', 'channel_argmax', 'infer_slide']
+__all__ = ['MASK_EXTENSIONS', 'SlidePrediction', 'TilePredictor', 'channel_argmax',
+           'check_mask_path', 'infer_slide']
 
 
 @dataclass
@@ -195,6 +196,12 @@ def _tile_predictions(predict: TilePredictor, inputs: np.ndarray, window: int,
     return list(batch.cpu().numpy())  # the one device -> host copy of this batch
 
 
+def check_mask_path(path: str) -> None:
+    """Raise ``ValueError`` unless ``path`` ends in a mask format we write."""
+    if osp.splitext(path)[1].lower() not in MASK_EXTENSIONS:
+        raise ValueError(f'{path}: output must be one of {", ".join(MASK_EXTENSIONS)}')
+
+
 def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: float = 0.5,
                 scale: float = 1.0, blend: str = 'center', batch: int = 4,
                 min_tissue: float = 0.0, rle: bool = False, count_class: Optional[int] = None,
@@ -215,8 +222,7 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         count_class: Also count connected components of this class.
         min_area: Smallest component counted.
     """
-    if osp.splitext(out_path)[1].lower() not in MASK_EXTENSIONS:
-        raise ValueError(f'{out_path}: output must be one of {MASK_EXTENSIONS}')
+    check_mask_path(out_path)
     os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
     window = max(1, round(tile / scale))
     stride = max(1, round(window * (1 - overlap)))

@@ -1,10 +1,10 @@
 from .losses import (
-                     CEDiceLoss,
-                     FocalDiceLoss,
-                     HierarchicalFocalDiceLoss,
-                     LabelTree,
-                     inverse_frequency_weights,
-                     weights_from_manifest,
+    CEDiceLoss,
+    FocalDiceLoss,
+    HierarchicalFocalDiceLoss,
+    LabelTree,
+    inverse_frequency_weights,
+    weights_from_manifest,
 )
 from .segmentors import CrossSpeciesEncoderDecoder
 

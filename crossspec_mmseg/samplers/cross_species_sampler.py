@@ -10,8 +10,8 @@ the *global* batch number (see :func:`batch_quotas`). Hence:
   (exactly ``B * s_g`` when that is an integer);
 * the leftover slots are not re-rounded each epoch but carried on: after
   ``n`` batches a group's count differs from ``n * B * s_g`` by a few slots
-  at most (``O(log n)``; ``benchmarks/sampler.py`` prints the largest gap),
-  so the long-run shares converge to the target.
+  at most (``O(log n)``; measured in ``docs/regimes.md``), so the long-run
+  shares converge to the target.
 
 A per-batch multinomial would drift by ~sqrt(batches) and could leave a group
 out of a batch by chance. With ``strict=True`` every group with a share must

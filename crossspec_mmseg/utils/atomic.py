@@ -5,35 +5,27 @@ import contextlib
 import os
 import os.path as osp
 import re
-import tempfile
+import secrets
 from typing import Iterator
 
-__all__ = ['atomic_path', 'remove_stale_temporaries', 'current_umask']
+__all__ = ['atomic_path', 'remove_stale_temporaries']
 
 TEMP_MARK = '.tmp'
-#: The names :func:`atomic_path` gives its temporaries (``mkstemp`` adds 8 characters).
+#: The names :func:`atomic_path` gives its temporaries (8 random characters).
 _TEMP_NAME = re.compile(r'^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$')
 
 
-def current_umask() -> int:
-    """The process umask, read without changing it where Linux allows."""
-    with contextlib.suppress(OSError, ValueError):
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith('Umask:'):
-                    return int(line.split()[1], 8)
-    mask = os.umask(0o022)  # elsewhere: the only portable query sets it
-    os.umask(mask)
-    return mask
-
-
-def _final_mode(path: str) -> int:
-    """The mode ``path`` should end with: its current one when it is replaced,
-    else what ``open(path, 'w')`` would give (0666 less the umask)."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        return 0o666 & ~current_umask()
+def _create_temporary(folder: str, stem: str, ext: str) -> str:
+    """A new empty file ``.<stem>.<8 random hex>.tmp<ext>`` in ``folder``, created
+    with mode 0666 so the kernel applies the umask as for a plain ``open()``
+    (``mkstemp`` would make it private, 0600, whatever the umask)."""
+    while True:
+        tmp = osp.join(folder, f'.{stem}.{secrets.token_hex(4)}{TEMP_MARK}{ext}')
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
 
 
 @contextlib.contextmanager
@@ -43,17 +35,17 @@ def atomic_path(path: str) -> Iterator[str]:
     On any exception the temporary file is removed and ``path`` is untouched.
     The temporary name keeps the extension, so writers that infer the format
     from the suffix (OpenCV, tifffile) still work. The file ends with the
-    mode a plain ``open()`` would give it (0644 under umask 022; ``mkstemp``'s
-    private 0600 is not kept), and a replaced file keeps its own mode.
+    mode a plain ``open()`` would give it (0644 under umask 022), and a
+    replaced file keeps its own mode.
     """
     folder, name = osp.split(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
     stem, ext = osp.splitext(name)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{stem}.', suffix=f'{TEMP_MARK}{ext}', dir=folder)
-    os.close(fd)
+    tmp = _create_temporary(folder, stem, ext)
     try:
         yield tmp
-        os.chmod(tmp, _final_mode(path))
+        with contextlib.suppress(FileNotFoundError):  # replacing: keep the file's mode
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -52,7 +52,5 @@ def run_converter(convert, out_dir, **kwargs):
             f'{out_dir}/skipped.csv)')
         sys.exit(f'error: {err}\n(tiles written so far are kept: fix the input and rerun to '
                  f'resume{hint})')
-    except BadDownloadError as err:
-        sys.exit(f'error: {err}')
-    except OSError as err:  # e.g. an output folder that cannot be written
+    except (BadDownloadError, OSError) as err:  # OSError: e.g. an unwritable output folder
         sys.exit(f'error: {err}')

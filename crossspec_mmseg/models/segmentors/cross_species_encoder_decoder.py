@@ -109,26 +109,19 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
             for head in self._heads():
                 head.sampler = _SampleWeightSampler(self._batch, head.sampler)
         self.frozen_modules = tuple(frozen_modules)
-        for module in self._frozen():
-            module.requires_grad_(False)
-            module.eval()
-
-    def _frozen(self) -> List[torch.nn.Module]:
-        modules = []
         for path in self.frozen_modules:
-            module = self
-            for name in path.split('.'):
-                if not isinstance(getattr(module, name, None), torch.nn.Module):
-                    raise AttributeError(f'frozen_modules: the model has no submodule {path!r}')
-                module = getattr(module, name)
-            modules.append(module)
-        return modules
+            try:
+                self.get_submodule(path).requires_grad_(False)
+            except AttributeError:
+                raise AttributeError(f'frozen_modules: the model has no submodule {path!r}') \
+                    from None
+        self.train(self.training)  # frozen modules to eval mode
 
     def train(self, mode: bool = True) -> 'CrossSpeciesEncoderDecoder':
         """As ``nn.Module.train``, but frozen modules stay in eval mode."""
         super().train(mode)
-        for module in self._frozen():
-            module.eval()
+        for path in self.frozen_modules:
+            self.get_submodule(path).eval()
         return self
 
     def _heads(self) -> List[torch.nn.Module]:
