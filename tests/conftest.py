@@ -60,7 +60,7 @@ def zoo_data(tmp_path_factory, organs_data, demo_data):
         '1e2425f28', 'afa5e8098', 'b9a3865fc', 'cb2d976f4', '0486052bb'])
     convert_hubmap(str(raw / 'hubmap'), str(data / 'hubmap'), scale=0.5, tile=64, anatomy=True)
     groups = write_orbit_raw(str(raw / 'orbit'), ORBIT_BLOBS_DIR)
-    convert_orbit(str(raw / 'orbit'), str(data / 'orbit'), groups=groups, tile=64)
+    convert_orbit(str(raw / 'orbit'), str(data / 'orbit'), slide_table=groups, tile=64)
     # Mouse kidney layers: HuBMAP anatomy tiles with medulla split in three bands.
     layers = data / 'mouse_kidney_layers'
     (layers / 'images').mkdir(parents=True)

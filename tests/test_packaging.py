@@ -50,7 +50,7 @@ def test_wheel_holds_every_module_and_resource(wheel):
 @pytest.mark.heavy
 def test_installed_wheel_converts_and_trains(wheel, tmp_path):
     """Outside the repository, from the installed wheel: the Orbit converter needs
-    the shipped groups table; a tiny config trains on the converted data."""
+    the shipped slide table; a tiny config trains on the converted data."""
     site = tmp_path / 'site'
     proc = subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q',
                            '--target', str(site), wheel], capture_output=True, text=True,
@@ -61,11 +61,11 @@ import os, sys
 import crossspec_mmseg
 assert crossspec_mmseg.__file__.startswith({str(site)!r}), crossspec_mmseg.__file__
 from crossspec_mmseg.converters import convert_nuinsseg, convert_orbit
-from crossspec_mmseg.converters.orbit import DEFAULT_GROUPS_CSV, read_groups
+from crossspec_mmseg.converters.orbit import SLIDE_TABLE_CSV, read_slide_table
 from crossspec_mmseg.demo import write_nuinsseg_raw, write_orbit_raw
-assert len(read_groups(DEFAULT_GROUPS_CSV)) == 88
+assert len(read_slide_table(SLIDE_TABLE_CSV)) == 88
 write_orbit_raw('orbit_raw', {ORBIT_BLOBS_DIR!r})
-convert_orbit('orbit_raw', 'orbit', groups='orbit_raw/groups.csv', tile=64)
+convert_orbit('orbit_raw', 'orbit', slide_table='orbit_raw/groups.csv', tile=64)
 write_nuinsseg_raw('raw', {{'human kidney': 5, 'mouse kidney': 5}}, size=64)
 convert_nuinsseg('raw', 'data')
 '''

@@ -40,10 +40,10 @@ def _loss(cfg) -> str:
                          if k.startswith(('lambda', 'gamma', 'class_weight')))
         parts.append(f"{loss['type']}({args})")
     weights = cfg.model.get('sample_weight')
-    if weights and weights.get('type') == 'inverse_frequency':
-        weights = f"inverse frequency of {weights.get('column', 'species')}"
-    elif weights:
-        weights = dict(weights)
+    weights = dict(weights) if weights else None
+    for hook in cfg.get('custom_hooks') or []:
+        if hook.type == 'InverseFrequencyWeightHook':
+            weights = f"inverse frequency of {hook.get('column', 'species')}"
     return ' + '.join(parts) + (f'; sample weights {weights}' if weights else '')
 
 

@@ -41,7 +41,7 @@ TASKS = {
     'glomeruli': dict(prefix='glomeruli_', base='../_base_/regimes/glomeruli_{regime}.py',
                       title='glomeruli (HuBMAP human + Orbit mouse/rat)', classes=2, crop=512,
                       zoo={f: ('separate', 'homologous') for f in ('segnext', 'mobilenetv3')},
-                      weights='{{_base_.species_weight}},  # inverse frequency',
+                      weights=None,  # InverseFrequencyWeightHook in the regime base
                       sampler=False, loss='flat', batch=4),
     'kidney-layers': dict(prefix='kidney-layers_',
                           base='../_base_/regimes/kidney_layers_{regime}.py',

@@ -11,7 +11,6 @@ crop_size = (512, 512)
 model = dict(
     type='CrossSpeciesEncoderDecoder',
     # Published initialisation (tools/train.py --no-pretrained drops it).
-    sample_weight={{_base_.species_weight}},  # inverse frequency
     data_preprocessor=dict(size=crop_size),
     decode_head=dict(
         num_classes=num_classes,

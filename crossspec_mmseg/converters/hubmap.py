@@ -5,16 +5,20 @@ window by window), glomeruli from ``train.csv`` (column-major RLE), optional
 cortex/medulla masks from ``train/<id>-anatomical-structure.json``, and the
 patient of each slide from ``HuBMAP-20-dataset_information.csv`` (the
 cross-validation group). Only training images have labels.
+
+Split: the manifest's ``split`` column is ``val``/``test`` for the held-out
+slides (:data:`HELD_OUT_SLIDES`, or a ``--splits`` CSV with ``id,split``) and
+``train`` for the others, so configs select by split as for every dataset.
 """
 from __future__ import annotations
 
 import json
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
-from .errors import BadInputError, MissingInputError, require_folder
+from .errors import BadDownloadError, BadInputError, MissingInputError, require_folder
 from .raster import PolygonSet
 from .rle import parse_rle, rle_decode_window
 from .slide_reader import SlideReader
@@ -28,12 +32,36 @@ from .tiling import (
     convert_sources,
 )
 
-__all__ = ['ANATOMY_CLASSES', 'load_features', 'read_info', 'convert_hubmap']
+__all__ = ['ANATOMY_CLASSES', 'HELD_OUT_SLIDES', 'load_features', 'read_info', 'read_splits',
+           'convert_hubmap']
 
 INFO_CSV = 'HuBMAP-20-dataset_information.csv'
 #: Anatomy label of each QuPath class name (lower case); others are background.
 ANATOMY_CLASSES = {'cortex': 1, 'medulla': 2, 'outer stripe': 2, 'inner medulla': 2,
                    'outer medulla': 2}
+#: The glomeruli configs' held-out slides (whole slides, patients kept apart);
+#: every other labelled slide is ``train``.
+HELD_OUT_SLIDES = {'1e2425f28': 'val', 'afa5e8098': 'val',
+                   'b9a3865fc': 'test', 'cb2d976f4': 'test'}
+SPLITS = ('train', 'val', 'test')
+
+
+def read_splits(path: str) -> Dict[str, str]:
+    """``{slide id: split}`` from a CSV with columns ``id,split``.
+
+    Raises:
+        BadDownloadError: a missing column, an id given twice, or a split
+            other than train/val/test (the message names the line).
+    """
+    rows = index_rows(path, read_table(path, ('id', 'split')), 'id', str.strip)
+    splits = {}
+    for slide, (line, row) in rows.items():
+        split = row['split'].strip()
+        if split not in SPLITS:
+            raise BadDownloadError(f'{path}:{line}: split {split!r} of {slide} is not one of '
+                                   f'{SPLITS}')
+        splits[slide] = split
+    return splits
 
 
 def load_features(path: str) -> Dict[str, List[List[np.ndarray]]]:
@@ -135,7 +163,7 @@ def _anatomy_label(polygons: Dict[str, List[List[np.ndarray]]]):
     return label
 
 
-def _source(raw_dir: str, image_id: str, encoding: str, info: Optional[dict],
+def _source(raw_dir: str, image_id: str, encoding: str, info: Optional[dict], split: str,
             anatomy: bool) -> SourceImage:
     tiff = osp.join(raw_dir, 'train', f'{image_id}.tiff')
     if not osp.isfile(tiff):
@@ -155,12 +183,14 @@ def _source(raw_dir: str, image_id: str, encoding: str, info: Optional[dict],
     return SourceImage(name=image_id, size=shape, open_reader=lambda: SlideReader(tiff),
                        labels=labels,
                        fields=dict(dataset='hubmap', species='human', organ='kidney',
-                                   slide=image_id, group=f'patient{patient}', split='train'))
+                                   slide=image_id, group=f'patient{patient}', split=split))
 
 
 def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 512,
                    overlap: float = 0.5, anatomy: bool = False,
-                   min_tissue: float = 0.05, skip_bad: bool = False) -> ConversionSummary:
+                   min_tissue: float = 0.05, skip_bad: bool = False,
+                   splits: Optional[Mapping[str, str]] = None,
+                   splits_csv: Optional[str] = None) -> ConversionSummary:
     """Tile every labelled training slide.
 
     Args:
@@ -172,14 +202,25 @@ def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 5
         anatomy: Also write ``masks_anatomy/`` (0 bg, 1 cortex, 2 medulla).
         min_tissue: Background test threshold; 0 keeps every tile.
         skip_bad: Record unusable slides in ``skipped.csv`` and go on.
+        splits: ``{slide id: 'val' or 'test'}`` (others are ``train``);
+            default :data:`HELD_OUT_SLIDES`. Every id must be in ``train.csv``.
+        splits_csv: Or read them from a CSV (:func:`read_splits`).
     """
     require_folder(raw_dir, 'train/, train.csv')
     encodings = _read_encodings(raw_dir)
     info = read_info(raw_dir)
+    if splits_csv is not None:
+        splits = read_splits(splits_csv)
+    if splits is None:
+        splits = {k: v for k, v in HELD_OUT_SLIDES.items() if k in encodings}
+    unknown = sorted(set(splits) - set(encodings))
+    if unknown:
+        raise BadDownloadError(f'split table names slides not in train.csv: {unknown[:5]}')
     skipped = SkippedInputs() if skip_bad else None
     sources = build_sources(
         sorted(encodings.items()),
-        lambda row: _source(raw_dir, row[0], row[1] or '', info.get(row[0]), anatomy),
+        lambda row: _source(raw_dir, row[0], row[1] or '', info.get(row[0]),
+                            splits.get(row[0], 'train'), anatomy),
         lambda row: f'train.csv id {row[0]}', skipped)
     tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue)
     return convert_sources(sources, out_dir, tiling, desc='HuBMAP', skipped=skipped)

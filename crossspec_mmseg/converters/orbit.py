@@ -4,8 +4,10 @@ Slides are ``train/<id>.tiff`` and ``test/<id>.tiff`` (the folders are the
 official split); annotations live in the SQLite ``orbit.db``
 (``RAW_ANNOTATION`` rows of type 0 joined to ``RAW_DATA_FILE``), matched to a
 slide by ``FILENAME`` stem or by ``RAW_DATA_FILE_ID`` (unconfirmed which holds
-for every file: both are tried). Species and stain come from the groups table
-shipped with the package (``resources/orbit_groups.csv``).
+for every file: both are tried). Species and stain come from the slide table
+published with the dataset and shipped with the package
+(``resources/orbit_groups.csv``: ``raw_data_file_id,stain,species,group``, its
+``group`` a stain+species cohort such as ``FastRed_Mouse``).
 
 Mask: glomeruli (subType 0) = 1; outside every ROI (when the slide has ROIs)
 or inside an exclusion = 255; otherwise 0.
@@ -16,6 +18,7 @@ import logging
 import os
 import os.path as osp
 import sqlite3
+import warnings
 from collections import defaultdict
 from typing import Dict, List, Optional
 
@@ -42,12 +45,12 @@ from .tiling import (
     convert_sources,
 )
 
-__all__ = ['DEFAULT_GROUPS_CSV', 'read_orbit_db', 'slide_claims', 'match_annotations',
-           'slide_errors', 'read_groups', 'orbit_label_fn', 'convert_orbit']
+__all__ = ['SLIDE_TABLE_CSV', 'read_orbit_db', 'slide_claims', 'match_annotations',
+           'slide_errors', 'read_slide_table', 'orbit_label_fn', 'convert_orbit']
 
 logger = logging.getLogger(__name__)
-DEFAULT_GROUPS_CSV = osp.join(osp.dirname(osp.dirname(__file__)), 'resources',
-                              'orbit_groups.csv')
+#: The published slide table (file name as in the dataset's documentation).
+SLIDE_TABLE_CSV = osp.join(osp.dirname(osp.dirname(__file__)), 'resources', 'orbit_groups.csv')
 SPLITS = ('train', 'test')
 
 
@@ -170,8 +173,8 @@ def _check_extent(path: str, shapes: List[OrbitShape], size) -> None:
                 'orbit.db record for another slide, or its scale wrong?')
 
 
-def read_groups(path: str = DEFAULT_GROUPS_CSV) -> Dict[str, Dict[str, str]]:
-    """``raw_data_file_id -> {stain, species, group}`` from the groups table.
+def read_slide_table(path: str = SLIDE_TABLE_CSV) -> Dict[str, Dict[str, str]]:
+    """``raw_data_file_id -> {stain, species, group}`` from a slide table.
 
     Raises:
         BadDownloadError: missing columns, or a slide id listed twice.
@@ -220,34 +223,39 @@ def _slides(raw_dir: str) -> List[tuple]:
 
 
 def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
-                  groups: str = DEFAULT_GROUPS_CSV, scale: float = 1.0, tile: int = 512,
-                  overlap: float = 0.5, min_tissue: float = 0.05,
-                  skip_bad: bool = False) -> ConversionSummary:
+                  slide_table: str = SLIDE_TABLE_CSV, scale: float = 1.0, tile: int = 512,
+                  overlap: float = 0.5, min_tissue: float = 0.05, skip_bad: bool = False,
+                  groups: Optional[str] = None) -> ConversionSummary:
     """Tile every slide with its glomerulus mask.
 
     Args:
         raw_dir: Folder with ``train/``, ``test/`` and (by default) ``orbit.db``.
         out_dir: Output dataset folder.
         db: Path of ``orbit.db`` (default ``raw_dir/orbit.db``).
-        groups: Slide id -> species/stain table (default: the shipped one).
+        slide_table: Slide id -> species/stain CSV (default: the shipped one).
         scale, tile, overlap, min_tissue: Tiling (see :class:`TilingConfig`).
         skip_bad: Record unusable slides (unreadable TIFF, undecodable
-            annotation, no groups row) in ``skipped.csv`` and go on.
+            annotation, no slide-table row) in ``skipped.csv`` and go on.
+        groups: Deprecated name of ``slide_table`` (kept for one release).
 
     Raises:
         BadDownloadError: no such folder or orbit.db, a slide given twice,
-            a groups table without its columns or with a slide twice.
+            a slide table without its columns or with a slide twice.
         BadInputError: annotations for slides that are not in the download;
             per slide (skipped with ``skip_bad``): unreadable TIFF,
-            undecodable annotation, no groups row, two records for the
+            undecodable annotation, no slide-table row, two records for the
             slide, annotations outside it.
     """
+    if groups is not None:
+        warnings.warn('convert_orbit(groups=...) is deprecated: use slide_table=...',
+                      DeprecationWarning, stacklevel=2)
+        slide_table = groups
     slides = _slides(raw_dir)
     stems = [osp.splitext(osp.basename(p))[0] for _, p in slides]
     files = read_orbit_db(db or osp.join(raw_dir, 'orbit.db'), skip_bad)
     claims = slide_claims(files, stems)
     annotations, errors = _shapes(files, claims), slide_errors(files, claims)
-    table = read_groups(groups)
+    table = read_slide_table(slide_table)
 
     def make_source(slide):
         split, path = slide
@@ -255,9 +263,9 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
         if stem in errors:
             raise errors[stem]
         if stem not in table:
-            raise BadInputError(f'{path}: slide {stem} is not in the groups table {groups}; '
+            raise BadInputError(f'{path}: slide {stem} is not in the slide table {slide_table}; '
                                 'add a row (raw_data_file_id,stain,species,group) or pass '
-                                '--groups')
+                                '--slide-table')
         meta = table[stem]
         with SlideReader(path) as reader:
             size = reader.shape

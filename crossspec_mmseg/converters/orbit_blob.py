@@ -47,7 +47,7 @@ class OrbitShape:
         scale: Percent the coordinates were stored at.
         color_argb: Signed 32-bit ARGB colour.
         sub_type: 0 normal, 1 inclusion, 2 exclusion, 3 ROI.
-        group: Orbit annotation group.
+        annotation_group: Orbit's annotation group number (stored, unused).
     """
 
     kind: str
@@ -56,7 +56,7 @@ class OrbitShape:
     scale: float
     color_argb: int
     sub_type: int
-    group: int
+    annotation_group: int
 
 
 def _fields(instance: beans.JavaInstance) -> dict:
@@ -129,4 +129,5 @@ def decode_orbit_blob(data: bytes, record: str = 'blob') -> Optional[OrbitShape]
     else:
         raise OrbitBlobError(f'{record}: unknown shape class {class_name}')
     return OrbitShape(kind=kind, points=corners * 100.0 / scale, stored=stored, scale=scale,
-                      color_argb=color, sub_type=sub_type, group=group)
+                      color_argb=color, sub_type=sub_type,
+                      annotation_group=group)

@@ -359,7 +359,7 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
                 species = str(source.fields.get('species', ''))
                 summary.written[species] += len(done)
                 summary.resumed += len(done)
-                rows.extend(done)
+                rows.extend({**row, **source.fields} for row in done)  # metadata may change
                 continue
             counts, stems = ConversionSummary(), []
             try:

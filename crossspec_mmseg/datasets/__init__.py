@@ -1,3 +1,8 @@
+from .inverse_frequency import (
+    inverse_frequency_weights,
+    weights_from_dataset,
+    weights_from_manifest,
+)
 from .manifest import MANIFEST_COLUMNS, META_COLUMNS, filter_rows, read_manifest, write_manifest
 from .manifest_dataset import CrossSpeciesSegDataset
 from .regimes import REGIMES, analogous_organs, select_regime
@@ -12,4 +17,5 @@ from .sources import (
 __all__ = ['MANIFEST_COLUMNS', 'META_COLUMNS', 'CrossSpeciesSegDataset', 'GLOMERULUS_METAINFO',
            'HuBMAPAnatomyDataset', 'HuBMAPDataset', 'NuInsSegDataset', 'OrbitGlomeruliDataset',
            'REGIMES', 'analogous_organs', 'filter_rows', 'read_manifest', 'select_regime',
+           'inverse_frequency_weights', 'weights_from_dataset', 'weights_from_manifest',
            'write_manifest']

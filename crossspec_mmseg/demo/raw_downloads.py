@@ -188,7 +188,7 @@ def write_orbit_raw(root: str, blobs_dir: str, shape: Tuple[int, int] = (240, 32
     cannot be written without Java, so they are test data, not shipped).
 
     Glomeruli are painted into the slides where their polygons are. Returns
-    the path of a groups CSV for the two slide ids (4711 mouse, 4712 rat).
+    the path of a slide table (CSV) for the two slide ids (4711 mouse, 4712 rat).
     """
     rng = np.random.default_rng(seed)
     blobs = {}

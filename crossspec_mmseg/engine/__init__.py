@@ -1,6 +1,7 @@
 from .checkpoint_compat import CHECKPOINT_SAFE_GLOBALS, register_checkpoint_safe_globals
 from .cpu_ddp import CPUDistributedDataParallel, finish_distributed, prepare_cpu_distributed
 from .group_count_hook import GroupCountHook
+from .inverse_frequency_hook import InverseFrequencyWeightHook
 from .safe_resume import (
     ATOMIC_BACKEND,
     AtomicLocalBackend,
@@ -11,6 +12,7 @@ from .sample_log_hook import SampleLogHook
 from .stage_checkpoint_hook import InitFromStageHook, StageCheckpointMissing
 
 __all__ = ['ATOMIC_BACKEND', 'CHECKPOINT_SAFE_GLOBALS', 'AtomicLocalBackend',
-           'CPUDistributedDataParallel', 'GroupCountHook', 'InitFromStageHook', 'SampleLogHook',
+           'CPUDistributedDataParallel', 'GroupCountHook', 'InitFromStageHook',
+           'InverseFrequencyWeightHook', 'SampleLogHook',
            'StageCheckpointMissing', 'checkpoint_is_complete', 'finish_distributed',
            'prepare_cpu_distributed', 'register_checkpoint_safe_globals', 'resume_checkpoint']

@@ -189,7 +189,7 @@ def test_groups_table_with_a_slide_twice(orbit, tmp_path):
     with open(groups) as f:
         text = f.read()
     table.write_text(text + '4711,PAS,rat,PAS_Rat\n')
-    assert_one_line_error(converter('orbit', raw, tmp_path / 'out', '--groups', table),
+    assert_one_line_error(converter('orbit', raw, tmp_path / 'out', '--slide-table', table),
                           str(table), "'4711' is listed twice (lines 2 and 4)")
 
 
@@ -197,7 +197,7 @@ def test_slide_in_train_and_test(orbit, tmp_path):
     raw = copy(orbit[0], tmp_path)
     shutil.copy(raw / 'train' / '4711.tiff', raw / 'test' / '4711.tiff')
     with pytest.raises(BadDownloadError, match='slide 4711 is in the download twice'):
-        convert_orbit(str(raw), str(tmp_path / 'out'), groups=orbit[1], tile=64)
+        convert_orbit(str(raw), str(tmp_path / 'out'), slide_table=orbit[1], tile=64)
 
 
 def test_two_database_records_for_one_slide(orbit, tmp_path):
@@ -212,8 +212,8 @@ def test_two_database_records_for_one_slide(orbit, tmp_path):
     con.close()
     with pytest.raises(BadInputError, match=r"slide 4712 is claimed by RAW_DATA_FILE_IDs "
                                             r"\['4712', '9'\]"):
-        convert_orbit(str(raw), str(tmp_path / 'out'), groups=orbit[1], tile=64)
-    summary = convert_orbit(str(raw), str(tmp_path / 'skip'), groups=orbit[1], tile=64,
+        convert_orbit(str(raw), str(tmp_path / 'out'), slide_table=orbit[1], tile=64)
+    summary = convert_orbit(str(raw), str(tmp_path / 'skip'), slide_table=orbit[1], tile=64,
                             skip_bad=True)
     assert [item for item, _ in summary.skipped_bad] == [str(raw / 'test' / '4712.tiff')]
 
@@ -224,4 +224,4 @@ def test_annotations_outside_the_slide(orbit, tmp_path):
     small = tifffile.imread(raw / 'test' / '4712.tiff')[:2, :2]
     tifffile.imwrite(raw / 'test' / '4712.tiff', small, photometric='rgb')
     with pytest.raises(BadInputError, match=r'4712.tiff: an annotation .* lies outside the 2 x 2'):
-        convert_orbit(str(raw), str(tmp_path / 'out'), groups=orbit[1], tile=64)
+        convert_orbit(str(raw), str(tmp_path / 'out'), slide_table=orbit[1], tile=64)

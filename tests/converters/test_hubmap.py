@@ -112,3 +112,41 @@ def _replace_encoding(root, image_id, encoding):
 
 def test_layouts_are_the_ones_in_the_spec():
     assert set(HUBMAP_LAYOUTS) == {'YXS', 'SYX', '11SYX', 'pages'}
+
+
+def _splits(out):
+    return {row['slide']: row['split'] for row in read_manifest(osp.join(out, 'manifest.csv'))}
+
+
+def test_split_column_holds_the_held_out_slides_and_reruns_relabel(tmp_path):
+    """Published held-out slides are val/test in the manifest (configs select by split);
+    a rerun with another split table only rewrites the manifest (tiles resume)."""
+    from crossspec_mmseg.converters.hubmap import HELD_OUT_SLIDES
+    raw = str(tmp_path / 'raw')
+    ids = write_hubmap_raw(raw, n_slides=3, shape=(128, 160), seed=2,
+                           slide_ids=['1e2425f28', 'b9a3865fc', '0486052bb'])
+    out = str(tmp_path / 'out')
+    convert_hubmap(raw, out, tile=64, min_tissue=0)
+    assert _splits(out) == {i: HELD_OUT_SLIDES.get(i, 'train') for i in ids}
+    assert set(_splits(out).values()) == {'val', 'test', 'train'}
+
+    table = tmp_path / 'splits.csv'
+    table.write_text('id,split\n0486052bb,test\n')
+    summary = convert_hubmap(raw, out, tile=64, min_tissue=0, splits_csv=str(table))
+    assert summary.resumed == sum(summary.written.values())  # no tile rewritten
+    assert _splits(out) == {'1e2425f28': 'train', 'b9a3865fc': 'train', '0486052bb': 'test'}
+
+
+@pytest.mark.parametrize('text, message', [
+    ('id,split\n0486052bb,holdout\n', "split 'holdout' of 0486052bb is not one of"),
+    ('id,split\nnot_a_slide,val\n', 'split table names slides not in train.csv'),
+    ('id,split\n0486052bb,val\n0486052bb,test\n', 'listed twice')])
+def test_bad_split_table_is_refused(tmp_path, text, message):
+    from crossspec_mmseg.converters.errors import BadDownloadError
+    raw = str(tmp_path / 'raw')
+    write_hubmap_raw(raw, n_slides=1, shape=(128, 160), slide_ids=['0486052bb'])
+    table = tmp_path / 'splits.csv'
+    table.write_text(text)
+    with pytest.raises(BadDownloadError, match=message):
+        convert_hubmap(raw, str(tmp_path / 'out'), tile=64, splits_csv=str(table))
+    assert not osp.exists(tmp_path / 'out' / 'manifest.csv')

@@ -8,7 +8,7 @@ import pytest
 from skimage.draw import polygon2mask
 
 from crossspec_mmseg.converters import convert_orbit
-from crossspec_mmseg.converters.orbit import DEFAULT_GROUPS_CSV, read_groups
+from crossspec_mmseg.converters.orbit import SLIDE_TABLE_CSV, read_slide_table
 from crossspec_mmseg.datasets import read_manifest
 from crossspec_mmseg.demo.raw_downloads import write_orbit_raw
 from helpers import ORBIT_BLOBS_DIR, orbit_expected
@@ -43,7 +43,7 @@ def raw(tmp_path_factory):
 def test_masks_species_and_split(raw, tmp_path):
     root, groups = raw
     out = str(tmp_path / 'out')
-    convert_orbit(root, out, groups=groups, tile=64, overlap=0.5, min_tissue=0)
+    convert_orbit(root, out, slide_table=groups, tile=64, overlap=0.5, min_tissue=0)
     rows = read_manifest(osp.join(out, 'manifest.csv'))
     species = {r['slide']: (r['species'], r['split'], r['stain']) for r in rows}
     assert species == {'4711': ('mouse', 'train', 'H&E'), '4712': ('rat', 'test', 'PAS')}
@@ -58,7 +58,7 @@ def test_masks_species_and_split(raw, tmp_path):
 
 
 def test_shipped_groups_table_covers_88_slides():
-    table = read_groups(DEFAULT_GROUPS_CSV)
+    table = read_slide_table(SLIDE_TABLE_CSV)
     assert len(table) == 88
     assert {r['species'] for r in table.values()} == {'mouse', 'rat'}
 
@@ -70,12 +70,12 @@ def test_annotation_for_missing_slide_is_named(raw, tmp_path):
     shutil.copytree(root, copy)
     os.remove(osp.join(copy, 'test', '4712.tiff'))
     with pytest.raises(ValueError, match=r"not in the download: \['4712 \(4712\)'\]"):
-        convert_orbit(copy, str(tmp_path / 'out'), groups=groups, tile=64)
+        convert_orbit(copy, str(tmp_path / 'out'), slide_table=groups, tile=64)
 
 
 def test_slide_missing_from_groups_table(raw, tmp_path):
     root, _ = raw
-    with pytest.raises(ValueError, match='slide 4711 is not in the groups table'):
+    with pytest.raises(ValueError, match='slide 4711 is not in the slide table'):
         convert_orbit(root, str(tmp_path / 'out'), tile=64)  # shipped table: real ids only
 
 
@@ -95,7 +95,7 @@ def test_match_by_filename_stem(raw, tmp_path):
         table = f.read().replace('4711,', 'slideA,')
     with open(osp.join(copy, 'groups.csv'), 'w') as f:
         f.write(table)
-    convert_orbit(copy, str(tmp_path / 'out'), groups=osp.join(copy, 'groups.csv'), tile=64,
+    convert_orbit(copy, str(tmp_path / 'out'), slide_table=osp.join(copy, 'groups.csv'), tile=64,
                   min_tissue=0)
     rows = [r for r in read_manifest(str(tmp_path / 'out' / 'manifest.csv'))
             if r['slide'] == 'slideA']

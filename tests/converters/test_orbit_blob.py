@@ -29,7 +29,7 @@ def test_decoded_values_match_expected(record):
     shape = decode_orbit_blob(blob(osp.splitext(osp.basename(record['blob']))[0]))
     assert shape.color_argb == record['color_argb']
     assert shape.scale == record['scale']
-    assert shape.sub_type == record['sub_type'] and shape.group == record['group']
+    assert shape.sub_type == record['sub_type'] and shape.annotation_group == record['group']
     if record['shape'] == 'PolygonExt':
         assert shape.kind == 'polygon' and len(shape.points) == record['npoints']
         np.testing.assert_allclose(shape.stored, record['points_stored'])

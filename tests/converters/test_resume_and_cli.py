@@ -45,5 +45,5 @@ def test_clis_write_datasets(tmp_path):
 
     groups = write_orbit_raw(str(tmp_path / 'ob'), ORBIT_BLOBS_DIR)
     out = run_cli('tools/dataset_converters/orbit.py', str(tmp_path / 'ob'),
-                  str(tmp_path / 'ob_out'), '--groups', groups, '--tile', '64', '--keep-all')
+                  str(tmp_path / 'ob_out'), '--slide-table', groups, '--tile', '64', '--keep-all')
     assert 'mouse: 63 written' in out and 'rat: 63 written' in out  # 7 x 9 windows

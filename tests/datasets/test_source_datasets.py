@@ -20,7 +20,7 @@ def glomeruli(tmp_path_factory):
     convert_hubmap(str(root / 'hubmap_raw'), str(root / 'hubmap'), scale=0.5, tile=64,
                    anatomy=True)
     groups = write_orbit_raw(str(root / 'orbit_raw'), ORBIT_BLOBS_DIR)
-    convert_orbit(str(root / 'orbit_raw'), str(root / 'orbit'), groups=groups, tile=64)
+    convert_orbit(str(root / 'orbit_raw'), str(root / 'orbit'), slide_table=groups, tile=64)
     return root, ids
 
 

@@ -61,13 +61,6 @@ def test_species_weight_scales_each_sample_loss(demo_data, monkeypatch):
     assert weighted.weights_for(batch['data_samples']).tolist() == [2.5, 2.5]
 
 
-def test_inverse_frequency_weights_from_manifest(demo_data):
-    from crossspec_mmseg.models import weights_from_manifest
-    weights = weights_from_manifest(osp.join(demo_data, 'manifest.csv'),
-                                    filters=dict(split=['fold0', 'fold1', 'fold2']))
-    assert min(weights.values()) == 1.0 and set(weights) == {'human', 'mouse'}
-
-
 @pytest.mark.parametrize('check_labels, expected', [(True, 4), (False, 0)])
 def test_host_syncs_per_training_step(demo_data, monkeypatch, check_labels, expected):
     """What would make a GPU wait, counted in one loss step of the species-weighted

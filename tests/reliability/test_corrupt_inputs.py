@@ -115,7 +115,7 @@ def convert(kind, raw, out, **kwargs):
         return convert_nuinsseg(raw, out, **kwargs)
     if kind == 'hubmap':
         return convert_hubmap(raw, out, tile=32, anatomy=True, min_tissue=0, **kwargs)
-    return convert_orbit(raw, out, groups=osp.join(raw, 'groups.csv'), tile=32, min_tissue=0,
+    return convert_orbit(raw, out, slide_table=osp.join(raw, 'groups.csv'), tile=32, min_tissue=0,
                          **kwargs)
 
 

@@ -67,7 +67,7 @@ def test_orbit_db_is_opened_read_only(tmp_path, monkeypatch):
         opened.append((str(target), kwargs.get('uri')))
         return real_connect(target, *args, **kwargs)
     monkeypatch.setattr(sqlite3, 'connect', connect)
-    convert_orbit(raw, str(tmp_path / 'out'), groups=groups, tile=32, min_tissue=0)
+    convert_orbit(raw, str(tmp_path / 'out'), slide_table=groups, tile=32, min_tissue=0)
     assert opened and all(uri and target.endswith('?mode=ro') for target, uri in opened)
     assert open(db, 'rb').read() == before and os.stat(db).st_mtime_ns == stat.st_mtime_ns
     assert not [f for f in os.listdir(raw) if f.startswith('orbit.db-')]  # no journal/WAL

@@ -1,13 +1,18 @@
 """HuBMAP "Hacking the Kidney" download -> tiles + manifest.csv.
 
     python tools/dataset_converters/hubmap.py RAW_DIR OUT_DIR [--scale 0.4] [--tile 512]
-        [--overlap 0.5] [--anatomy] [--keep-all] [--skip-bad]
+        [--overlap 0.5] [--anatomy] [--splits SPLITS.csv] [--keep-all] [--skip-bad]
+
+The manifest's `split` column holds `val`/`test` for the held-out slides (the
+glomeruli configs' published choice, or `--splits` with columns id,split) and
+`train` for the rest; rerunning with other splits only rewrites the manifest.
 """
 import argparse
 
 from _cli import add_skip_bad_arg, add_tiling_args, run_converter, tiling_kwargs
 
 from crossspec_mmseg.converters import convert_hubmap
+from crossspec_mmseg.converters.hubmap import read_splits
 
 
 def main():
@@ -18,10 +23,12 @@ def main():
     add_tiling_args(parser)
     parser.add_argument('--anatomy', action='store_true',
                         help='also write masks_anatomy/ (0 bg, 1 cortex, 2 medulla)')
+    parser.add_argument('--splits', help='CSV with columns id,split (val/test; others train); '
+                        'default: the held-out slides of the glomeruli configs')
     add_skip_bad_arg(parser)
     args = parser.parse_args()
     run_converter(convert_hubmap, args.out_dir, raw_dir=args.raw_dir, anatomy=args.anatomy,
-                  skip_bad=args.skip_bad, **tiling_kwargs(args))
+                  skip_bad=args.skip_bad, splits_csv=args.splits, **tiling_kwargs(args))
 
 
 if __name__ == '__main__':

@@ -1,13 +1,14 @@
 """Orbit mouse/rat glomeruli slides + orbit.db -> tiles + manifest.csv.
 
-    python tools/dataset_converters/orbit.py RAW_DIR OUT_DIR [--db PATH] [--groups CSV]
+    python tools/dataset_converters/orbit.py RAW_DIR OUT_DIR [--db PATH]
+        [--slide-table CSV]
         [--scale S] [--tile 512] [--overlap 0.5] [--keep-all] [--skip-bad]
 """
 import argparse
 
 from _cli import add_skip_bad_arg, add_tiling_args, run_converter, tiling_kwargs
 
-from crossspec_mmseg.converters import DEFAULT_GROUPS_CSV, convert_orbit
+from crossspec_mmseg.converters import SLIDE_TABLE_CSV, convert_orbit
 
 
 def main():
@@ -16,13 +17,14 @@ def main():
     parser.add_argument('raw_dir', help='folder with train/ and test/ slides')
     parser.add_argument('out_dir')
     parser.add_argument('--db', help='orbit.db (default: RAW_DIR/orbit.db)')
-    parser.add_argument('--groups', default=DEFAULT_GROUPS_CSV,
-                        help='slide id -> stain/species table (default: the shipped one)')
+    parser.add_argument('--slide-table', '--groups', default=SLIDE_TABLE_CSV,
+                        help='CSV raw_data_file_id,stain,species,group (default: the published '
+                        'table shipped with the package; --groups is its old name)')
     add_tiling_args(parser)
     add_skip_bad_arg(parser)
     args = parser.parse_args()
     run_converter(convert_orbit, args.out_dir, raw_dir=args.raw_dir, db=args.db,
-                  groups=args.groups, skip_bad=args.skip_bad, **tiling_kwargs(args))
+                  slide_table=args.slide_table, skip_bad=args.skip_bad, **tiling_kwargs(args))
 
 
 if __name__ == '__main__':

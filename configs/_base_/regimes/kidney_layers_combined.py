@@ -25,12 +25,12 @@ train_dataloader = dict(
     dataset=dict(_delete_=True, type='ConcatDataset', ignore_keys=['classes', 'palette', 'label_map'],
                  datasets=[dict(mouse_layers, filters=dict(split='train'),
                                 pipeline={{_base_.train_pipeline}}),
-                           dict(human_layers, filters={'!slide': ['1e2425f28', 'afa5e8098']},
+                           dict(human_layers, filters=dict(split='train'),
                                 pipeline={{_base_.train_pipeline}})]))
 val_dataloader = dict(dataset=dict(
     _delete_=True, type='ConcatDataset', ignore_keys=['classes', 'palette', 'label_map'],
     datasets=[dict(mouse_layers, filters=dict(split='val'), pipeline={{_base_.test_pipeline}}),
-              dict(human_layers, filters=dict(slide=['1e2425f28', 'afa5e8098']),
+              dict(human_layers, filters=dict(split='val'),
                    pipeline={{_base_.test_pipeline}})]))
 test_dataloader = val_dataloader
 # Each dataset scored in its own label set (leaf predictions mapped up).

@@ -22,8 +22,6 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..losses.inverse_frequency import weights_from_manifest
-
 __all__ = ['CrossSpeciesEncoderDecoder']
 
 
@@ -53,6 +51,11 @@ def _resolve_weights(spec: Union[None, Mapping]) -> Optional[Dict[str, float]]:
         return None
     spec = dict(spec)
     if spec.get('type') == 'inverse_frequency':
+        warnings.warn("sample_weight=dict(type='inverse_frequency', manifest=...) is deprecated: "
+                      "count the training set with custom_hooks=[dict(type="
+                      "'InverseFrequencyWeightHook', column=..., max_weight=...)]",
+                      DeprecationWarning, stacklevel=3)
+        from ...datasets.inverse_frequency import weights_from_manifest
         spec.pop('type')
         weights = weights_from_manifest(**spec)
         print_log(f'inverse-frequency sample weights from {spec["manifest"]}: '
@@ -69,10 +72,12 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
 
     Args:
         sample_weight: ``{value: weight}`` for the metainfo key ``weight_key``
-            (e.g. ``dict(human=2.5, mouse=1.0)``), or
-            ``dict(type='inverse_frequency', manifest=PATH, column='species',
-            filters=dict(split=[...]), max_weight=None)`` to derive them from
-            the training manifest. ``None``: plain EncoderDecoder.
+            (e.g. ``dict(human=2.5, mouse=1.0)``). ``None``: plain
+            EncoderDecoder, unless :class:`~crossspec_mmseg.engine.
+            InverseFrequencyWeightHook` sets weights counted on the training
+            set (:meth:`set_sample_weight`). The old
+            ``dict(type='inverse_frequency', manifest=...)`` still works for
+            one release (deprecated: it reads data files in the model).
         weight_key: The metainfo key whose value selects the weight.
         default_weight: Weight for values missing from ``sample_weight``;
             ``None`` makes a missing value an error.
@@ -102,12 +107,10 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
             kwargs['pretrained'] = None
             kwargs['backbone'] = dict(kwargs['backbone'], init_cfg=None)
         super().__init__(*args, **kwargs)
-        self.sample_weight = _resolve_weights(sample_weight)
         self.weight_key, self.default_weight = weight_key, default_weight
         self._batch = _BatchWeights()
-        if self.sample_weight is not None:
-            for head in self._heads():
-                head.sampler = _SampleWeightSampler(self._batch, head.sampler)
+        self.sample_weight: Optional[Dict[str, float]] = None
+        self.set_sample_weight(_resolve_weights(sample_weight))
         self.frozen_modules = tuple(frozen_modules)
         for path in self.frozen_modules:
             try:
@@ -116,6 +119,18 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
                 raise AttributeError(f'frozen_modules: the model has no submodule {path!r}') \
                     from None
         self.train(self.training)  # frozen modules to eval mode
+
+    def set_sample_weight(self, weights: Optional[Mapping[str, float]],
+                          weight_key: Optional[str] = None) -> None:
+        """Weight each training sample by ``weights[metainfo[weight_key]]``
+        from now on (``None``: unweighted)."""
+        if weights is not None and self.sample_weight is None:
+            for head in self._heads():
+                head.sampler = _SampleWeightSampler(self._batch, head.sampler)
+        self.sample_weight = None if weights is None else {
+            str(k): float(v) for k, v in weights.items()}
+        if weight_key is not None:
+            self.weight_key = weight_key
 
     def train(self, mode: bool = True) -> 'CrossSpeciesEncoderDecoder':
         """As ``nn.Module.train``, but frozen modules stay in eval mode."""

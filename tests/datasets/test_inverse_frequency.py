@@ -1,7 +1,7 @@
 """Inverse-frequency weights on NuInsSeg's published counts, with and without a cap."""
 import pytest
 
-from crossspec_mmseg.models import inverse_frequency_weights
+from crossspec_mmseg.datasets import inverse_frequency_weights
 
 COUNTS = dict(kidney=dict(human=11, mouse=40), liver=dict(human=40, mouse=36),
               spleen=dict(human=34, mouse=7))
@@ -28,3 +28,12 @@ def test_cap_reproduces_published_kidney_weight():
 def test_bad_input(counts, cap, message):
     with pytest.raises(ValueError, match=message):
         inverse_frequency_weights(counts, cap)
+
+
+def test_weights_from_manifest_count_the_filtered_rows(demo_data):
+    import os.path as osp
+
+    from crossspec_mmseg.datasets import weights_from_manifest
+    weights = weights_from_manifest(osp.join(demo_data, 'manifest.csv'),
+                                    filters=dict(split=['fold0', 'fold1', 'fold2']))
+    assert min(weights.values()) == 1.0 and set(weights) == {'human', 'mouse'}

@@ -1,4 +1,4 @@
-"""Weights from sample counts: inverse frequency, most frequent group = 1.
+"""Sample weights from counts: inverse frequency, most frequent group = 1.
 
     w_g = max_h(n_h) / n_g, then capped at ``max_weight`` if given.
 
@@ -6,15 +6,19 @@ On NuInsSeg's counts this gives kidney human 3.6 (11 vs 40 mouse), liver
 mouse 1.1 (36 vs 40), spleen mouse 4.9 (7 vs 34). One published table used
 2.5 / 1.1 / 4.8: the kidney weight was capped (``max_weight=2.5`` for that
 organ), the others plain inverse frequency (4.86 reported as 4.8).
+
+These are data-side computations: the training set is counted by
+:class:`crossspec_mmseg.engine.InverseFrequencyWeightHook` (which hands the
+weights to the segmentor and logs them) or by hand from a manifest.
 """
 from __future__ import annotations
 
 from collections import Counter
 from typing import Dict, Iterable, Mapping, Optional, Sequence, Union
 
-from ...datasets.manifest import Filters, filter_rows, read_manifest
+from .manifest import Filters, filter_rows, read_manifest
 
-__all__ = ['inverse_frequency_weights', 'weights_from_manifest']
+__all__ = ['inverse_frequency_weights', 'weights_from_dataset', 'weights_from_manifest']
 
 
 def inverse_frequency_weights(counts: Mapping[str, int],
@@ -44,4 +48,15 @@ def weights_from_manifest(manifest: Union[str, Sequence[str]], column: str = 'sp
     counts = Counter(row[column] for row in rows)
     if not counts:
         raise ValueError(f'{manifest}: no rows match {filters}')
+    return inverse_frequency_weights(counts, max_weight)
+
+
+def weights_from_dataset(dataset, column: str = 'species',
+                         max_weight: Optional[float] = None) -> Dict[str, float]:
+    """Inverse-frequency weights of ``column`` over the samples of a built
+    dataset (a manifest dataset or an mmengine ``ConcatDataset`` of them): the
+    rows that actually train, after filters and regime."""
+    counts = Counter(str(dataset.get_data_info(i)[column]) for i in range(len(dataset)))
+    if not counts:
+        raise ValueError(f'the training dataset is empty; no {column!r} to weight')
     return inverse_frequency_weights(counts, max_weight)
