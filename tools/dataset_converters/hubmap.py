@@ -12,7 +12,6 @@ import argparse
 from _cli import add_skip_bad_arg, add_tiling_args, run_converter, tiling_kwargs
 
 from crossspec_mmseg.converters import convert_hubmap
-from crossspec_mmseg.converters.hubmap import read_splits
 
 
 def main():
