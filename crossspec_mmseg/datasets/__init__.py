@@ -8,8 +8,9 @@ from .sources import (
     NuInsSegDataset,
     OrbitGlomeruliDataset,
 )
+from .transforms import RandomHEDJitter, StainNormalize
 
 __all__ = ['MANIFEST_COLUMNS', 'META_COLUMNS', 'CrossSpeciesSegDataset', 'GLOMERULUS_METAINFO',
            'HuBMAPAnatomyDataset', 'HuBMAPDataset', 'NuInsSegDataset', 'OrbitGlomeruliDataset',
-           'REGIMES', 'analogous_organs', 'filter_rows', 'read_manifest', 'select_regime',
-           'write_manifest']
+           'RandomHEDJitter', 'REGIMES', 'StainNormalize', 'analogous_organs', 'filter_rows',
+           'read_manifest', 'select_regime', 'write_manifest']
