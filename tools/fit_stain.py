@@ -50,14 +50,20 @@ def read_tiles(paths: list):
     """Yield each tile as uint8 BGR, with a progress bar when tqdm is installed."""
     try:
         from tqdm import tqdm
-        paths = tqdm(paths, desc='tiles', unit='tile')
     except ImportError:
-        pass
+        tqdm = None
+    bar = tqdm(total=len(paths), desc='tiles', unit='tile') if tqdm else None
     for path in paths:
         img = cv2.imread(path, cv2.IMREAD_COLOR)
         if img is None:
+            if bar is not None:
+                bar.close()  # end the bar's line before the error
             fail(f'cannot read tile {path} (not an image, or unreadable)')
+        if bar is not None:
+            bar.update()
         yield img
+    if bar is not None:
+        bar.close()
 
 
 def main():
