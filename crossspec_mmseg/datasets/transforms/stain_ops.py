@@ -1,9 +1,10 @@
 """Stain maths on uint8 BGR images: HED jitter, Macenko and Reinhard.
 
-Every map here is linear in optical density (OD) or LAB, so each image costs a
-256-entry lookup table (uint8 -> log intensity), one 3x4 affine transform per
-pixel (``cv2.transform``) and an ``exp``; the matrices are built in RGB order
-and flipped for OpenCV/MMSeg's BGR images.
+Each change of stain is affine in log intensity (HED jitter, Macenko) or in
+LAB (Reinhard), so once its matrix is known an image costs a 256-entry lookup
+table (uint8 -> log intensity or OD), one 3x4 affine map per pixel
+(``cv2.transform``) and an ``exp``. Matrices are built in RGB order and
+flipped for OpenCV/MMSeg's BGR images.
 """
 from __future__ import annotations
 
@@ -89,8 +90,9 @@ def macenko_stain_matrix(od: np.ndarray, alpha: float = 1.0, beta: float = 0.15,
                          axis=0)
     if len(tissue) < max(min_pixels, 3):
         return None
-    centred = tissue - tissue.mean(axis=0)
-    _, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
+    covariance, _ = cv2.calcCovarMatrix(tissue, None, cv2.COVAR_NORMAL | cv2.COVAR_ROWS,
+                                        ctype=cv2.CV_64F)  # float64 sums, unscaled
+    _, vectors = np.linalg.eigh(covariance)
     plane = vectors[:, 1:3]
     projected = plane.T.astype(np.float32) @ tissue.T
     angle = np.arctan2(projected[1], projected[0])
@@ -121,8 +123,8 @@ def macenko_normalize(img: np.ndarray, stain_matrix: np.ndarray, max_concentrati
     concentrations (least squares over all pixels) are scaled so their 99th
     percentiles equal ``max_concentrations``, then recombined with the target
     vectors: ``I = Io exp(-C @ stain_matrix)``, saturated to uint8. An image
-    whose stains cannot be estimated (too little tissue, one stain) is
-    returned unchanged.
+    whose stains cannot be estimated (too little tissue, one stain, no
+    positive concentrations) is returned unchanged.
 
     Args:
         img: (H, W, 3) uint8 BGR image.
@@ -137,6 +139,8 @@ def macenko_normalize(img: np.ndarray, stain_matrix: np.ndarray, max_concentrati
     if stains is None:
         return img
     own_max = np.percentile(stain_concentrations(pixels, stains), 99, axis=1)
+    if not (own_max > 0).all():
+        return img
     scale = np.asarray(max_concentrations, float) / own_max
     # ln I' = ln Io - OD @ (unmix.T diag(scale) target), all in RGB order
     matrix = -np.linalg.pinv(stains.T).T @ (scale[:, None] * np.asarray(stain_matrix, float))
