@@ -208,6 +208,9 @@ def test_target_errors_name_the_file(tmp_path):
     short.write_text(json.dumps(dict(method='reinhard', mean=[1, 2], std=[1, 1, 1])))
     with pytest.raises(StainTargetError, match=f"{short}: 'mean' must be 3 finite"):
         load_stain_target(str(short), 'reinhard')
+    with pytest.raises(StainTargetError, match="inline stain target: 'io' must be a positive"):
+        StainNormalize(dict(method='macenko', stain_matrix=STAINS_A.tolist(),
+                            max_concentrations=[1, 1], io='240'))
 
 
 def test_target_read_once_from_json(tmp_path):

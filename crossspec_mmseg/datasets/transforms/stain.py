@@ -89,8 +89,7 @@ class StainNormalize(BaseTransform):
         else:
             results['img'] = macenko_normalize(
                 results['img'], t['stain_matrix'], t['max_concentrations'],
-                io=t.get('io', 240.0), alpha=t.get('alpha', 1.0), beta=t.get('beta', 0.15),
-                min_pixels=self.min_tissue_pixels)
+                io=t['io'], alpha=t['alpha'], beta=t['beta'], min_pixels=self.min_tissue_pixels)
         return results
 
     def __repr__(self) -> str:

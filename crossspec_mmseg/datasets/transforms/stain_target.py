@@ -90,6 +90,8 @@ def _fit_reinhard(images: Iterable[np.ndarray]) -> dict:
                 provenance=dict(n_tiles=tiles, n_pixels=count))
 
 
+#: Optional Macenko parameters of a target and their published values.
+MACENKO_DEFAULTS = dict(io=240.0, alpha=1.0, beta=0.15)
 #: Required fields of each method: name -> shape.
 _FIELDS = {'macenko': dict(stain_matrix=(2, 3), max_concentrations=(2,)),
            'reinhard': dict(mean=(3,), std=(3,))}
@@ -98,12 +100,13 @@ _FIELDS = {'macenko': dict(stain_matrix=(2, 3), max_concentrations=(2,)),
 def load_stain_target(target: str | dict, method: str) -> dict:
     """Read and check a stain target: a JSON path or the same content as a dict.
 
-    Returns the target with its arrays as float NumPy arrays.
+    Returns the target with its arrays as float NumPy arrays and, for
+    Macenko, ``io``, ``alpha`` and ``beta`` (published values when absent).
 
     Raises:
         StainTargetError: the file is missing or not JSON, the target is of
-            another method, or a field is missing or has the wrong shape; the
-            message names the file.
+            another method, or a field is missing, of the wrong shape or out
+            of range; the message names the file.
     """
     if method not in METHODS:
         raise StainTargetError(f'unknown stain method {method!r} (choose from {METHODS})')
@@ -134,6 +137,13 @@ def load_stain_target(target: str | dict, method: str) -> dict:
             raise StainTargetError(f'{name}: {field!r} must be {"x".join(map(str, shape))} '
                                    'finite numbers; refit it with tools/fit_stain.py')
         checked[field] = value
-    if method == 'macenko' and not (checked['max_concentrations'] > 0).all():
-        raise StainTargetError(f'{name}: max_concentrations must be positive')
+    if method == 'macenko':
+        if not (checked['max_concentrations'] > 0).all():
+            raise StainTargetError(f'{name}: max_concentrations must be positive')
+        for field, default in MACENKO_DEFAULTS.items():
+            value = target.get(field, default)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    0 < value < float('inf')):
+                raise StainTargetError(f'{name}: {field!r} must be a positive number')
+            checked[field] = float(value)
     return checked
