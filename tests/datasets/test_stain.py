@@ -107,9 +107,11 @@ def test_hed_jitter_seeded():
     assert np.array_equal(RandomHEDJitter(prob=0)(dict(img=img.copy()))['img'], img)
 
 
-def test_hed_jitter_rejects_bad_parameters():
+def test_hed_jitter_rejects_bad_parameters_and_images():
     with pytest.raises(ValueError, match='prob'):
         RandomHEDJitter(prob=1.5)
+    with pytest.raises(ValueError, match='needs a uint8 BGR image.*float32.*tile.png'):
+        RandomHEDJitter(prob=1)(dict(img=np.zeros((4, 4, 3), np.float32), img_path='tile.png'))
 
 
 # Macenko

@@ -14,6 +14,17 @@ from .stain_target import load_stain_target
 __all__ = ['RandomHEDJitter', 'StainNormalize']
 
 
+def bgr_uint8(results: dict, transform: str) -> np.ndarray:
+    """``results['img']``, refused unless it is an (H, W, 3) uint8 image."""
+    img = results['img']
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f'{transform} needs a uint8 BGR image (LoadImageFromFile with '
+                         f'color_type="color"), got {img.dtype} {img.shape} for '
+                         f'{results.get("img_path", "an image")}: put it before any '
+                         'normalisation or conversion to float')
+    return img
+
+
 @TRANSFORMS.register_module()
 class RandomHEDJitter(BaseTransform):
     """Perturb haematoxylin, eosin and DAB (Tellez et al. 2018).
@@ -50,7 +61,7 @@ class RandomHEDJitter(BaseTransform):
     def transform(self, results: dict) -> dict:
         params = self.draw()
         if params is not None:
-            results['img'] = hed_jitter(results['img'], *params)
+            results['img'] = hed_jitter(bgr_uint8(results, 'RandomHEDJitter'), *params)
         return results
 
     def __repr__(self) -> str:
@@ -83,13 +94,13 @@ class StainNormalize(BaseTransform):
         self.source = target if isinstance(target, str) else 'inline'
 
     def transform(self, results: dict) -> dict:
-        t = self.target
+        img, target = bgr_uint8(results, 'StainNormalize'), self.target
         if self.method == 'reinhard':
-            results['img'] = reinhard_normalize(results['img'], t['mean'], t['std'])
+            results['img'] = reinhard_normalize(img, target['mean'], target['std'])
         else:
             results['img'] = macenko_normalize(
-                results['img'], t['stain_matrix'], t['max_concentrations'],
-                io=t['io'], alpha=t['alpha'], beta=t['beta'], min_pixels=self.min_tissue_pixels)
+                img, target['stain_matrix'], target['max_concentrations'], io=target['io'],
+                alpha=target['alpha'], beta=target['beta'], min_pixels=self.min_tissue_pixels)
         return results
 
     def __repr__(self) -> str:
