@@ -13,9 +13,10 @@ from .sources import (
     NuInsSegDataset,
     OrbitGlomeruliDataset,
 )
+from .transforms import RandomHEDJitter, StainNormalize
 
 __all__ = ['MANIFEST_COLUMNS', 'META_COLUMNS', 'CrossSpeciesSegDataset', 'GLOMERULUS_METAINFO',
            'HuBMAPAnatomyDataset', 'HuBMAPDataset', 'NuInsSegDataset', 'OrbitGlomeruliDataset',
-           'REGIMES', 'analogous_organs', 'filter_rows', 'read_manifest', 'select_regime',
-           'inverse_frequency_weights', 'weights_from_dataset', 'weights_from_manifest',
-           'write_manifest']
+           'REGIMES', 'RandomHEDJitter', 'StainNormalize', 'analogous_organs', 'filter_rows',
+           'inverse_frequency_weights', 'read_manifest', 'select_regime', 'weights_from_dataset',
+           'weights_from_manifest', 'write_manifest']

@@ -18,6 +18,13 @@ train_pipeline = [
          saturation_range=(0.8, 1.2), hue_delta=8),
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
+# Option: stain augmentation (docs/stain.md). `train_pipeline_hed` is
+# `train_pipeline` with HED jitter (Tellez et al. 2018) before the photometric
+# distortion; a config switches it on with one line:
+#     train_dataloader = dict(dataset=dict(pipeline={{_base_.train_pipeline_hed}}))
+# (regime configs with several datasets set each dataset's pipeline). Off by default.
+hed_jitter = dict(type='RandomHEDJitter', sigma=0.05, bias=0.01, prob=0.5)
+train_pipeline_hed = train_pipeline[:-2] + [hed_jitter] + train_pipeline[-2:]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),

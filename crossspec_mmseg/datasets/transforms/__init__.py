@@ -1,0 +1,5 @@
+from .stain import RandomHEDJitter, StainNormalize
+from .stain_target import StainTargetError, fit_stain_target, load_stain_target
+
+__all__ = ['RandomHEDJitter', 'StainNormalize', 'StainTargetError', 'fit_stain_target',
+           'load_stain_target']
