@@ -14,7 +14,9 @@ loader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root=da
 train_dataloader = dict(batch_size=8, **loader)
 val_dataloader = loader
 test_dataloader = loader
-val_evaluator = dict(report_by=('species',))
+val_evaluator = [dict(type='GroupIoUMetric', report_by=('species',)),
+                 dict(type='GroupInstanceMetric', report_by=('species',),
+                      postprocess={{_base_.nucleus_postprocess}})]
 test_evaluator = val_evaluator
 max_iters = 400
 model = dict(

@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 #: ``(x, y, w, h) -> uint8 (h, w)`` label window at full resolution.
 LabelFn = Callable[[int, int, int, int], np.ndarray]
+#: Manifest column of a label folder whose column is not the folder's own name.
+LABEL_COLUMNS = {'masks': 'mask', 'instances': 'instance', 'masks_contour': 'mask_contour'}
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,12 @@ class SourceImage:
         open_reader: Returns an object with ``read(x, y, w, h) -> RGB`` and
             ``close()`` (opened only when the source has work left).
         labels: Mask folder -> function rasterising that label window;
-            ``'masks'`` is required.
+            ``'masks'`` is required. Its manifest column is the folder's name
+            or the one in :data:`LABEL_COLUMNS`. Labels are resampled with
+            nearest neighbour (uint8 or uint16 PNGs).
         fields: Manifest fields (dataset, species, organ, slide, group, split).
+        pad_values: Fill of a label window clipped at the border (default
+            255, ignore; e.g. 0 for an instance map, where 255 is an id).
     """
 
     name: str
@@ -94,6 +100,7 @@ class SourceImage:
     open_reader: Callable[[], object]
     labels: Dict[str, LabelFn]
     fields: Dict[str, object]
+    pad_values: Dict[str, int] = field(default_factory=dict)
 
 
 class SkippedInputs:
@@ -237,11 +244,11 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
                 progress.update(1)
                 stem = f'{source.name}_x{x}_y{y}'
                 stems.append(stem)
-                row = dict(source.fields, image=f'images/{stem}.png', mask=f'masks/{stem}.png',
+                row = dict(source.fields, image=f'images/{stem}.png',
                            x=x, y=y, width=min(window, width - x), height=min(window, height - y),
                            scale=tiling.scale)
-                row.update({d: f'{d}/{stem}.png' for d in writer.label_dirs
-                            if d != 'masks'})
+                row.update({LABEL_COLUMNS.get(d, d): f'{d}/{stem}.png'
+                            for d in writer.label_dirs})
                 if writer.exists(stem):
                     summary.resumed += 1
                     summary.written[species] += 1
@@ -260,7 +267,8 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
                         raise BadInputError(f'{source.name}: {folder} window {mask.shape} differs '
                                             f'from image window {rgb.shape[:2]} at x={x}, y={y}; '
                                             'its label file does not match the image size')
-                    labels[folder] = resize_square(pad_square(mask, window, 255), tile,
+                    fill = source.pad_values.get(folder, 255)
+                    labels[folder] = resize_square(pad_square(mask, window, fill), tile,
                                                    cv2.INTER_NEAREST)
                 image = resize_square(pad_square(rgb, window, 0), tile, cv2.INTER_AREA)
                 writer.write(stem, image, labels)

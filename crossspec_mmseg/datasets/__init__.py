@@ -8,8 +8,10 @@ from .sources import (
     NuInsSegDataset,
     OrbitGlomeruliDataset,
 )
+from .transforms import LoadInstanceMap, PackSegInputsWithInstances
 
 __all__ = ['MANIFEST_COLUMNS', 'META_COLUMNS', 'CrossSpeciesSegDataset', 'GLOMERULUS_METAINFO',
-           'HuBMAPAnatomyDataset', 'HuBMAPDataset', 'NuInsSegDataset', 'OrbitGlomeruliDataset',
+           'HuBMAPAnatomyDataset', 'HuBMAPDataset', 'LoadInstanceMap', 'NuInsSegDataset',
+           'OrbitGlomeruliDataset', 'PackSegInputsWithInstances',
            'REGIMES', 'analogous_organs', 'filter_rows', 'read_manifest', 'select_regime',
            'write_manifest']

@@ -28,7 +28,7 @@ class GroupInstanceMetric(BaseMetric):
 
     Predicted instances come from the predicted class map through
     ``postprocess``. True instances come from the data sample's
-    ``gt_instance_map`` (``LoadInstanceMap`` + ``PackSegInputs``'s successor
+X
     ``PackSegInstanceInputs``); a sample without one falls back to the same
     ``postprocess`` applied to its ground-truth class map (touching nuclei
     of a plain semantic mask then merge). Instances, true or predicted, with
