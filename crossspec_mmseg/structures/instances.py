@@ -14,15 +14,16 @@ from typing import Sequence, Tuple
 
 import cv2
 import numpy as np
-from mmengine.registry import Registry
+from mmseg.registry import TASK_UTILS
 from scipy import ndimage
 from skimage.segmentation import watershed
 
 __all__ = ['INSTANCE_POSTPROCESSORS', 'ConnectedComponents', 'ContourWatershed',
            'relabel', 'remove_small']
 
-#: Post-processing from a class map to an instance map, built from ``dict(type=...)``.
-INSTANCE_POSTPROCESSORS = Registry('instance post-processing', scope='crossspec_mmseg')
+#: Where post-processing (class map -> instance map) is registered and built from
+#: ``dict(type=...)``: MMSeg's ``TASK_UTILS``, so configs under the ``mmseg`` scope find it.
+INSTANCE_POSTPROCESSORS = TASK_UTILS
 
 
 def relabel(ids: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

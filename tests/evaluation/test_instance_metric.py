@@ -9,7 +9,12 @@ import torch
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from crossspec_mmseg.evaluation import GroupInstanceMetric, format_group_table, image_counts
+from crossspec_mmseg.evaluation import (
+    GroupInstanceMetric,
+    aggregate,
+    format_group_table,
+    image_counts,
+)
 from crossspec_mmseg.structures import INSTANCE_POSTPROCESSORS
 
 
@@ -180,3 +185,35 @@ def test_contour_watershed_splits_touching_nuclei():
     ids = INSTANCE_POSTPROCESSORS.build(dict(type='ContourWatershed', min_size=2))(classes)
     assert ids.max() == 2 and (ids > 0).sum() == (classes[1:] > 0).sum()
     assert set(np.unique(ids[2:8, 1:7])) == {1} and set(np.unique(ids[2:8, 8:13])) == {2}
+
+
+def test_config_evaluator_list_on_the_demo_pipeline(demo_data):
+    """The tiny config's [GroupIoUMetric, GroupInstanceMetric] on its own test
+    pipeline (instance maps from the converter), the true mask as prediction:
+    touching nuclei merge in its components, so instance scores stay below 100."""
+    from mmengine.config import Config
+    from mmengine.evaluator import Evaluator
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+
+    from helpers import TINY_CONFIG
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(TINY_CONFIG)
+    dataset = DATASETS.build(dict(cfg.test_dataloader.dataset, data_root=demo_data))
+    evaluator = Evaluator(cfg.test_evaluator)
+    evaluator.dataset_meta = dataset.metainfo
+    truth, merged = [], []
+    for i in range(len(dataset)):
+        s = dataset[i]['data_samples']
+        s.pred_sem_seg = PixelData(data=torch.where(s.gt_sem_seg.data == 255, 0,
+                                                    s.gt_sem_seg.data))
+        evaluator.process([s])
+        ids, sem = s.gt_instance_map.data.numpy(), s.gt_sem_seg.data.numpy()
+        truth.append(image_counts(ids, ids, sem == 255))
+        merged.append(image_counts(ids, INSTANCE_POSTPROCESSORS.build(
+            cfg.test_evaluator[1]['postprocess'])(sem[0] == 1)[None], sem == 255))
+    metrics = evaluator.evaluate(len(dataset))
+    assert metrics['mIoU'] == 100 and metrics['species/mouse/mIoU'] == 100
+    assert aggregate(truth)['PQ'] == 100 and metrics['nuclei'] == aggregate(truth)['nuclei']
+    for key in ('PQ', 'AJI', 'AJI+'):
+        assert metrics[key] == aggregate(merged)[key] < 100
