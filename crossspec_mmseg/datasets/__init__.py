@@ -5,13 +5,13 @@ from .sources import (
     GLOMERULUS_METAINFO,
     HuBMAPAnatomyDataset,
     HuBMAPDataset,
+    NuInsSegContourDataset,
     NuInsSegDataset,
     OrbitGlomeruliDataset,
 )
 from .transforms import LoadInstanceMap, PackSegInputsWithInstances
 
 __all__ = ['MANIFEST_COLUMNS', 'META_COLUMNS', 'CrossSpeciesSegDataset', 'GLOMERULUS_METAINFO',
-           'HuBMAPAnatomyDataset', 'HuBMAPDataset', 'LoadInstanceMap', 'NuInsSegDataset',
-           'OrbitGlomeruliDataset', 'PackSegInputsWithInstances',
-           'REGIMES', 'analogous_organs', 'filter_rows', 'read_manifest', 'select_regime',
-           'write_manifest']
+           'HuBMAPAnatomyDataset', 'HuBMAPDataset', 'LoadInstanceMap', 'NuInsSegContourDataset',
+           'NuInsSegDataset', 'OrbitGlomeruliDataset', 'PackSegInputsWithInstances', 'REGIMES',
+           'analogous_organs', 'filter_rows', 'read_manifest', 'select_regime', 'write_manifest']
