@@ -354,6 +354,7 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
     _check_previous_tiling(out_dir, tiling)
     remove_stale_temporaries(out_dir)  # left by a killed run
     writer = _TileWriter(out_dir, tiling, label_dirs)
+    columns = {LABEL_COLUMNS.get(d, d) for d in label_dirs}
     summary = ConversionSummary(sources=len(sources))
     total = sum(_window_count(s, tiling) for s in sources)
     rows: List[dict] = []
@@ -362,6 +363,8 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
         for source in sources:
             journal = _journal_path(out_dir, source.name)
             done = _read_journal(journal)
+            if done and not columns <= set(done[0]):
+                done = None  # converted before a label kind was added: tile it again
             if done is not None:
                 progress.update(_window_count(source, tiling))
                 species = str(source.fields.get('species', ''))

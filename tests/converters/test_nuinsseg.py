@@ -144,3 +144,13 @@ def test_manifest_without_instance_column_still_loads(raw, tmp_path):
         dataset = NuInsSegDataset(data_root=out, ann_file=ann_file, check_pixels=False,
                                   pipeline=[])
         assert ('instance_path' in dataset.get_data_info(0)) == has_instances
+
+
+def test_rerun_with_contour_adds_it_to_a_finished_conversion(raw, tmp_path):
+    out = str(tmp_path / 'out')
+    convert_nuinsseg(raw, out)
+    convert_nuinsseg(raw, out, contour=1)
+    fresh = str(tmp_path / 'fresh')
+    convert_nuinsseg(raw, fresh, contour=1)
+    assert all(row['mask_contour'] for row in read_manifest(osp.join(out, 'manifest.csv')))
+    assert tree_digest(out) == tree_digest(fresh)
