@@ -28,8 +28,8 @@ class GroupInstanceMetric(BaseMetric):
 
     Predicted instances come from the predicted class map through
     ``postprocess``. True instances come from the data sample's
-X
-    ``PackSegInstanceInputs``); a sample without one falls back to the same
+    ``gt_instance_map`` (``LoadInstanceMap`` then ``PackSegInputsWithInstances``
+    in the test pipeline); a sample without one falls back to the same
     ``postprocess`` applied to its ground-truth class map (touching nuclei
     of a plain semantic mask then merge). Instances, true or predicted, with
     more than half of their pixels in the ignore area (``ignore_index`` in the
@@ -42,8 +42,9 @@ X
     ``nuclei_pred``, and each per group as ``<column>/<value>/<key>``.
 
     Args:
-        postprocess: Config of an :data:`INSTANCE_POSTPROCESSORS` entry, e.g.
-            ``dict(type='ConnectedComponents', min_size=10)`` or
+        postprocess: Config of a post-processing registered in
+            :data:`INSTANCE_POSTPROCESSORS`, e.g. ``dict(type='ConnectedComponents',
+            min_size=10)`` (the default, without ``min_size``) or
             ``dict(type='ContourWatershed', min_size=10)``.
         report_by: As :class:`GroupIoUMetric`.
         ignore_index: Ignored label of the ground-truth class map.
