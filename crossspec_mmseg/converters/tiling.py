@@ -36,7 +36,7 @@ __all__ = ['TilingConfig', 'SourceImage', 'ConversionSummary', 'SkippedInputs', 
 
 logger = logging.getLogger(__name__)
 
-#: ``(x, y, w, h) -> uint8 (h, w)`` label window at full resolution.
+#: ``(x, y, w, h) -> uint8 or uint16 (h, w)`` label window at full resolution.
 LabelFn = Callable[[int, int, int, int], np.ndarray]
 #: Manifest column of a label folder whose column is not the folder's own name.
 LABEL_COLUMNS = {'masks': 'mask', 'instances': 'instance', 'masks_contour': 'mask_contour'}

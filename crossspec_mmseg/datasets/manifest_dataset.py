@@ -40,9 +40,6 @@ class CrossSpeciesSegDataset(BaseSegDataset):
             ``dict(species='human', split='train')``; ``'!column'`` excludes.
         seg_map_column: Manifest column with the label mask (``mask``; e.g.
             ``masks_anatomy`` for HuBMAP's cortex/medulla labels).
-        instance_column: Manifest column with the instance map, given to
-            ``LoadInstanceMap`` as ``instance_path``; a manifest without the
-            column (or an empty cell) gives none.
         regime: Optional training regime applied after ``filters``:
             ``dict(mode='combined', target=dict(species='human', organ='kidney'),
             source='homologous', pairs=None)`` (see :mod:`.regimes`).
@@ -50,14 +47,17 @@ class CrossSpeciesSegDataset(BaseSegDataset):
             masks load: the node-id offset of this dataset's label set in a
             label tree (:meth:`LabelTree.offset_of`).
         check_pixels: Decode every listed tile once at build (see above).
+        instance_column: Manifest column with the instance map, given to
+            ``LoadInstanceMap`` as ``instance_path``; a manifest without the
+            column (or an empty cell) gives none.
         **kwargs: As :class:`mmseg.datasets.BaseSegDataset` (``metainfo``
             with ``classes``/``palette``, ``pipeline``, ``data_root``...).
     """
 
     def __init__(self, ann_file: str = 'manifest.csv', filters: Optional[Filters] = None,
-                 seg_map_column: str = 'mask', instance_column: str = 'instance',
-                 regime: Optional[dict] = None,
-                 label_offset: int = 0, check_pixels: bool = True, **kwargs) -> None:
+                 seg_map_column: str = 'mask', regime: Optional[dict] = None,
+                 label_offset: int = 0, check_pixels: bool = True,
+                 instance_column: str = 'instance', **kwargs) -> None:
         self.filters = dict(filters or {})
         self.check_pixels = check_pixels
         self.regime = dict(regime) if regime else None
