@@ -242,4 +242,6 @@ def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None,
                             lambda item: item.image, skipped)
     tile = tile or max((max(s.size) for s in sources), default=1)
     tiling = TilingConfig(tile=tile, overlap=0.0, scale=1.0, min_tissue=0.0)
-    return convert_sources(sources, out_dir, tiling, desc='NuInsSeg', skipped=skipped)
+    options = {'masks_contour': dict(width=contour)} if contour else None
+    return convert_sources(sources, out_dir, tiling, desc='NuInsSeg', skipped=skipped,
+                           label_options=options)

@@ -20,7 +20,7 @@ import os
 import os.path as osp
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -321,8 +321,28 @@ def _check_previous_tiling(out_dir: str, tiling: TilingConfig) -> None:
         f.write(current)
 
 
+def _check_label_options(out_dir: str, options: Mapping[str, object]) -> None:
+    """Refuse to resume a label folder written with other options (e.g. another
+    contour width); a label folder new to the output is fine."""
+    path = osp.join(out_dir, '.journal', 'labels.json')
+    previous = {}
+    if osp.isfile(path):
+        with open(path) as f:
+            previous = json.load(f)
+    changed = sorted(k for k in options if k in previous and previous[k] != options[k])
+    if changed:
+        raise BadDownloadError(f'{out_dir}: {changed[0]}/ was written with '
+                               f'{previous[changed[0]]}, now {options[changed[0]]}: use a new '
+                               'output folder (or delete that folder) to change it')
+    merged = dict(previous, **options)
+    if merged != previous:
+        with atomic_path(path) as tmp, open(tmp, 'w') as f:
+            json.dump(merged, f, sort_keys=True)
+
+
 def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: TilingConfig,
-                    desc: str = 'tiling', skipped: Optional[SkippedInputs] = None
+                    desc: str = 'tiling', skipped: Optional[SkippedInputs] = None,
+                    label_options: Optional[Mapping[str, object]] = None
                     ) -> ConversionSummary:
     """Tile every source into ``out_dir`` and write ``manifest.csv``.
 
@@ -334,6 +354,9 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
         skipped: With it (``--skip-bad``), a source raising
             :class:`BadInputError` is recorded, its tiles removed, and the run
             goes on; the list is written to ``out_dir/skipped.csv``.
+        label_options: Per label folder, the options it was made with (e.g.
+            ``{'masks_contour': {'width': 2}}``); a resume with other options
+            is refused, as a change of tiling is.
 
     Returns:
         The summary (tiles written and skipped per species).
@@ -352,6 +375,7 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
     if 'masks' not in label_dirs:
         raise ValueError('every source needs a "masks" label function')
     _check_previous_tiling(out_dir, tiling)
+    _check_label_options(out_dir, label_options or {})
     remove_stale_temporaries(out_dir)  # left by a killed run
     writer = _TileWriter(out_dir, tiling, label_dirs)
     columns = {LABEL_COLUMNS.get(d, d) for d in label_dirs}

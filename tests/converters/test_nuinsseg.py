@@ -9,6 +9,7 @@ import tifffile
 from sklearn.model_selection import KFold
 
 from crossspec_mmseg.converters import ImageReadError, convert_nuinsseg, kfold_assignments
+from crossspec_mmseg.converters.errors import BadDownloadError
 from crossspec_mmseg.converters.nuinsseg import discover_nuinsseg, natural_key, parse_folder_name
 from crossspec_mmseg.datasets import read_manifest
 from crossspec_mmseg.demo.raw_downloads import write_nuinsseg_raw
@@ -154,3 +155,10 @@ def test_rerun_with_contour_adds_it_to_a_finished_conversion(raw, tmp_path):
     convert_nuinsseg(raw, fresh, contour=1)
     assert all(row['mask_contour'] for row in read_manifest(osp.join(out, 'manifest.csv')))
     assert tree_digest(out) == tree_digest(fresh)
+
+
+def test_resume_with_another_contour_width_is_refused(raw, tmp_path):
+    out = str(tmp_path / 'out')
+    convert_nuinsseg(raw, out, contour=1)
+    with pytest.raises(BadDownloadError, match=r"masks_contour/ was written with \{'width': 1\}"):
+        convert_nuinsseg(raw, out, contour=2)
