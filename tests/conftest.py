@@ -32,11 +32,12 @@ ORGANS = {'human kidney': 6, 'mouse kidney': 8, 'human liver': 5, 'mouse liver':
 
 @pytest.fixture(scope='session')
 def organs_data(tmp_path_factory):
-    """Converted synthetic NuInsSeg with kidney, liver and spleen of both species."""
+    """Converted synthetic NuInsSeg with kidney, liver and spleen of both species
+    (with the contour target, for the contour config)."""
     raw = str(tmp_path_factory.mktemp('organs_raw'))
     write_nuinsseg_raw(raw, ORGANS, size=64, seed=4)
     root = str(tmp_path_factory.mktemp('organs'))
-    convert_nuinsseg(raw, root)
+    convert_nuinsseg(raw, root, contour=2)
     return root
 
 

@@ -60,6 +60,15 @@ def use_tta(cfg):
     cfg.model = cfg.tta_model
 
 
+def save_predictions(cfg, out):
+    """Let the IoU metric(s) of ``cfg.test_evaluator`` (one or a list) write the
+    predicted masks to ``out``."""
+    evaluators = cfg.test_evaluator
+    for evaluator in evaluators if isinstance(evaluators, list) else [evaluators]:
+        if evaluator['type'].endswith('IoUMetric'):
+            evaluator.update(output_dir=out, keep_results=True)
+
+
 def main():
     args = parse_args()
     cfg = load_cli_config(args.config, args.work_dir, args.cfg_options, args.launcher,
@@ -70,8 +79,7 @@ def main():
     if args.tta:
         use_tta(cfg)
     if args.out is not None:
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
+        save_predictions(cfg, args.out)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     if is_main_process():

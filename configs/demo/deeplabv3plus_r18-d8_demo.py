@@ -21,7 +21,9 @@ train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=data_root))
 val_dataloader = loader
 test_dataloader = loader
-val_evaluator = dict(report_by=('species',))
+val_evaluator = [dict(type='GroupIoUMetric', report_by=('species',)),
+                 dict(type='GroupInstanceMetric', report_by=('species',),
+                      postprocess={{_base_.nucleus_postprocess}})]
 test_evaluator = val_evaluator
 max_iters = 400
 model = dict(

@@ -10,6 +10,14 @@ image (stem shared across sub-folders):
 * ``vague areas/mask binary/<stem>.png`` (optional; unconfirmed that every
   image has one, absent = no ignore region): 255 -> ignore (255).
 
+Besides the semantic mask (``masks/``, column ``mask``) each tile's instance
+map is kept as a 16-bit PNG (``instances/``, column ``instance``; ids as in
+the archive, 0 background; vague areas are ignore in the semantic mask
+beside it). With ``contour=WIDTH`` a 3-class target is added
+(``masks_contour/``, column ``mask_contour``): 0 background, 1 nucleus
+interior, 2 boundary (the pixels of a nucleus within ``WIDTH`` px of another
+id, background included, measured on the whole image), 255 ignore.
+
 A folder that holds ``tissue images/`` but is not named ``<species> <organ>``
 (e.g. ``kidney_extra``) stops the conversion with its name, since its species
 is unknown; with ``--skip-bad`` it is left out and listed in ``skipped.csv``.
@@ -24,8 +32,9 @@ import os
 import os.path as osp
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -47,7 +56,7 @@ from .tiling import (
 )
 
 __all__ = ['NuInsSegImage', 'natural_key', 'parse_folder_name', 'kfold_assignments',
-           'discover_nuinsseg', 'convert_nuinsseg']
+           'discover_nuinsseg', 'contour_target', 'convert_nuinsseg']
 
 IMAGES, INSTANCES, VAGUE = 'tissue images', 'label masks modify', osp.join('vague areas',
                                                                          'mask binary')
@@ -153,7 +162,19 @@ def discover_nuinsseg(raw_dir: str, skipped: Optional[SkippedInputs] = None
     return items
 
 
-def _semantic_mask(item: NuInsSegImage, shape: Tuple[int, int]) -> np.ndarray:
+def contour_target(instances: np.ndarray, width: int) -> np.ndarray:
+    """0 background, 1 interior, 2 boundary: nucleus pixels whose
+    ``(2 * width + 1)``-px square neighbourhood holds another id."""
+    if width < 1:
+        raise ValueError(f'contour width must be >= 1 pixel, got {width}')
+    kernel = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
+    ids = instances.astype(np.uint16)
+    edge = cv2.dilate(ids, kernel) != cv2.erode(ids, kernel)
+    return np.where(instances > 0, np.where(edge, 2, 1), 0).astype(np.uint8)
+
+
+def _labels(item: NuInsSegImage, shape: Tuple[int, int], contour: int) -> Dict[str, np.ndarray]:
+    """The label maps of one image, by output folder."""
     if not osp.isfile(item.instances):
         raise MissingInputError(f'{item.image}: its label mask {item.instances} is missing; '
                                 're-extract the archive')
@@ -161,17 +182,23 @@ def _semantic_mask(item: NuInsSegImage, shape: Tuple[int, int]) -> np.ndarray:
     if instances.shape != shape:
         raise BadInputError(f'{item.instances}: mask size {instances.shape} differs from image '
                             f'{item.image} size {shape}; re-extract both from the archive')
-    mask = (instances > 0).astype(np.uint8)
+    if instances.max(initial=0) > np.iinfo(np.uint16).max or instances.min(initial=0) < 0:
+        raise BadInputError(f'{item.instances}: instance ids outside 0..65535; re-extract it')
+    labels = dict(masks=(instances > 0).astype(np.uint8), instances=instances.astype(np.uint16))
+    if contour:
+        labels['masks_contour'] = contour_target(instances, contour)
     if item.vague:
         vague = read_label_image(item.vague)
         if vague.shape != shape:
             raise BadInputError(f'{item.vague}: vague-area size {vague.shape} differs from image '
                                 f'{item.image} size {shape}; re-extract both from the archive')
-        mask[vague == 255] = 255
-    return mask
+        for name in ('masks', 'masks_contour'):
+            if name in labels:
+                labels[name][vague == 255] = 255
+    return labels
 
 
-def _source(item: NuInsSegImage) -> SourceImage:
+def _source(item: NuInsSegImage, contour: int = 0) -> SourceImage:
     try:
         with Image.open(item.image) as im:
             width, height = im.size
@@ -182,19 +209,23 @@ def _source(item: NuInsSegImage) -> SourceImage:
 
     def load():
         image = read_rgb_image(item.image)
-        cache['mask'] = _semantic_mask(item, image.shape[:2])
+        cache.update(_labels(item, image.shape[:2], contour))
         return ArrayReader(image)
 
+    def window(name):
+        return lambda x, y, w, h: cache[name][y:y + h, x:x + w]
+
+    folders = ['masks', 'instances'] + (['masks_contour'] if contour else [])
     return SourceImage(
         name=item.stem, size=(height, width), open_reader=load,
-        labels={'masks': lambda x, y, w, h: cache['mask'][y:y + h, x:x + w]},
+        labels={name: window(name) for name in folders}, pad_values=dict(instances=0),
         fields=dict(dataset='nuinsseg', species=item.species, organ=item.organ,
                     location=item.location, slide=item.stem, group=item.stem,
                     split=f'fold{item.fold}'))
 
 
 def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None,
-                     skip_bad: bool = False) -> ConversionSummary:
+                     skip_bad: bool = False, contour: int = 0) -> ConversionSummary:
     """Convert the whole archive; every image is kept (no background test).
 
     Args:
@@ -203,10 +234,14 @@ def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None,
         tile: Tile side; default: the largest image side (512 in the real
             archive), so each image is one tile.
         skip_bad: Record unusable images in ``skipped.csv`` and go on.
+        contour: Boundary width (px) of the 3-class contour target; 0: none.
     """
     skipped = SkippedInputs() if skip_bad else None
-    sources = build_sources(discover_nuinsseg(raw_dir, skipped), _source,
+    sources = build_sources(discover_nuinsseg(raw_dir, skipped),
+                            lambda item: _source(item, contour),
                             lambda item: item.image, skipped)
     tile = tile or max((max(s.size) for s in sources), default=1)
     tiling = TilingConfig(tile=tile, overlap=0.0, scale=1.0, min_tissue=0.0)
-    return convert_sources(sources, out_dir, tiling, desc='NuInsSeg', skipped=skipped)
+    options = {'masks_contour': dict(width=contour)} if contour else None
+    return convert_sources(sources, out_dir, tiling, desc='NuInsSeg', skipped=skipped,
+                           label_options=options)

@@ -20,7 +20,7 @@ import os
 import os.path as osp
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -36,8 +36,10 @@ __all__ = ['TilingConfig', 'SourceImage', 'ConversionSummary', 'SkippedInputs', 
 
 logger = logging.getLogger(__name__)
 
-#: ``(x, y, w, h) -> uint8 (h, w)`` label window at full resolution.
+#: ``(x, y, w, h) -> uint8 or uint16 (h, w)`` label window at full resolution.
 LabelFn = Callable[[int, int, int, int], np.ndarray]
+#: Manifest column of a label folder whose column is not the folder's own name.
+LABEL_COLUMNS = {'masks': 'mask', 'instances': 'instance', 'masks_contour': 'mask_contour'}
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,12 @@ class SourceImage:
         open_reader: Returns an object with ``read(x, y, w, h) -> RGB`` and
             ``close()`` (opened only when the source has work left).
         labels: Mask folder -> function rasterising that label window;
-            ``'masks'`` is required.
+            ``'masks'`` is required. Its manifest column is the folder's name
+            or the one in :data:`LABEL_COLUMNS`. Labels are resampled with
+            nearest neighbour (uint8 or uint16 PNGs).
         fields: Manifest fields (dataset, species, organ, slide, group, split).
+        pad_values: Fill of a label window clipped at the border (default
+            255, ignore; e.g. 0 for an instance map, where 255 is an id).
     """
 
     name: str
@@ -94,6 +100,7 @@ class SourceImage:
     open_reader: Callable[[], object]
     labels: Dict[str, LabelFn]
     fields: Dict[str, object]
+    pad_values: Dict[str, int] = field(default_factory=dict)
 
 
 class SkippedInputs:
@@ -237,11 +244,11 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
                 progress.update(1)
                 stem = f'{source.name}_x{x}_y{y}'
                 stems.append(stem)
-                row = dict(source.fields, image=f'images/{stem}.png', mask=f'masks/{stem}.png',
+                row = dict(source.fields, image=f'images/{stem}.png',
                            x=x, y=y, width=min(window, width - x), height=min(window, height - y),
                            scale=tiling.scale)
-                row.update({d: f'{d}/{stem}.png' for d in writer.label_dirs
-                            if d != 'masks'})
+                row.update({LABEL_COLUMNS.get(d, d): f'{d}/{stem}.png'
+                            for d in writer.label_dirs})
                 if writer.exists(stem):
                     summary.resumed += 1
                     summary.written[species] += 1
@@ -260,7 +267,8 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
                         raise BadInputError(f'{source.name}: {folder} window {mask.shape} differs '
                                             f'from image window {rgb.shape[:2]} at x={x}, y={y}; '
                                             'its label file does not match the image size')
-                    labels[folder] = resize_square(pad_square(mask, window, 255), tile,
+                    fill = source.pad_values.get(folder, 255)
+                    labels[folder] = resize_square(pad_square(mask, window, fill), tile,
                                                    cv2.INTER_NEAREST)
                 image = resize_square(pad_square(rgb, window, 0), tile, cv2.INTER_AREA)
                 writer.write(stem, image, labels)
@@ -313,8 +321,28 @@ def _check_previous_tiling(out_dir: str, tiling: TilingConfig) -> None:
         f.write(current)
 
 
+def _check_label_options(out_dir: str, options: Mapping[str, object]) -> None:
+    """Refuse to resume a label folder written with other options (e.g. another
+    contour width); a label folder new to the output is fine."""
+    path = osp.join(out_dir, '.journal', 'labels.json')
+    previous = {}
+    if osp.isfile(path):
+        with open(path) as f:
+            previous = json.load(f)
+    changed = sorted(k for k in options if k in previous and previous[k] != options[k])
+    if changed:
+        raise BadDownloadError(f'{out_dir}: {changed[0]}/ was written with '
+                               f'{previous[changed[0]]}, now {options[changed[0]]}: use a new '
+                               'output folder (or delete that folder) to change it')
+    merged = dict(previous, **options)
+    if merged != previous:
+        with atomic_path(path) as tmp, open(tmp, 'w') as f:
+            json.dump(merged, f, sort_keys=True)
+
+
 def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: TilingConfig,
-                    desc: str = 'tiling', skipped: Optional[SkippedInputs] = None
+                    desc: str = 'tiling', skipped: Optional[SkippedInputs] = None,
+                    label_options: Optional[Mapping[str, object]] = None
                     ) -> ConversionSummary:
     """Tile every source into ``out_dir`` and write ``manifest.csv``.
 
@@ -326,6 +354,9 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
         skipped: With it (``--skip-bad``), a source raising
             :class:`BadInputError` is recorded, its tiles removed, and the run
             goes on; the list is written to ``out_dir/skipped.csv``.
+        label_options: Per label folder, the options it was made with (e.g.
+            ``{'masks_contour': {'width': 2}}``); a resume with other options
+            is refused, as a change of tiling is.
 
     Returns:
         The summary (tiles written and skipped per species).
@@ -344,8 +375,10 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
     if 'masks' not in label_dirs:
         raise ValueError('every source needs a "masks" label function')
     _check_previous_tiling(out_dir, tiling)
+    _check_label_options(out_dir, label_options or {})
     remove_stale_temporaries(out_dir)  # left by a killed run
     writer = _TileWriter(out_dir, tiling, label_dirs)
+    columns = {LABEL_COLUMNS.get(d, d) for d in label_dirs}
     summary = ConversionSummary(sources=len(sources))
     total = sum(_window_count(s, tiling) for s in sources)
     rows: List[dict] = []
@@ -354,6 +387,8 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
         for source in sources:
             journal = _journal_path(out_dir, source.name)
             done = _read_journal(journal)
+            if done and not columns <= set(done[0]):
+                done = None  # converted before a label kind was added: tile it again
             if done is not None:
                 progress.update(_window_count(source, tiling))
                 species = str(source.fields.get('species', ''))

@@ -10,13 +10,20 @@ from .sources import (
     GLOMERULUS_METAINFO,
     HuBMAPAnatomyDataset,
     HuBMAPDataset,
+    NuInsSegContourDataset,
     NuInsSegDataset,
     OrbitGlomeruliDataset,
 )
-from .transforms import RandomHEDJitter, StainNormalize
+from .transforms import (
+    LoadInstanceMap,
+    PackSegInputsWithInstances,
+    RandomHEDJitter,
+    StainNormalize,
+)
 
 __all__ = ['MANIFEST_COLUMNS', 'META_COLUMNS', 'CrossSpeciesSegDataset', 'GLOMERULUS_METAINFO',
-           'HuBMAPAnatomyDataset', 'HuBMAPDataset', 'NuInsSegDataset', 'OrbitGlomeruliDataset',
-           'REGIMES', 'RandomHEDJitter', 'StainNormalize', 'analogous_organs', 'filter_rows',
+           'HuBMAPAnatomyDataset', 'HuBMAPDataset', 'LoadInstanceMap', 'NuInsSegContourDataset',
+           'NuInsSegDataset', 'OrbitGlomeruliDataset', 'PackSegInputsWithInstances', 'REGIMES',
+           'RandomHEDJitter', 'StainNormalize', 'analogous_organs', 'filter_rows',
            'inverse_frequency_weights', 'read_manifest', 'select_regime', 'weights_from_dataset',
            'weights_from_manifest', 'write_manifest']

@@ -47,17 +47,21 @@ class CrossSpeciesSegDataset(BaseSegDataset):
             masks load: the node-id offset of this dataset's label set in a
             label tree (:meth:`LabelTree.offset_of`).
         check_pixels: Decode every listed tile once at build (see above).
+        instance_column: Manifest column with the instance map, given to
+            ``LoadInstanceMap`` as ``instance_path``; a manifest without the
+            column (or an empty cell) gives none.
         **kwargs: As :class:`mmseg.datasets.BaseSegDataset` (``metainfo``
             with ``classes``/``palette``, ``pipeline``, ``data_root``...).
     """
 
     def __init__(self, ann_file: str = 'manifest.csv', filters: Optional[Filters] = None,
                  seg_map_column: str = 'mask', regime: Optional[dict] = None,
-                 label_offset: int = 0, check_pixels: bool = True, **kwargs) -> None:
+                 label_offset: int = 0, check_pixels: bool = True,
+                 instance_column: str = 'instance', **kwargs) -> None:
         self.filters = dict(filters or {})
         self.check_pixels = check_pixels
         self.regime = dict(regime) if regime else None
-        self.seg_map_column = seg_map_column
+        self.seg_map_column, self.instance_column = seg_map_column, instance_column
         self.label_offset = label_offset
         super().__init__(ann_file=ann_file, **kwargs)
 
@@ -102,6 +106,8 @@ class CrossSpeciesSegDataset(BaseSegDataset):
                         label_map=label_map,
                         reduce_zero_label=self.reduce_zero_label,
                         seg_fields=[])
+            if row.get(self.instance_column):
+                info['instance_path'] = self._resolve(root, row[self.instance_column], line)
             info.update({k: row[k] for k in META_COLUMNS})
             data_list.append(info)
         if self.check_pixels:

@@ -8,8 +8,8 @@ from mmseg.registry import DATASETS
 
 from .manifest_dataset import CrossSpeciesSegDataset
 
-__all__ = ['NuInsSegDataset', 'HuBMAPDataset', 'HuBMAPAnatomyDataset', 'OrbitGlomeruliDataset',
-           'GLOMERULUS_METAINFO']
+__all__ = ['NuInsSegDataset', 'NuInsSegContourDataset', 'HuBMAPDataset', 'HuBMAPAnatomyDataset',
+           'OrbitGlomeruliDataset', 'GLOMERULUS_METAINFO']
 
 NUCLEUS_METAINFO = dict(classes=('background', 'nucleus'), palette=[[0, 0, 0], [255, 64, 64]])
 GLOMERULUS_METAINFO = dict(classes=('background', 'glomerulus'),
@@ -22,6 +22,18 @@ class NuInsSegDataset(CrossSpeciesSegDataset):
     255 vague area. ``split`` holds the official fold (``fold0``...``fold4``)."""
 
     METAINFO = NUCLEUS_METAINFO
+
+
+@DATASETS.register_module()
+class NuInsSegContourDataset(CrossSpeciesSegDataset):
+    """NuInsSeg converted with ``--contour WIDTH``: 0 background, 1 nucleus
+    interior, 2 boundary, 255 vague area (manifest column ``mask_contour``)."""
+
+    METAINFO = dict(classes=('background', 'nucleus', 'boundary'),
+                    palette=[[0, 0, 0], [255, 64, 64], [64, 64, 255]])
+
+    def __init__(self, seg_map_column: str = 'mask_contour', **kwargs) -> None:
+        super().__init__(seg_map_column=seg_map_column, **kwargs)
 
 
 @DATASETS.register_module()

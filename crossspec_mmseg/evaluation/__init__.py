@@ -1,3 +1,7 @@
-from .group_iou_metric import GroupIoUMetric, count_components, format_group_table, per_image_scores
+from .group_instance_metric import GroupInstanceMetric
+from .group_iou_metric import GroupIoUMetric, count_components, per_image_scores
+from .groups import format_group_table
+from .instance_scores import aggregate, image_counts
 
-__all__ = ['GroupIoUMetric', 'count_components', 'format_group_table', 'per_image_scores']
+__all__ = ['GroupInstanceMetric', 'GroupIoUMetric', 'aggregate', 'count_components',
+           'format_group_table', 'image_counts', 'per_image_scores']

@@ -16,9 +16,9 @@ import torch
 from mmengine.logging import MMLogger, print_log
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
-from prettytable import PrettyTable
 
 from ..structures import LabelTree
+from .groups import format_group_table, parse_report_by, sample_groups, scores_per_group
 
 __all__ = ['GroupIoUMetric', 'count_components', 'format_group_table', 'per_image_scores']
 
@@ -83,9 +83,7 @@ class GroupIoUMetric(IoUMetric):
             warnings.warn('GroupIoUMetric(group_keys=...) is deprecated: use report_by=...',
                           DeprecationWarning, stacklevel=2)
             report_by = group_keys
-        self.report_by = {('+'.join(k) if isinstance(k, (tuple, list)) else k):
-                          (tuple(k) if isinstance(k, (tuple, list)) else (k,))
-                          for k in report_by}
+        self.report_by = parse_report_by(report_by)
         self.count_classes, self.min_area = tuple(count_classes), min_area
         self.tree = LabelTree(**label_tree) if label_tree else None
         if self.tree is not None:
@@ -121,12 +119,7 @@ class GroupIoUMetric(IoUMetric):
             if self.format_only:
                 return
         for sample in data_samples:
-            missing = sorted({k for keys in self.report_by.values() for k in keys
-                              if k not in sample})
-            if missing:
-                raise KeyError(
-                    f'{sample.get("img_path", "sample")}: metainfo lacks {missing}; add them '
-                    'to PackSegInputs(meta_keys=...) and use a manifest dataset')
+            groups = sample_groups(sample, self.report_by)
             pred = sample['pred_sem_seg']['data'].squeeze()
             label = sample['gt_sem_seg']['data'].squeeze().to(pred)
             label_set, pred, label = self._to_label_set(pred, label)
@@ -143,8 +136,7 @@ class GroupIoUMetric(IoUMetric):
                                            - count_components((p == c) & valid, self.min_area))
             self.results.append(dict(
                 areas=tuple(a.cpu().double() for a in areas), label_set=label_set,
-                counts=counts, groups={name: '+'.join(str(sample[k]) for k in keys)
-                                       for name, keys in self.report_by.items()}))
+                counts=counts, groups=groups))
 
     def _scores(self, results: List[dict]) -> Dict[str, float]:
         """IoU/Dice (per class and mean), per-image std and count differences."""
@@ -190,28 +182,8 @@ class GroupIoUMetric(IoUMetric):
                 metrics.update({f'labelset/{name}/{k}': v for k, v in scores.items()})
                 if name == present[0]:  # the finest set present gives the top-level keys
                     metrics.update(scores)
-        for key in self.report_by:
-            members = defaultdict(list)
-            for r in results:
-                members[r['groups'][key]].append(r)
-            for value in sorted(members):
-                scores = self._scores(members[value])
-                metrics.update({f'{key}/{value}/{k}': v for k, v in scores.items()})
+        metrics.update(scores_per_group(results, self.report_by, self._scores))
         print_log('IoU and Dice per group (%):\n' + format_group_table(metrics),
                   logger=MMLogger.get_current_instance())
         return metrics
 
-
-def format_group_table(metrics: Dict[str, float]) -> str:
-    """Render GroupIoUMetric's flat dict as a table, one row per group."""
-    rows = {'all': {k: v for k, v in metrics.items() if '/' not in k}}
-    for key, value in metrics.items():
-        if key.count('/') == 2:
-            column, group, name = key.split('/')
-            rows.setdefault(f'{column}={group}', {})[name] = value
-    columns = ['n', 'mIoU', 'mDice', 'mIoU_std', 'mDice_std']
-    columns += sorted(k for k in rows['all'] if k.startswith(('IoU.', 'Dice.')))
-    table = PrettyTable(['group'] + columns)
-    for name, scores in rows.items():
-        table.add_row([name] + [scores.get(c, '') for c in columns])
-    return table.get_string()

@@ -9,9 +9,11 @@ import tifffile
 from sklearn.model_selection import KFold
 
 from crossspec_mmseg.converters import ImageReadError, convert_nuinsseg, kfold_assignments
+from crossspec_mmseg.converters.errors import BadDownloadError
 from crossspec_mmseg.converters.nuinsseg import discover_nuinsseg, natural_key, parse_folder_name
 from crossspec_mmseg.datasets import read_manifest
 from crossspec_mmseg.demo.raw_downloads import write_nuinsseg_raw
+from helpers import tree_digest
 
 
 @pytest.fixture(scope='module')
@@ -89,3 +91,74 @@ def test_mask_size_mismatch_is_named(raw, tmp_path):
     tifffile.imwrite(bad, np.zeros((10, 12), np.uint16))
     with pytest.raises(ValueError, match=r'mouse_spleen_2.tif: mask size \(10, 12\) differs'):
         convert_nuinsseg(copy, str(tmp_path / 'out'))
+
+
+def contour_reference(ids, width):
+    """0/1/2 by looking at each nucleus pixel's neighbourhood inside the image."""
+    out = np.zeros(ids.shape, np.uint8)
+    for y, x in zip(*np.nonzero(ids)):
+        window = ids[max(y - width, 0):y + width + 1, max(x - width, 0):x + width + 1]
+        out[y, x] = 2 if (window != ids[y, x]).any() else 1
+    return out
+
+
+def test_instance_and_contour_tiles_and_byte_identical_rerun(raw, tmp_path):
+    out = str(tmp_path / 'out')
+    convert_nuinsseg(raw, out, tile=32, contour=1)  # 48 px images: border tiles are padded
+    rows = read_manifest(osp.join(out, 'manifest.csv'))
+    items = {item.stem: item for item in discover_nuinsseg(raw)}
+    for row in rows:
+        item = items[row['slide']]
+        x, y = int(row['x']), int(row['y'])
+        ids = tifffile.imread(item.instances)
+        expected_ids = np.zeros((32, 32), np.uint16)
+        expected_ids[:48 - y, :48 - x] = ids[y:y + 32, x:x + 32]
+        tile_ids = cv2.imread(osp.join(out, row['instance']), cv2.IMREAD_UNCHANGED)
+        assert tile_ids.dtype == np.uint16 and (tile_ids == expected_ids).all()
+        contour = contour_reference(ids, 1)
+        if item.vague:
+            contour[cv2.imread(item.vague, cv2.IMREAD_UNCHANGED) == 255] = 255
+        expected = np.full((32, 32), 255, np.uint8)
+        expected[:48 - y, :48 - x] = contour[y:y + 32, x:x + 32]
+        tile = cv2.imread(osp.join(out, row['mask_contour']), cv2.IMREAD_UNCHANGED)
+        assert (tile == expected).all(), row['mask_contour']
+    # Resume after losing tiles and a journal, and a fresh run: byte-identical.
+    os.remove(osp.join(out, rows[0]['instance']))
+    os.remove(osp.join(out, rows[5]['mask_contour']))
+    os.remove(osp.join(out, '.journal', f'{rows[5]["slide"]}.csv'))
+    os.remove(osp.join(out, '.journal', f'{rows[0]["slide"]}.csv'))
+    convert_nuinsseg(raw, out, tile=32, contour=1)
+    fresh = str(tmp_path / 'fresh')
+    convert_nuinsseg(raw, fresh, tile=32, contour=1)
+    assert tree_digest(out) == tree_digest(fresh)
+
+
+def test_manifest_without_instance_column_still_loads(raw, tmp_path):
+    from crossspec_mmseg.datasets import NuInsSegDataset, write_manifest
+    out = str(tmp_path / 'out')
+    convert_nuinsseg(raw, out)
+    rows = read_manifest(osp.join(out, 'manifest.csv'))
+    assert all(row['instance'].startswith('instances/') for row in rows)
+    write_manifest(osp.join(out, 'old.csv'), [
+        {k: v for k, v in row.items() if k != 'instance'} for row in rows])
+    for ann_file, has_instances in (('manifest.csv', True), ('old.csv', False)):
+        dataset = NuInsSegDataset(data_root=out, ann_file=ann_file, check_pixels=False,
+                                  pipeline=[])
+        assert ('instance_path' in dataset.get_data_info(0)) == has_instances
+
+
+def test_rerun_with_contour_adds_it_to_a_finished_conversion(raw, tmp_path):
+    out = str(tmp_path / 'out')
+    convert_nuinsseg(raw, out)
+    convert_nuinsseg(raw, out, contour=1)
+    fresh = str(tmp_path / 'fresh')
+    convert_nuinsseg(raw, fresh, contour=1)
+    assert all(row['mask_contour'] for row in read_manifest(osp.join(out, 'manifest.csv')))
+    assert tree_digest(out) == tree_digest(fresh)
+
+
+def test_resume_with_another_contour_width_is_refused(raw, tmp_path):
+    out = str(tmp_path / 'out')
+    convert_nuinsseg(raw, out, contour=1)
+    with pytest.raises(BadDownloadError, match=r"masks_contour/ was written with \{'width': 1\}"):
+        convert_nuinsseg(raw, out, contour=2)

@@ -14,8 +14,8 @@ PIPELINE = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
 
 def build(root, **kwargs):
     init_default_scope('mmseg')
-    return DATASETS.build(dict(type='CrossSpeciesSegDataset', data_root=root, metainfo=META,
-                               pipeline=PIPELINE, **kwargs))
+    return DATASETS.build(dict(dict(type='CrossSpeciesSegDataset', data_root=root, metainfo=META,
+                                    pipeline=PIPELINE), **kwargs))
 
 
 def test_filters_and_species_reach_data_samples(demo_data):
@@ -95,3 +95,15 @@ def test_atomic_path_leaves_old_file_on_failure(tmp_path):
             raise RuntimeError('interrupted')
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ['manifest.csv']
+
+
+def test_instance_map_loads_and_flips_with_the_mask(demo_data):
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                dict(type='LoadInstanceMap'), dict(type='RandomFlip', prob=1.0),
+                dict(type='PackSegInputsWithInstances', meta_keys=('img_path', 'species'))]
+    dataset = build(demo_data, pipeline=pipeline)
+    for i in range(3):
+        sample = dataset[i]['data_samples']
+        ids, sem = sample.gt_instance_map.data[0], sample.gt_sem_seg.data[0]
+        valid = sem != 255
+        assert ids.max() > 0 and ((ids > 0) == (sem == 1))[valid].all()

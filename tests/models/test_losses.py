@@ -229,7 +229,99 @@ def test_labels_out_of_range_are_an_error():
     dict(type='FocalDiceLoss', class_weight=[1, 2]),
     dict(type='CEDiceLoss'),
     dict(type='HierarchicalFocalDiceLoss', label_tree=TREE),
+    dict(type='FocalDiceLoss', region=dict(type='tversky', alpha=0.3, beta=0.7, gamma=0.75)),
 ])
 def test_build_from_registry(cfg):
     loss = MODELS.build(cfg)
     assert loss.loss_name.startswith('loss_')
+
+
+def tversky_reference(logits, labels, alpha, beta, gamma, class_w, pixel_w, groups=None,
+                      smooth=1.0, ignore=255):
+    """Float64 NumPy focal Tversky: T = (TP + s/2) / (TP + a FP + b FN + s/2) per
+    sample and node, (1 - T)^gamma averaged with class weights, then over the
+    batch with the sample's mean pixel weight."""
+    x = logits.astype(np.float64)
+    p = np.exp(x - x.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    n, c = x.shape[:2]
+    groups = groups or [[[k] for k in range(c)]] * n
+    total = 0.0
+    for i in range(n):
+        nodes = np.stack([p[i, g].sum(0) for g in groups[i]])
+        valid = labels[i] != ignore
+        num = den = 0.0
+        for k, g in enumerate(groups[i]):
+            pk, gk = nodes[k][valid], (labels[i] == k)[valid]
+            tp, fp, fn = (pk * gk).sum(), (pk * ~gk).sum(), ((1 - pk) * gk).sum()
+            t = (tp + smooth / 2) / (tp + alpha * fp + beta * fn + smooth / 2)
+            w = np.mean(np.asarray(class_w)[g])
+            num += w * (1 - t) ** gamma
+            den += w
+        total += (pixel_w[i][valid].mean() if valid.any() else 0.0) * num / den
+    return total / n
+
+
+def test_tversky_at_one_half_and_gamma_one_is_the_dice_term_exactly(batch):
+    logits, labels, pixel_w = batch
+    args = (torch.tensor(logits), torch.tensor(labels))
+    weight = torch.tensor(pixel_w, dtype=torch.float32)
+    class_w = [1.0, 1.25, 2.0, 0.5]
+    dice = FocalDiceLoss(class_weight=class_w)
+    tversky = FocalDiceLoss(class_weight=class_w,
+                            region=dict(type='tversky', alpha=0.5, beta=0.5, gamma=1.0))
+    assert torch.equal(tversky.components(*args, weight=weight)['tversky'],
+                       dice.components(*args, weight=weight)['dice'])
+    assert torch.equal(tversky(*args, weight=weight), dice(*args, weight=weight))
+
+
+@pytest.mark.parametrize('alpha, beta, gamma', [(0.3, 0.7, 0.75), (0.7, 0.3, 2.0),
+                                                (1.0, 0.0, 1.0)])
+def test_focal_tversky_against_numpy(batch, alpha, beta, gamma):
+    logits, labels, pixel_w = batch
+    class_w = [1.0, 1.25, 2.0, 0.5]
+    loss = CEDiceLoss(class_weight=class_w,
+                      region=dict(type='tversky', alpha=alpha, beta=beta, gamma=gamma))
+    parts = loss.components(torch.tensor(logits), torch.tensor(labels),
+                            weight=torch.tensor(pixel_w, dtype=torch.float32))
+    expected = tversky_reference(logits, labels, alpha, beta, gamma, class_w, pixel_w)
+    assert parts['tversky'].item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_hierarchical_tversky_sums_leaf_probabilities():
+    rng = np.random.default_rng(5)
+    logits = rng.normal(0, 1.5, (2, 5, 6, 6)).astype(np.float32)
+    mouse, human = rng.integers(0, 5, (6, 6)), rng.integers(0, 3, (6, 6))
+    human[0] = 255
+    offset = LabelTree(**TREE).offset_of('human')
+    labels = np.stack([mouse, np.where(human == 255, 255, human + offset)])
+    class_w = [1.0, 1.25, 2.0, 2.0, 2.0]
+    region = dict(type='tversky', alpha=0.3, beta=0.7, gamma=0.75)
+    loss = HierarchicalFocalDiceLoss(label_tree=TREE, class_weight=class_w, region=region)
+    x = torch.tensor(logits, requires_grad=True)
+    parts = loss.components(x, torch.tensor(labels))
+    expected = tversky_reference(logits, np.stack([mouse, human]), 0.3, 0.7, 0.75, class_w,
+                                 np.ones((2, 6, 6)),
+                                 groups=[[[0], [1], [2], [3], [4]], [[0], [1], [2, 3, 4]]])
+    assert parts['tversky'].item() == pytest.approx(expected, rel=1e-5)
+    loss(x, torch.tensor(labels)).backward()
+    assert torch.isfinite(x.grad).all() and (x.grad[1, 2:].abs().sum((1, 2)) > 0).all()
+
+
+def test_focal_tversky_gradient_finite_on_a_perfect_prediction():
+    labels = torch.randint(0, 3, (2, 8, 8))
+    logits = (torch.nn.functional.one_hot(labels, 3).permute(0, 3, 1, 2).float() * 1e4)
+    logits.requires_grad_()
+    FocalDiceLoss(region=dict(type='tversky', gamma=0.5), smooth=0.0)(logits, labels).backward()
+    assert torch.isfinite(logits.grad).all()
+
+
+@pytest.mark.parametrize('region, message', [
+    (dict(type='jaccard'), "type='jaccard'"),
+    (dict(type='tversky', delta=1), r"unknown Tversky options \['delta'\]"),
+    (dict(type='tversky', alpha=0, beta=0), 'alpha \\+ beta > 0'),
+    (dict(type='tversky', gamma=0), 'gamma > 0'),
+])
+def test_region_validation(region, message):
+    with pytest.raises(ValueError, match=message):
+        FocalDiceLoss(region=region)

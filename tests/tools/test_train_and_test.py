@@ -28,14 +28,19 @@ def test_train_writes_checkpoints(trained):
 @pytest.mark.heavy
 def test_test_tool_writes_per_species_metrics(trained, demo_data):
     out = osp.join(trained, 'metrics_test.json')
+    predictions = osp.join(trained, 'predictions')
     proc = run_tool(['tools/test.py', TINY_CONFIG, osp.join(trained, 'iter_4.pth'),
-                     '--work-dir', trained, '--metrics-out', out], demo_data)
+                     '--work-dir', trained, '--metrics-out', out, '--out', predictions],
+                    demo_data)
     metrics = json.load(open(out))
+    # test_evaluator = [GroupIoUMetric, GroupInstanceMetric]: both in one table and file.
     for species in ('human', 'mouse'):
-        for key in ('mIoU', 'mDice', 'Dice.nucleus', 'mDice_std', 'n'):
+        for key in ('mIoU', 'mDice', 'Dice.nucleus', 'mDice_std', 'n', 'PQ', 'AJI', 'AJI+',
+                    'F1', 'PQ_img_std', 'nuclei'):
             assert f'species/{species}/{key}' in metrics
     assert metrics['species/human/n'] + metrics['species/mouse/n'] == metrics['n'] == 4
-    assert 'species=mouse' in proc.stdout
+    assert 'species=mouse' in proc.stdout and '| AJI+ |' in proc.stdout.replace('  ', ' ')
+    assert len(os.listdir(predictions)) == 4
 
 
 @pytest.mark.heavy

@@ -1,6 +1,8 @@
-"""NuInsSeg raw download -> OUT_DIR/{images,masks}/ + manifest.csv.
+"""NuInsSeg raw download -> OUT_DIR/{images,masks,instances}/ + manifest.csv.
 
-    python tools/dataset_converters/nuinsseg.py RAW_DIR OUT_DIR [--skip-bad]
+    python tools/dataset_converters/nuinsseg.py RAW_DIR OUT_DIR [--skip-bad] [--contour 2]
+
+``--contour WIDTH`` adds masks_contour/ (0 background, 1 interior, 2 boundary).
 """
 import argparse
 
@@ -14,9 +16,12 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('raw_dir', help='unpacked NuInsSeg archive (the 31 organ folders)')
     parser.add_argument('out_dir')
+    parser.add_argument('--contour', type=int, default=0, metavar='WIDTH',
+                        help='also write the 3-class contour target with this boundary width')
     add_skip_bad_arg(parser)
     args = parser.parse_args()
-    run_converter(convert_nuinsseg, args.out_dir, raw_dir=args.raw_dir, skip_bad=args.skip_bad)
+    run_converter(convert_nuinsseg, args.out_dir, raw_dir=args.raw_dir, skip_bad=args.skip_bad,
+                  contour=args.contour)
 
 
 if __name__ == '__main__':

@@ -5,5 +5,10 @@ _base_ = ['../datasets/nuinsseg.py', 'mmseg::_base_/default_runtime.py']
 target = dict(species='human', organ='kidney')
 val_dataloader = dict(dataset=dict(regime=dict(mode='combined', target=target)))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='GroupIoUMetric', report_by=(('species', 'organ'), 'species', 'organ'))
+report_by = (('species', 'organ'), 'species', 'organ')
+val_evaluator = [
+    dict(type='GroupIoUMetric', report_by=report_by),
+    dict(type='GroupInstanceMetric', report_by=report_by,
+         postprocess={{_base_.nucleus_postprocess}}),
+]
 test_evaluator = val_evaluator

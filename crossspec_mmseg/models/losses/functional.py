@@ -16,6 +16,9 @@ Weighting and reduction (shared by focal, CE and Dice):
   classes of the sample's label set); the batch average is
   ``sum_n w_n L_n / N`` where ``w_n`` is the sample's mean pixel weight (the
   species weight: constant within a sample).
+* Tversky (the ``region=dict(type='tversky')`` option, in place of Dice):
+  the same per-sample, per-class index and the same weighting, with the
+  focal exponent applied per class: ``sum_c w_c (1 - T_c)^gamma / sum_c w_c``.
 """
 from __future__ import annotations
 
@@ -24,8 +27,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-__all__ = ['binary_as_two_class', 'focal_term', 'pixel_loss_mean', 'soft_dice',
-           'weighted_dice_loss', 'sample_weights']
+__all__ = ['binary_as_two_class', 'focal_term', 'pixel_loss_mean', 'soft_counts', 'soft_dice',
+           'soft_tversky', 'weighted_dice_loss', 'sample_weights']
 
 
 def binary_as_two_class(logits: Tensor) -> Tensor:
@@ -66,8 +69,9 @@ def pixel_loss_mean(loss: Tensor, valid: Tensor, weight: Optional[Tensor]) -> Te
     return loss.sum() / valid.sum().clamp_min(1)
 
 
-def soft_dice(probs: Tensor, target: Tensor, valid: Tensor, smooth: float = 1.0) -> Tensor:
-    """Soft Dice coefficient per sample and class, ``(N, K)``.
+def soft_counts(probs: Tensor, target: Tensor, valid: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """Soft true positives, predicted and labelled pixels per sample and
+    class, each ``(N, K)``, over valid pixels.
 
     Intersections and label counts are scattered per class instead of
     building a one-hot ``(N, K, H, W)`` tensor.
@@ -76,7 +80,6 @@ def soft_dice(probs: Tensor, target: Tensor, valid: Tensor, smooth: float = 1.0)
         probs: ``(N, K, H, W)`` node probabilities.
         target: ``(N, H, W)`` node index (any value where not ``valid``).
         valid: ``(N, H, W)`` bool.
-        smooth: Added to numerator and denominator (absent class: Dice 1).
     """
     n, k = probs.shape[:2]
     mask = valid.to(probs.dtype)
@@ -85,22 +88,50 @@ def soft_dice(probs: Tensor, target: Tensor, valid: Tensor, smooth: float = 1.0)
     inter = probs.new_zeros(n, k).scatter_add(1, index, p_target.flatten(1))
     label_sum = probs.new_zeros(n, k).scatter_add(1, index, mask.flatten(1))
     prob_sum = (probs * mask.unsqueeze(1)).flatten(2).sum(-1)
+    return inter, prob_sum, label_sum
+
+
+def soft_dice(probs: Tensor, target: Tensor, valid: Tensor, smooth: float = 1.0) -> Tensor:
+    """Soft Dice coefficient per sample and class, ``(N, K)``; arguments as
+    :func:`soft_counts`, ``smooth`` added to numerator and denominator
+    (absent class: Dice 1)."""
+    inter, prob_sum, label_sum = soft_counts(probs, target, valid)
     return (2 * inter + smooth) / (prob_sum + label_sum + smooth)
 
 
+def soft_tversky(probs: Tensor, target: Tensor, valid: Tensor, alpha: float, beta: float,
+                 smooth: float = 1.0) -> Tensor:
+    """Soft Tversky index per sample and class, ``(N, K)``:
+    ``(2 TP + s) / (2 (TP + alpha FP + beta FN) + s)``.
+
+    ``FP = sum p - TP`` and ``FN = sum g - TP``; the smoothing is placed so
+    that ``alpha = beta = 0.5`` gives :func:`soft_dice` exactly (the
+    denominator is computed as ``2 alpha sum p + 2 beta sum g +
+    2 (1 - alpha - beta) TP + s``).
+    """
+    inter, prob_sum, label_sum = soft_counts(probs, target, valid)
+    den = (2 * alpha) * prob_sum + (2 * beta) * label_sum + (2 * (1 - alpha - beta)) * inter
+    return (2 * inter + smooth) / (den + smooth)
+
+
 def weighted_dice_loss(dice: Tensor, class_weight: Tensor, class_mask: Tensor,
-                       sample_weight: Tensor) -> Tensor:
-    """Batch Dice loss from per-sample, per-class coefficients.
+                       sample_weight: Tensor, gamma: float = 1.0) -> Tensor:
+    """Batch Dice (or focal Tversky) loss from per-sample, per-class coefficients.
 
     Args:
-        dice: ``(N, K)`` Dice coefficients.
+        dice: ``(N, K)`` Dice coefficients or Tversky indices.
         class_weight: ``(K,)`` weights in the class average.
         class_mask: ``(N, K)`` bool, the classes each sample is scored on.
         sample_weight: ``(N,)`` weights in the batch average (0 for a sample
             without valid pixels).
+        gamma: Exponent of ``1 - dice`` per class (focal Tversky); below 1
+            ``1 - dice`` is floored at :data:`FOCAL_FLOOR` (finite gradient).
     """
     w = class_weight.unsqueeze(0) * class_mask.to(dice.dtype)
-    per_sample = ((1 - dice) * w).sum(1) / w.sum(1).clamp_min(1e-12)
+    loss = 1 - dice
+    if gamma != 1:
+        loss = loss.clamp_min(FOCAL_FLOOR).pow(gamma)
+    per_sample = (loss * w).sum(1) / w.sum(1).clamp_min(1e-12)
     return (per_sample * sample_weight).sum() / dice.shape[0]
 
 

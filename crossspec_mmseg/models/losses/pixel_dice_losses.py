@@ -23,21 +23,48 @@ from .functional import (
     pixel_loss_mean,
     sample_weights,
     soft_dice,
+    soft_tversky,
     weighted_dice_loss,
 )
 
 __all__ = ['FocalDiceLoss', 'CEDiceLoss', 'HierarchicalFocalDiceLoss']
 
 
+def parse_region(region: Optional[Mapping]) -> Dict[str, object]:
+    """The region term: ``None``/``dict(type='dice')``, or
+    ``dict(type='tversky', alpha=0.3, beta=0.7, gamma=0.75)`` (focal Tversky:
+    ``alpha`` weighs false positives, ``beta`` false negatives, ``gamma`` is
+    the exponent of ``1 - T`` per class)."""
+    region = dict(region or dict(type='dice'))
+    kind = region.pop('type', 'dice')
+    if kind == 'dice' and not region:
+        return dict(type='dice')
+    if kind != 'tversky':
+        raise ValueError(f"region must be dict(type='dice') or dict(type='tversky', alpha=..., "
+                         f"beta=..., gamma=...), got type={kind!r} with {region}")
+    params = dict(alpha=0.3, beta=0.7, gamma=0.75)
+    unknown = sorted(set(region) - set(params))
+    if unknown:
+        raise ValueError(f'unknown Tversky options {unknown}; use alpha, beta, gamma')
+    params.update(region)
+    if params['alpha'] < 0 or params['beta'] < 0 or params['alpha'] + params['beta'] <= 0 \
+            or params['gamma'] <= 0:
+        raise ValueError(f'Tversky needs alpha, beta >= 0 with alpha + beta > 0 and gamma > 0, '
+                         f'got {params}')
+    return dict(type='tversky', **params)
+
+
 class _PixelDiceLoss(nn.Module):
-    """``lambda_pixel * focal(gamma) + lambda_dice * Dice`` on label-tree nodes."""
+    """``lambda_pixel * focal(gamma) + lambda_dice * region`` on label-tree nodes
+    (region: Dice, or focal Tversky, see :func:`parse_region`)."""
 
     def __init__(self, gamma: float, lambda_pixel: float, lambda_dice: float,
                  class_weight: Optional[Sequence[float]], tree: Optional[LabelTree],
                  use_sigmoid: bool, smooth: float, ignore_index: int, loss_name: str,
-                 check_labels: bool = True) -> None:
+                 check_labels: bool = True, region: Optional[Mapping] = None) -> None:
         super().__init__()
         self.check_labels = check_labels
+        self.region = parse_region(region)
         if gamma < 0 or lambda_pixel < 0 or lambda_dice < 0 or smooth < 0:
             raise ValueError(f'gamma ({gamma}), the lambdas ({lambda_pixel}, {lambda_dice}) '
                              f'and smooth ({smooth}) must be >= 0')
@@ -102,7 +129,8 @@ class _PixelDiceLoss(nn.Module):
     def components(self, seg_logits: Tensor, seg_label: Tensor,
                    weight: Optional[Tensor] = None,
                    ignore_index: Optional[int] = None) -> Dict[str, Tensor]:
-        """The unscaled focal/CE and Dice terms (for tests and logging).
+        """The unscaled terms (for tests and logging): ``pixel`` (focal/CE) and
+        ``dice`` or ``tversky`` (the region term).
 
         Computed in float32 whatever the autocast state: under fp16 AMP the
         group-probability sums and Dice reductions would otherwise run in half
@@ -129,11 +157,17 @@ class _PixelDiceLoss(nn.Module):
         class_mask = self.node_set.unsqueeze(0) == sample_set.unsqueeze(1)
         if self.use_sigmoid:  # binary Dice on the foreground only
             class_mask[:, 0] = False
-        dice = soft_dice(node_p, target, valid, self.smooth)
+        region = self.region
+        if region['type'] == 'tversky':
+            index = soft_tversky(node_p, target, valid, region['alpha'], region['beta'],
+                                 self.smooth)
+        else:
+            index = soft_dice(node_p, target, valid, self.smooth)
         per_sample, has_pixels = sample_weights(valid, weight)
-        dice_loss = weighted_dice_loss(dice, self.class_weight, class_mask & has_pixels[:, None],
-                                       per_sample)
-        return dict(pixel=pixel_loss, dice=dice_loss)
+        region_loss = weighted_dice_loss(index, self.class_weight,
+                                         class_mask & has_pixels[:, None], per_sample,
+                                         region.get('gamma', 1.0))
+        return {'pixel': pixel_loss, region['type']: region_loss}
 
     def _sample_label_sets(self, target: Tensor, valid: Tensor, num_nodes: int,
                            ignore: int) -> Tensor:
@@ -156,7 +190,8 @@ class _PixelDiceLoss(nn.Module):
     def forward(self, seg_logits: Tensor, seg_label: Tensor, weight: Optional[Tensor] = None,
                 ignore_index: Optional[int] = None, **kwargs) -> Tensor:
         parts = self.components(seg_logits, seg_label, weight, ignore_index)
-        return self.lambda_pixel * parts['pixel'] + self.lambda_dice * parts['dice']
+        return (self.lambda_pixel * parts['pixel']
+                + self.lambda_dice * parts[self.region['type']])
 
 
 @MODELS.register_module()
@@ -166,9 +201,12 @@ class FocalDiceLoss(_PixelDiceLoss):
     Args:
         gamma: Focusing parameter (0 gives weighted cross-entropy).
         lambda_focal: Weight of the focal term.
-        lambda_dice: Weight of the Dice term.
+        lambda_dice: Weight of the Dice (region) term.
         class_weight: One weight per class (multiplies the focal term per
             pixel; weights the Dice class average).
+        region: The region term: Dice (default) or focal Tversky,
+            ``dict(type='tversky', alpha=0.3, beta=0.7, gamma=0.75)``
+            (:func:`parse_region`; same class/sample weights and ignore rule).
         use_sigmoid: Binary mode for 1-channel heads (sigmoid focal, Dice on
             the foreground).
         smooth: Dice smoothing.
@@ -183,23 +221,26 @@ class FocalDiceLoss(_PixelDiceLoss):
     def __init__(self, gamma: float = 2.0, lambda_focal: float = 0.75, lambda_dice: float = 1.0,
                  class_weight: Optional[Sequence[float]] = None, use_sigmoid: bool = False,
                  smooth: float = 1.0, ignore_index: int = 255,
-                 loss_name: str = 'loss_focal_dice', check_labels: bool = True) -> None:
+                 loss_name: str = 'loss_focal_dice', check_labels: bool = True,
+                 region: Optional[Mapping] = None) -> None:
         super().__init__(gamma, lambda_focal, lambda_dice, class_weight, None, use_sigmoid,
-                         smooth, ignore_index, loss_name, check_labels)
+                         smooth, ignore_index, loss_name, check_labels, region)
 
 
 @MODELS.register_module()
 class CEDiceLoss(_PixelDiceLoss):
     """Separate-training loss ``L_s = lambda_ce * CE + lambda_dice * Dice``
-    (same weighting and ignore rules as :class:`FocalDiceLoss`; unlike MMSeg's
-    CrossEntropyLoss, class weights work with ignored pixels)."""
+    (same weighting, ignore rules and ``region`` option as
+    :class:`FocalDiceLoss`; unlike MMSeg's CrossEntropyLoss, class weights
+    work with ignored pixels)."""
 
     def __init__(self, lambda_ce: float = 0.5, lambda_dice: float = 0.75,
                  class_weight: Optional[Sequence[float]] = None, use_sigmoid: bool = False,
                  smooth: float = 1.0, ignore_index: int = 255,
-                 loss_name: str = 'loss_ce_dice', check_labels: bool = True) -> None:
+                 loss_name: str = 'loss_ce_dice', check_labels: bool = True,
+                 region: Optional[Mapping] = None) -> None:
         super().__init__(0.0, lambda_ce, lambda_dice, class_weight, None, use_sigmoid, smooth,
-                         ignore_index, loss_name, check_labels)
+                         ignore_index, loss_name, check_labels, region)
 
 
 @MODELS.register_module()
@@ -214,13 +255,15 @@ class HierarchicalFocalDiceLoss(_PixelDiceLoss):
             :class:`LabelTree`), validated at build time.
         class_weight: Per leaf; a group node gets the mean of its leaves.
         gamma, lambda_focal, lambda_dice, smooth, ignore_index, loss_name,
-            check_labels: As :class:`FocalDiceLoss`.
+            check_labels, region: As :class:`FocalDiceLoss` (a coarse node's
+            Tversky index also uses the sum of its leaves' probabilities).
     """
 
     def __init__(self, label_tree: Mapping, gamma: float = 2.0, lambda_focal: float = 0.75,
                  lambda_dice: float = 1.0, class_weight: Optional[Sequence[float]] = None,
                  smooth: float = 1.0, ignore_index: int = 255,
-                 loss_name: str = 'loss_hierarchical', check_labels: bool = True) -> None:
+                 loss_name: str = 'loss_hierarchical', check_labels: bool = True,
+                 region: Optional[Mapping] = None) -> None:
         tree = label_tree if isinstance(label_tree, LabelTree) else LabelTree(**label_tree)
         super().__init__(gamma, lambda_focal, lambda_dice, class_weight, tree, False, smooth,
-                         ignore_index, loss_name, check_labels)
+                         ignore_index, loss_name, check_labels, region)
