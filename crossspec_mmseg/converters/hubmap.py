@@ -14,10 +14,9 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from ..slides import SlideReader, parse_rle, rle_decode_window
 from .errors import BadInputError, MissingInputError, require_folder
 from .raster import PolygonSet
-from .rle import parse_rle, rle_decode_window
-from .slide_reader import SlideReader
 from .tables import index_rows, read_table
 from .tiling import (
     ConversionSummary,
@@ -136,13 +135,13 @@ def _anatomy_label(polygons: Dict[str, List[List[np.ndarray]]]):
 
 
 def _source(raw_dir: str, image_id: str, encoding: str, info: Optional[dict],
-            anatomy: bool) -> SourceImage:
+            anatomy: bool, base_mpp: Optional[float] = None) -> SourceImage:
     tiff = osp.join(raw_dir, 'train', f'{image_id}.tiff')
     if not osp.isfile(tiff):
         raise MissingInputError(f'train.csv id {image_id}: slide {tiff} is missing; '
                                 'download it or remove the row')
-    with SlideReader(tiff) as reader:
-        shape = reader.shape
+    with SlideReader(tiff, base_mpp) as reader:
+        shape, mpp = reader.shape, reader.mpp
     _check_size(tiff, shape, info)
     runs = parse_rle(encoding, shape, record=f'train.csv id {image_id}')
     labels = {'masks': lambda x, y, w, h: rle_decode_window(runs, shape, x, y, w, h)}
@@ -153,14 +152,15 @@ def _source(raw_dir: str, image_id: str, encoding: str, info: Optional[dict],
         labels['masks_anatomy'] = _anatomy_label(load_features(path))
     patient = (info or {}).get('patient_number', '') or image_id
     return SourceImage(name=image_id, size=shape, open_reader=lambda: SlideReader(tiff),
-                       labels=labels,
+                       labels=labels, mpp=mpp,
                        fields=dict(dataset='hubmap', species='human', organ='kidney',
                                    slide=image_id, group=f'patient{patient}', split='train'))
 
 
 def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 512,
                    overlap: float = 0.5, anatomy: bool = False,
-                   min_tissue: float = 0.05, skip_bad: bool = False) -> ConversionSummary:
+                   min_tissue: float = 0.05, skip_bad: bool = False, mpp: Optional[float] = None,
+                   base_mpp: Optional[float] = None) -> ConversionSummary:
     """Tile every labelled training slide.
 
     Args:
@@ -172,6 +172,8 @@ def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 5
         anatomy: Also write ``masks_anatomy/`` (0 bg, 1 cortex, 2 medulla).
         min_tissue: Background test threshold; 0 keeps every tile.
         skip_bad: Record unusable slides in ``skipped.csv`` and go on.
+        mpp: Target um/px of the tiles (replaces ``scale``, per slide).
+        base_mpp: Level-0 um/px of every slide, overriding their metadata.
     """
     require_folder(raw_dir, 'train/, train.csv')
     encodings = _read_encodings(raw_dir)
@@ -179,7 +181,9 @@ def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 5
     skipped = SkippedInputs() if skip_bad else None
     sources = build_sources(
         sorted(encodings.items()),
-        lambda row: _source(raw_dir, row[0], row[1] or '', info.get(row[0]), anatomy),
+        lambda row: _source(raw_dir, row[0], row[1] or '', info.get(row[0]), anatomy,
+                            base_mpp),
         lambda row: f'train.csv id {row[0]}', skipped)
-    tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue)
+    tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue,
+                          mpp=mpp)
     return convert_sources(sources, out_dir, tiling, desc='HuBMAP', skipped=skipped)

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from ..slides import SlideReader
 from .errors import BadDownloadError, BadInputError, MissingDownloadError, require_folder
 from .orbit_blob import (
     SUBTYPE_EXCLUSION,
@@ -31,7 +32,6 @@ from .orbit_blob import (
     decode_orbit_blob,
 )
 from .raster import PolygonSet
-from .slide_reader import SlideReader
 from .tables import index_rows, read_table
 from .tiling import (
     ConversionSummary,
@@ -222,7 +222,8 @@ def _slides(raw_dir: str) -> List[tuple]:
 def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
                   groups: str = DEFAULT_GROUPS_CSV, scale: float = 1.0, tile: int = 512,
                   overlap: float = 0.5, min_tissue: float = 0.05,
-                  skip_bad: bool = False) -> ConversionSummary:
+                  skip_bad: bool = False, mpp: Optional[float] = None,
+                  base_mpp: Optional[float] = None) -> ConversionSummary:
     """Tile every slide with its glomerulus mask.
 
     Args:
@@ -233,6 +234,8 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
         scale, tile, overlap, min_tissue: Tiling (see :class:`TilingConfig`).
         skip_bad: Record unusable slides (unreadable TIFF, undecodable
             annotation, no groups row) in ``skipped.csv`` and go on.
+        mpp: Target um/px of the tiles (replaces ``scale``, per slide).
+        base_mpp: Level-0 um/px of every slide, overriding their metadata.
 
     Raises:
         BadDownloadError: no such folder or orbit.db, a slide given twice,
@@ -259,17 +262,18 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
                                 'add a row (raw_data_file_id,stain,species,group) or pass '
                                 '--groups')
         meta = table[stem]
-        with SlideReader(path) as reader:
-            size = reader.shape
+        with SlideReader(path, base_mpp) as reader:
+            size, slide_mpp = reader.shape, reader.mpp
         _check_extent(path, annotations.get(stem, []), size)
         return SourceImage(
-            name=stem, size=size, open_reader=lambda: SlideReader(path),
+            name=stem, size=size, open_reader=lambda: SlideReader(path), mpp=slide_mpp,
             labels={'masks': orbit_label_fn(annotations.get(stem, []))},
             fields=dict(dataset='orbit', species=meta['species'].strip().lower(), organ='kidney',
                         slide=stem, group=stem, split=split, stain=meta.get('stain', '')))
 
     skipped = SkippedInputs() if skip_bad else None
     sources = build_sources(slides, make_source, lambda slide: slide[1], skipped)
-    tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue)
+    tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue,
+                          mpp=mpp)
     return convert_sources(sources, out_dir, tiling, desc='Orbit', skipped=skipped)
 

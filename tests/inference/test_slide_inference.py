@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from mmseg.models import SegDataPreProcessor
 
-from crossspec_mmseg.converters import rle_decode
 from crossspec_mmseg.evaluation import count_components
 from crossspec_mmseg.inference import TilePredictor, channel_argmax, infer_slide
+from crossspec_mmseg.slides import rle_decode
 
 
 class ContextStub:
@@ -171,7 +171,7 @@ def test_one_device_to_host_copy_per_batch(slide, tmp_path, monkeypatch, scale, 
     copy (counted at Tensor.cpu, the only way results leave the device)."""
     import math
 
-    from crossspec_mmseg.converters.tiling import window_positions
+    from crossspec_mmseg.slides import window_positions
     path, image = slide
     calls = []
     real_cpu = torch.Tensor.cpu

@@ -1,11 +1,19 @@
 """Orbit mouse/rat glomeruli slides + orbit.db -> tiles + manifest.csv.
 
     python tools/dataset_converters/orbit.py RAW_DIR OUT_DIR [--db PATH] [--groups CSV]
-        [--scale S] [--tile 512] [--overlap 0.5] [--keep-all] [--skip-bad]
+        [--scale S | --mpp 1.0] [--base-mpp 0.5] [--tile 512] [--overlap 0.5] [--keep-all]
+        [--skip-bad]
 """
 import argparse
 
-from _cli import add_skip_bad_arg, add_tiling_args, run_converter, tiling_kwargs
+from _cli import (
+    add_resolution_args,
+    add_skip_bad_arg,
+    add_tiling_args,
+    resolution_kwargs,
+    run_converter,
+    tiling_kwargs,
+)
 
 from crossspec_mmseg.converters import DEFAULT_GROUPS_CSV, convert_orbit
 
@@ -19,10 +27,12 @@ def main():
     parser.add_argument('--groups', default=DEFAULT_GROUPS_CSV,
                         help='slide id -> stain/species table (default: the shipped one)')
     add_tiling_args(parser)
+    add_resolution_args(parser)
     add_skip_bad_arg(parser)
     args = parser.parse_args()
     run_converter(convert_orbit, args.out_dir, raw_dir=args.raw_dir, db=args.db,
-                  groups=args.groups, skip_bad=args.skip_bad, **tiling_kwargs(args))
+                  groups=args.groups, skip_bad=args.skip_bad, **tiling_kwargs(args),
+                  **resolution_kwargs(args))
 
 
 if __name__ == '__main__':
