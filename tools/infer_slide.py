@@ -1,11 +1,15 @@
 """Predict a whole slide, tile by tile, with a trained checkpoint.
 
-    python tools/infer_slide.py CONFIG CHECKPOINT SLIDE.tiff --out OUT.tif [--tile 512]
-        [--overlap 0.5] [--scale 0.4] [--blend center|gaussian|mean] [--rle] [--batch N]
-        [--device cpu|cuda] [--min-tissue 0.05] [--count-class 1 --min-area 100]
+    python tools/infer_slide.py CONFIG CHECKPOINT SLIDE.svs --out OUT.tif [--tile 512]
+        [--overlap 0.5] [--mpp 1.25 | --scale 0.4] [--base-mpp 0.5]
+        [--blend center|gaussian|mean] [--rle] [--batch N] [--device cpu|cuda]
+        [--min-tissue 0.05] [--count-class 1 --min-area 100]
 
-Writes the label mask (tiled zlib TIFF, or PNG), and with --rle the Kaggle row
-`id,predicted` to OUT.csv (column-major, 1-indexed); prints a JSON summary.
+Reads the slide (SVS, OME-TIFF, NDPI, generic pyramidal TIFF) at the model's
+um/px: --mpp, else the config's `train_mpp` when the slide records its um/px,
+else --scale (default 1). Writes the label mask at level-0 size (tiled zlib
+TIFF with its um/px, or PNG), and with --rle the Kaggle row `id,predicted` to
+OUT.csv (column-major, 1-indexed); prints a JSON summary.
 """
 import argparse
 import csv
@@ -17,9 +21,27 @@ import torch
 from mmseg.apis import init_model
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
-from crossspec_mmseg.converters.errors import BadInputError
+from crossspec_mmseg.errors import BadInputError
 from crossspec_mmseg.inference import BLENDS, check_mask_path, infer_slide
+from crossspec_mmseg.slides import SlideReader
 from crossspec_mmseg.utils import atomic_path
+
+
+def positive(text):
+    """argparse type: a float > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f'{text} is not > 0')
+    return value
+
+
+def target_mpp(args, train_mpp):
+    """--mpp; else the config's ``train_mpp`` when neither --scale was given nor
+    the slide's um/px is unknown; else None (read by --scale)."""
+    if args.mpp is not None or args.scale is not None or train_mpp is None:
+        return args.mpp
+    with SlideReader(args.slide, args.base_mpp) as reader:
+        return float(train_mpp) if reader.mpp else None
 
 
 def main():
@@ -31,8 +53,13 @@ def main():
     parser.add_argument('--out', required=True, help='mask path (.tif/.tiff/.png)')
     parser.add_argument('--tile', type=int, default=512)
     parser.add_argument('--overlap', type=float, default=0.5)
-    parser.add_argument('--scale', type=float, default=1.0,
-                        help='resize factor used for the training tiles (HuBMAP: 0.4)')
+    resolution = parser.add_mutually_exclusive_group()
+    resolution.add_argument('--mpp', type=positive,
+                            help="model input um/px (default: the config's train_mpp)")
+    resolution.add_argument('--scale', type=positive,
+                            help='resize factor used for the training tiles (HuBMAP: 0.4)')
+    parser.add_argument('--base-mpp', type=positive,
+                        help="the slide's level-0 um/px when its metadata lacks it")
     parser.add_argument('--blend', choices=BLENDS, default='center')
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
@@ -54,14 +81,17 @@ def main():
 
     model = init_model(args.config, args.checkpoint, device=args.device)
     try:
+        mpp = target_mpp(args, model.cfg.get('train_mpp'))
         result = infer_slide(model, args.slide, args.out, tile=args.tile, overlap=args.overlap,
-                             scale=args.scale, blend=args.blend, batch=args.batch,
+                             scale=args.scale or 1.0, blend=args.blend, batch=args.batch,
                              min_tissue=args.min_tissue, rle=args.rle,
-                             count_class=args.count_class, min_area=args.min_area)
+                             count_class=args.count_class, min_area=args.min_area, mpp=mpp,
+                             base_mpp=args.base_mpp)
     except BadInputError as err:  # a slide the reader cannot use: named, with the reason
         sys.exit(f'error: {err}')
     summary = dict(mask=result.mask_path, shape=list(result.shape), tiles_run=result.tiles_run,
-                   tiles_skipped=result.tiles_skipped, count=result.count)
+                   tiles_skipped=result.tiles_skipped, count=result.count, read_mpp=mpp,
+                   level=result.level, mpp=result.mpp)
     if args.rle:
         rle_path = osp.splitext(args.out)[0] + '.csv'
         with atomic_path(rle_path) as tmp, open(tmp, 'w', newline='') as f:
