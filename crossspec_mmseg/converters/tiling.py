@@ -322,7 +322,10 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
     Returns:
         The summary (tiles written and skipped per species).
     """
-    sources = list(sources)
+    def resolvable(source: SourceImage) -> SourceImage:
+        tiling.for_source(source)  # at tiling.mpp, a source of unknown um/px is bad
+        return source
+    sources = build_sources(sources, resolvable, lambda s: s.name, skipped)
     names = [s.name for s in sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
