@@ -4,12 +4,17 @@
         [--overlap 0.5] [--mpp 1.25 | --scale 0.4] [--base-mpp 0.5]
         [--blend center|gaussian|mean] [--rle] [--batch N] [--device cpu|cuda]
         [--min-tissue 0.05] [--count-class 1 --min-area 100]
+        [--geojson OUT.geojson [--object-type annotation|detection] [--simplify 0.5]]
+        [--ome-tiff OUT.ome.tif] [--objects-csv OUT_objects.csv]
 
 Reads the slide (SVS, OME-TIFF, NDPI, generic pyramidal TIFF) at the model's
 um/px: --mpp, else the config's `train_mpp` when the slide records its um/px,
 else --scale (default 1). Writes the label mask at level-0 size (tiled zlib
 TIFF with its um/px, or PNG), and with --rle the Kaggle row `id,predicted` to
-OUT.csv (column-major, 1-indexed); prints a JSON summary.
+OUT.csv (column-major, 1-indexed). Optionally: QuPath-ready GeoJSON (one
+polygon per object and class, level-0 pixels), a pyramidal OME-TIFF mask with
+its um/px, a per-object CSV (area in um^2, perimeter, centroid, box). Prints
+a JSON summary.
 """
 import argparse
 import csv
@@ -22,7 +27,13 @@ from mmseg.apis import init_model
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.errors import BadInputError
-from crossspec_mmseg.inference import BLENDS, check_mask_path, infer_slide
+from crossspec_mmseg.inference import (
+    BLENDS,
+    OBJECT_TYPES,
+    SlideOutputs,
+    check_mask_path,
+    infer_slide,
+)
 from crossspec_mmseg.slides import SlideReader
 from crossspec_mmseg.utils import atomic_path
 
@@ -69,6 +80,13 @@ def main():
     parser.add_argument('--rle', action='store_true', help='also write OUT.csv (id,predicted)')
     parser.add_argument('--count-class', type=int, help='count components of this class')
     parser.add_argument('--min-area', type=int, default=0)
+    parser.add_argument('--geojson', help='objects as QuPath-ready GeoJSON')
+    parser.add_argument('--object-type', choices=OBJECT_TYPES, default='annotation',
+                        help='QuPath object type of the GeoJSON features')
+    parser.add_argument('--simplify', type=float, default=0.5,
+                        help='polygon tolerance in level-0 pixels (0: exact outlines)')
+    parser.add_argument('--ome-tiff', help='pyramidal OME-TIFF label mask with its um/px')
+    parser.add_argument('--objects-csv', help='one row per object (area, perimeter, ...)')
     args = parser.parse_args()
     for what, path in (('config', args.config), ('checkpoint', args.checkpoint),
                        ('slide', args.slide)):
@@ -82,16 +100,23 @@ def main():
     model = init_model(args.config, args.checkpoint, device=args.device)
     try:
         mpp = target_mpp(args, model.cfg.get('train_mpp'))
+        meta = model.dataset_meta or {}
+        outputs = SlideOutputs(geojson=args.geojson, ome_tiff=args.ome_tiff,
+                               objects_csv=args.objects_csv, classes=meta.get('classes'),
+                               palette=meta.get('palette'), object_type=args.object_type,
+                               tolerance=args.simplify)
         result = infer_slide(model, args.slide, args.out, tile=args.tile, overlap=args.overlap,
                              scale=args.scale or 1.0, blend=args.blend, batch=args.batch,
                              min_tissue=args.min_tissue, rle=args.rle,
                              count_class=args.count_class, min_area=args.min_area, mpp=mpp,
-                             base_mpp=args.base_mpp)
+                             base_mpp=args.base_mpp, outputs=outputs)
     except BadInputError as err:  # a slide the reader cannot use: named, with the reason
         sys.exit(f'error: {err}')
     summary = dict(mask=result.mask_path, shape=list(result.shape), tiles_run=result.tiles_run,
                    tiles_skipped=result.tiles_skipped, count=result.count, read_mpp=mpp,
                    level=result.level, mpp=result.mpp)
+    summary.update({k: v for k, v in (('geojson', args.geojson), ('ome_tiff', args.ome_tiff),
+                                      ('objects_csv', args.objects_csv)) if v})
     if args.rle:
         rle_path = osp.splitext(args.out)[0] + '.csv'
         with atomic_path(rle_path) as tmp, open(tmp, 'w', newline='') as f:

@@ -9,7 +9,8 @@ Background windows are skipped by the tissue test, tiles are resized by
 band by band (:mod:`.stitching`) at the original resolution into a
 disk-backed mask, so only one band of rows is ever held in memory. Outputs are
 written atomically: a tiled, compressed TIFF (or PNG for small slides), and
-optionally the Kaggle RLE row and the component count.
+optionally the Kaggle RLE row, the component count and the outputs of
+:mod:`.exports` (GeoJSON, pyramidal OME-TIFF, object table).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from tqdm import tqdm
 from ..evaluation.group_iou_metric import count_components
 from ..slides import SlideReader, rle_encode, tissue_fraction, to_tile, window_positions
 from ..utils.atomic import atomic_path
+from .exports import SlideOutputs, write_outputs
 from .stitching import BandAccumulator
 
 MASK_EXTENSIONS = ('.tif', '.tiff', '.png')
@@ -209,7 +211,8 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
                 scale: float = 1.0, blend: str = 'center', batch: int = 4,
                 min_tissue: float = 0.0, rle: bool = False, count_class: Optional[int] = None,
                 min_area: int = 0, mpp: Optional[float] = None,
-                base_mpp: Optional[float] = None) -> SlidePrediction:
+                base_mpp: Optional[float] = None,
+                outputs: Optional[SlideOutputs] = None) -> SlidePrediction:
     """Predict a whole slide and write its label mask to ``out_path`` (.tif/.tiff/.png).
 
     Args:
@@ -228,6 +231,7 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         min_area: Smallest component counted.
         mpp: Model input um/px; replaces ``scale`` by ``slide um/px / mpp``.
         base_mpp: The slide's level-0 um/px, overriding its metadata.
+        outputs: GeoJSON, OME-TIFF and object table to write besides the mask.
 
     Raises:
         SlideResolutionError: ``mpp`` given but the slide's um/px unknown.
@@ -270,6 +274,8 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
             upcoming.cancel()  # an error or Ctrl-C does not wait for one more band
         mask.flush()
         _write_mask(out_path, mask, reader.mpp)
+        if outputs is not None:
+            write_outputs(mask, reader.mpp, outputs)
         result = SlidePrediction(out_path, (height, width), run, skipped, reader.mpp, level)
         if rle:
             result.rle = rle_encode(mask)

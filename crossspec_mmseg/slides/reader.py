@@ -97,17 +97,16 @@ class SlideReader:
         if 'Y' not in axes or 'X' not in axes:
             raise SlideReadError(f'{self.path}: series 0 has axes {axes!r}, no Y/X plane')
         other = int(np.prod([n for n, a in zip(first.shape, axes) if a not in 'YX']))
-        if other >= 3:
-            pyramid = [_zarr_level(first, i) for i in range(len(first.levels))]
-            if len(pyramid) == 1:  # OME with one series per level
-                pyramid += [_zarr_level(s) for s in _level_series(first, series[1:])]
-            return [[array] for array in pyramid], axes
-        # Channels stored as separate single-channel series (pages).
         planes = [s for s in series if s.shape == first.shape]
-        if other == 1 and len(planes) >= 3:
+        if other == 1 and len(planes) >= 3:  # channels as separate single-channel pages
             return [[_zarr_level(s) for s in planes[:3]]], axes
-        if other == 1:  # greyscale: replicate
-            return [[_zarr_level(first)] * 3], axes
+        pyramid = [_zarr_level(first, i) for i in range(len(first.levels))]
+        if len(pyramid) == 1:  # OME with one series per level
+            pyramid += [_zarr_level(s) for s in _level_series(first, series[1:])]
+        if other >= 3:
+            return [[array] for array in pyramid], axes
+        if other == 1:  # greyscale (e.g. a label mask): replicated
+            return [[array] * 3 for array in pyramid], axes
         raise SlideReadError(f'{self.path}: shape {first.shape} (axes {axes!r}) is not RGB')
 
     @property
