@@ -94,9 +94,15 @@ def test_cli_reads_at_mpp_or_the_configs_train_mpp(pyramid, tmp_path, demo_data)
                         check=check)
         return proc if not check else json.loads(proc.stdout.strip().splitlines()[-1])
 
-    by_config = infer(str(config), path)
+    outputs = {'--geojson': 'objects.geojson', '--ome-tiff': 'mask.ome.tif',
+               '--objects-csv': 'objects.csv'}
+    flags = [arg for flag, name in outputs.items() for arg in (flag, str(tmp_path / name))]
+    by_config = infer(str(config), path, *flags)
     assert (by_config['read_mpp'], by_config['level'], by_config['mpp']) == (1.0, 1, MPP)
     assert by_config['shape'] == list(image.shape[:2])
+    for flag, name in outputs.items():  # written where asked (their content: test_exports.py)
+        assert by_config[flag[2:].replace('-', '_')] == str(tmp_path / name)
+        assert (tmp_path / name).stat().st_size > 0
     assert infer(str(config), path, '--mpp', '2')['level'] == 2
     assert infer(str(config), bare, '--scale', '0.5')['level'] == 1  # --scale wins
     assert infer(str(config), bare)['read_mpp'] is None  # slide um/px unknown: --scale 1
