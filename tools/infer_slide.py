@@ -34,7 +34,7 @@ from crossspec_mmseg.inference import (
     check_mask_path,
     infer_slide,
 )
-from crossspec_mmseg.slides import SlideReader
+from crossspec_mmseg.slides import open_slide
 from crossspec_mmseg.utils import atomic_path
 
 
@@ -51,7 +51,7 @@ def target_mpp(args, train_mpp):
     the slide's um/px is unknown; else None (read by --scale)."""
     if args.mpp is not None or args.scale is not None or train_mpp is None:
         return args.mpp
-    with SlideReader(args.slide, args.base_mpp) as reader:
+    with open_slide(args.slide, args.base_mpp) as reader:
         return float(train_mpp) if reader.mpp else None
 
 

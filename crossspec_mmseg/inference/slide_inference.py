@@ -1,6 +1,6 @@
 """Whole-slide tiled inference with an MMSeg model.
 
-The slide is read one band of tile rows at a time (:class:`SlideReader`, from
+The slide is read one band of tile rows at a time (``slides.open_slide``, from
 the coarsest level that is at least as fine as the model's input) in a
 background thread, so reading, tissue tests and
 resizing of the next row overlap the model's forward pass on this one.
@@ -30,7 +30,7 @@ from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
 from ..evaluation.group_iou_metric import count_components
-from ..slides import SlideReader, rle_encode, tissue_fraction, to_tile, window_positions
+from ..slides import LevelReader, open_slide, rle_encode, tissue_fraction, to_tile, window_positions
 from ..utils.atomic import atomic_path
 from .exports import SlideOutputs, write_outputs
 from .stitching import BandAccumulator
@@ -153,7 +153,7 @@ def channel_argmax(scores: torch.Tensor) -> torch.Tensor:
 class _RowReader:
     """Reads tile row ``r`` as one band at ``level`` and prepares its model inputs."""
 
-    def __init__(self, reader: SlideReader, level: int, xs: List[int], ys: List[int],
+    def __init__(self, reader: LevelReader, level: int, xs: List[int], ys: List[int],
                  window: int, tile: int, min_tissue: float) -> None:
         self.reader, self.level, self.xs, self.ys = reader, level, xs, ys
         self.window, self.tile, self.min_tissue = window, tile, min_tissue
@@ -217,8 +217,8 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
 
     Args:
         model: A built MMSeg segmentor in eval mode.
-        slide: TIFF slide (SVS, OME-TIFF, NDPI, generic or any layout the
-            converters read).
+        slide: SVS, OME-TIFF, NDPI, generic TIFF or any layout the converters
+            read; other formats through OpenSlide when it is installed.
         out_path: Output mask path (level-0 pixels).
         tile: Model input side; the level-0 window is ``tile / scale``.
         overlap: Window overlap fraction.
@@ -239,7 +239,7 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
     check_mask_path(out_path)
     os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
     run = skipped = 0
-    with SlideReader(slide, base_mpp) as reader, ThreadPoolExecutor(1) as pool, \
+    with open_slide(slide, base_mpp) as reader, ThreadPoolExecutor(1) as pool, \
             tempfile.TemporaryDirectory(dir=osp.dirname(osp.abspath(out_path))) as tmp:
         if mpp is not None:
             scale = reader.require_mpp() / mpp

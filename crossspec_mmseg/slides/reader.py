@@ -23,7 +23,7 @@ import zarr
 from ..errors import BadInputError
 from .resolution import SlideResolutionError, check_mpp, metadata_mpp
 
-__all__ = ['SlideLevel', 'SlideReadError', 'SlideReader']
+__all__ = ['LevelReader', 'SlideLevel', 'SlideReadError', 'SlideReader']
 
 #: Relative slack when matching a wanted downsample to a level's (2.0003 serves 2).
 DOWNSAMPLE_TOLERANCE = 0.01
@@ -52,8 +52,89 @@ def _zarr_level(series, level: int = 0) -> zarr.Array:
     return node if isinstance(node, zarr.Array) else node[str(level)]
 
 
-class SlideReader:
-    """RGB windows of a TIFF slide at any of its levels.
+class LevelReader:
+    """What every slide reader shares: levels, um/px, level choice and resized
+    reads. Subclasses set ``path``, ``height``, ``width``, ``levels`` and the
+    metadata um/px, and implement :meth:`_read_level`."""
+
+    path: str
+    height: int
+    width: int
+    levels: List[SlideLevel]
+    _base_mpp: Optional[float] = None
+    _metadata_mpp: Tuple[Optional[float], str] = (None, 'its metadata')
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        return self.height, self.width
+
+    @property
+    def mpp(self) -> Optional[float]:
+        """Level-0 um/px (``base_mpp`` if given, else the metadata's), or None if unknown."""
+        try:
+            return self.require_mpp()
+        except SlideResolutionError:
+            return None
+
+    def require_mpp(self) -> float:
+        """Level-0 um/px; :class:`~.resolution.SlideResolutionError` (asking for
+        ``--base-mpp``) when the metadata lacks it or it is implausible."""
+        if self._base_mpp is not None:
+            return check_mpp(self.path, self._base_mpp, '--base-mpp')
+        return check_mpp(self.path, *self._metadata_mpp)
+
+    def downsample_for(self, target_mpp: float) -> float:
+        """Level-0 pixels per output pixel for reading at ``target_mpp`` um/px."""
+        return target_mpp / self.require_mpp()
+
+    def level_for(self, downsample: float) -> int:
+        """The coarsest level at least as fine as ``downsample`` (level-0 px per px)."""
+        fine_enough = [i for i, level in enumerate(self.levels)
+                       if level.downsample <= downsample * (1 + DOWNSAMPLE_TOLERANCE)]
+        return max(fine_enough, key=lambda i: self.levels[i].downsample, default=0)
+
+    def level_side(self, side: int, level: int) -> int:
+        """A level-0 length of ``side`` pixels measured at ``level``."""
+        return max(1, round(side / self.levels[level].downsample))
+
+    def read(self, x: int, y: int, w: int, h: int, level: int = 0) -> np.ndarray:
+        """The level-0 window ``[y:y+h, x:x+w]``, clipped to the slide, as uint8
+        RGB at ``level``: ``(h', w', 3)`` with ``h' ~ h / downsample`` (less at
+        the border)."""
+        info = self.levels[level]
+        x0, y0 = int(max(0, x) / info.downsample_x), int(max(0, y) / info.downsample_y)
+        x1 = min(info.width, x0 + round((min(self.width, x + w) - max(0, x)) / info.downsample_x))
+        y1 = min(info.height,
+                 y0 + round((min(self.height, y + h) - max(0, y)) / info.downsample_y))
+        return self._read_level(level, x0, y0, x1, y1)
+
+    def _read_level(self, level: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """uint8 RGB ``[y0:y1, x0:x1]`` of ``level`` (level coordinates)."""
+        raise NotImplementedError
+
+    def read_resized(self, x: int, y: int, w: int, h: int, downsample: float) -> np.ndarray:
+        """The level-0 window, clipped to the slide, at ``downsample`` level-0
+        pixels per pixel: read from :meth:`level_for` and area-resized the rest."""
+        level = self.level_for(downsample)
+        pixels = self.read(x, y, w, h, level)
+        out_w = max(1, round((min(self.width, x + w) - max(0, x)) / downsample))
+        out_h = max(1, round((min(self.height, y + h) - max(0, y)) / downsample))
+        if pixels.shape[:2] == (out_h, out_w):
+            return pixels
+        return cv2.resize(pixels, (out_w, out_h), interpolation=cv2.INTER_AREA)
+
+    def close(self) -> None:
+        """Release the file."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class SlideReader(LevelReader):
+    """RGB windows of a TIFF slide at any of its levels (through tifffile).
 
     Args:
         path: TIFF file (SVS, OME-TIFF, NDPI, generic tiled/pyramidal TIFF).
@@ -109,48 +190,7 @@ class SlideReader:
             return [[array] * 3 for array in pyramid], axes
         raise SlideReadError(f'{self.path}: shape {first.shape} (axes {axes!r}) is not RGB')
 
-    @property
-    def shape(self) -> Tuple[int, int]:
-        return self.height, self.width
-
-    @property
-    def mpp(self) -> Optional[float]:
-        """Level-0 um/px (``base_mpp`` if given, else the metadata's), or None if unknown."""
-        try:
-            return self.require_mpp()
-        except SlideResolutionError:
-            return None
-
-    def require_mpp(self) -> float:
-        """Level-0 um/px; :class:`~.resolution.SlideResolutionError` (asking for
-        ``--base-mpp``) when the metadata lacks it or it is implausible."""
-        if self._base_mpp is not None:
-            return check_mpp(self.path, self._base_mpp, '--base-mpp')
-        return check_mpp(self.path, *self._metadata_mpp)
-
-    def downsample_for(self, target_mpp: float) -> float:
-        """Level-0 pixels per output pixel for reading at ``target_mpp`` um/px."""
-        return target_mpp / self.require_mpp()
-
-    def level_for(self, downsample: float) -> int:
-        """The coarsest level at least as fine as ``downsample`` (level-0 px per px)."""
-        fine_enough = [i for i, level in enumerate(self.levels)
-                       if level.downsample <= downsample * (1 + DOWNSAMPLE_TOLERANCE)]
-        return max(fine_enough, key=lambda i: self.levels[i].downsample, default=0)
-
-    def level_side(self, side: int, level: int) -> int:
-        """A level-0 length of ``side`` pixels measured at ``level``."""
-        return max(1, round(side / self.levels[level].downsample))
-
-    def read(self, x: int, y: int, w: int, h: int, level: int = 0) -> np.ndarray:
-        """The level-0 window ``[y:y+h, x:x+w]``, clipped to the slide, as uint8
-        RGB at ``level``: ``(h', w', 3)`` with ``h' ~ h / downsample`` (less at
-        the border)."""
-        info = self.levels[level]
-        x0, y0 = int(max(0, x) / info.downsample_x), int(max(0, y) / info.downsample_y)
-        x1 = min(info.width, x0 + round((min(self.width, x + w) - max(0, x)) / info.downsample_x))
-        y1 = min(info.height,
-                 y0 + round((min(self.height, y + h) - max(0, y)) / info.downsample_y))
+    def _read_level(self, level: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         index = tuple(slice(y0, y1) if a == 'Y' else slice(x0, x1) if a == 'X' else slice(None)
                       for a in self._axes)
         planes = []
@@ -158,7 +198,8 @@ class SlideReader:
             try:
                 window = np.asarray(array[index])
             except Exception as err:  # truncated/corrupt tiles surface only here
-                raise SlideReadError(f'{self.path}: cannot read TIFF window x={x}, y={y} '
+                raise SlideReadError(f'{self.path}: cannot read TIFF window x={x0}, y={y0} '
+                                     f'of level {level} '
                                      f'({type(err).__name__}: {err})') from err
             # Move Y, X first; the rest become channels.
             window = np.moveaxis(window, [self._axes.index('Y'), self._axes.index('X')], [0, 1])
@@ -168,27 +209,10 @@ class SlideReader:
             rgb = _to_uint8(rgb)
         return np.ascontiguousarray(rgb)
 
-    def read_resized(self, x: int, y: int, w: int, h: int, downsample: float) -> np.ndarray:
-        """The level-0 window, clipped to the slide, at ``downsample`` level-0
-        pixels per pixel: read from :meth:`level_for` and area-resized the rest."""
-        level = self.level_for(downsample)
-        pixels = self.read(x, y, w, h, level)
-        out_w = max(1, round((min(self.width, x + w) - max(0, x)) / downsample))
-        out_h = max(1, round((min(self.height, y + h) - max(0, y)) / downsample))
-        if pixels.shape[:2] == (out_h, out_w):
-            return pixels
-        return cv2.resize(pixels, (out_w, out_h), interpolation=cv2.INTER_AREA)
-
     def close(self) -> None:
         tif = getattr(self, '_tif', None)
         if tif is not None:
             tif.close()
-
-    def __enter__(self) -> 'SlideReader':
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _level_series(first, others) -> list:
