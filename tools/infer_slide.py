@@ -3,7 +3,7 @@
     python tools/infer_slide.py CONFIG CHECKPOINT SLIDE.svs --out OUT.tif [--tile 512]
         [--overlap 0.5] [--mpp 1.25 | --scale 0.4] [--base-mpp 0.5]
         [--blend center|gaussian|mean] [--rle] [--batch N] [--device cpu|cuda]
-        [--min-tissue 0.05] [--count-class 1 --min-area 100]
+        [--min-tissue 0.05] [--count-class 1 --min-area 100] [--amp] [--channels-last]
         [--geojson OUT.geojson [--object-type annotation|detection] [--simplify 0.5]]
         [--ome-tiff OUT.ome.tif] [--objects-csv OUT_objects.csv]
 
@@ -80,6 +80,10 @@ def main():
     parser.add_argument('--rle', action='store_true', help='also write OUT.csv (id,predicted)')
     parser.add_argument('--count-class', type=int, help='count components of this class')
     parser.add_argument('--min-area', type=int, default=0)
+    parser.add_argument('--amp', action='store_true',
+                        help='autocast the forward: bfloat16 on CPU, float16 on GPU')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='channels-last memory for the model and its inputs')
     parser.add_argument('--geojson', help='objects as QuPath-ready GeoJSON')
     parser.add_argument('--object-type', choices=OBJECT_TYPES, default='annotation',
                         help='QuPath object type of the GeoJSON features')
@@ -109,7 +113,8 @@ def main():
                              scale=args.scale or 1.0, blend=args.blend, batch=args.batch,
                              min_tissue=args.min_tissue, rle=args.rle,
                              count_class=args.count_class, min_area=args.min_area, mpp=mpp,
-                             base_mpp=args.base_mpp, outputs=outputs)
+                             base_mpp=args.base_mpp, outputs=outputs, amp=args.amp,
+                             channels_last=args.channels_last)
     except BadInputError as err:  # a slide the reader cannot use: named, with the reason
         sys.exit(f'error: {err}')
     summary = dict(mask=result.mask_path, shape=list(result.shape), tiles_run=result.tiles_run,

@@ -69,12 +69,23 @@ class TilePredictor:
     normalised on the device. Preprocessors that pad at test time
     (``test_cfg``), and any other preprocessor class, are called as they are;
     padding is cropped off the logits.
+
+    Args:
+        model: The segmentor.
+        amp: Run the forward under autocast: bfloat16 on CPU, float16 on GPU.
+        channels_last: Convert the model (in place) and inputs to
+            channels-last memory, which oneDNN and cuDNN convolutions prefer.
     """
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, amp: bool = False, channels_last: bool = False) -> None:
         self.model = model
         self.preprocessor = model.data_preprocessor
         self.device = _resolved(torch.device(self.preprocessor.device))
+        self.amp_dtype = (torch.bfloat16 if self.device.type == 'cpu' else torch.float16) \
+            if amp else None
+        self.channels_last = channels_last
+        if channels_last and isinstance(model, torch.nn.Module):
+            model.to(memory_format=torch.channels_last)
         self._buffer: Optional[torch.Tensor] = None
         self._pinned: Optional[torch.Tensor] = None
 
@@ -120,7 +131,11 @@ class TilePredictor:
         threshold ``t`` (MMSeg's rule, default 0.3), so the argmax is MMSeg's
         foreground test."""
         inputs, metas = self.inputs(tiles)
-        logits = self.model.inference(inputs, metas)[..., :tiles.shape[2], :tiles.shape[3]]
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                            enabled=self.amp_dtype is not None):
+            logits = self.model.inference(inputs, metas)[..., :tiles.shape[2], :tiles.shape[3]]
         if logits.shape[1] == 1:
             t = getattr(getattr(self.model, 'decode_head', None), 'threshold', None) or 0.5
             logits = torch.cat([torch.full_like(logits, float(np.log(t / (1 - t)))), logits], 1)
@@ -211,8 +226,8 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
                 scale: float = 1.0, blend: str = 'center', batch: int = 4,
                 min_tissue: float = 0.0, rle: bool = False, count_class: Optional[int] = None,
                 min_area: int = 0, mpp: Optional[float] = None,
-                base_mpp: Optional[float] = None,
-                outputs: Optional[SlideOutputs] = None) -> SlidePrediction:
+                base_mpp: Optional[float] = None, outputs: Optional[SlideOutputs] = None,
+                amp: bool = False, channels_last: bool = False) -> SlidePrediction:
     """Predict a whole slide and write its label mask to ``out_path`` (.tif/.tiff/.png).
 
     Args:
@@ -232,6 +247,7 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         mpp: Model input um/px; replaces ``scale`` by ``slide um/px / mpp``.
         base_mpp: The slide's level-0 um/px, overriding its metadata.
         outputs: GeoJSON, OME-TIFF and object table to write besides the mask.
+        amp, channels_last: Forward pass options (see :class:`TilePredictor`).
 
     Raises:
         SlideResolutionError: ``mpp`` given but the slide's um/px unknown.
@@ -250,7 +266,7 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         mask = np.lib.format.open_memmap(osp.join(tmp, 'mask.npy'), 'w+', np.uint8,
                                          (height, width))
         acc = BandAccumulator(width, height, window, xs, ys, blend)
-        predict = TilePredictor(model)
+        predict = TilePredictor(model, amp, channels_last)
         level = reader.level_for(window / tile)
         read_row = _RowReader(reader, level, xs, ys, window, tile, min_tissue)
         upcoming = pool.submit(read_row, 0)
