@@ -99,16 +99,8 @@ def test_cli_with_a_config_and_checkpoint(slide, tmp_path, demo_data):
     import csv
     import json
 
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-
-    from helpers import TINY_CONFIG, run_tool
-    init_default_scope('mmseg')
-    model = MODELS.build(Config.fromfile(TINY_CONFIG).model)
-    checkpoint = str(tmp_path / 'model.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=('background', 'nucleus')))), checkpoint)
+    from helpers import TINY_CONFIG, run_tool, write_tiny_checkpoint
+    checkpoint = write_tiny_checkpoint(tmp_path / 'model.pth')
     path, image = slide
     out = str(tmp_path / 'pred' / 'slide.tif')
     proc = run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, path, '--out', out,

@@ -74,16 +74,8 @@ def test_unknown_mpp_asks_for_base_mpp(pyramid, tmp_path):
 
 @pytest.mark.heavy
 def test_cli_reads_at_mpp_or_the_configs_train_mpp(pyramid, tmp_path, demo_data):
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-
-    from helpers import TINY_CONFIG, run_tool
-    init_default_scope('mmseg')
-    model = MODELS.build(Config.fromfile(TINY_CONFIG).model)
-    checkpoint = str(tmp_path / 'model.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=('background', 'nucleus')))), checkpoint)
+    from helpers import TINY_CONFIG, run_tool, write_tiny_checkpoint
+    checkpoint = write_tiny_checkpoint(tmp_path / 'model.pth')
     config = tmp_path / 'trained_at_1um.py'
     config.write_text(f'_base_ = [{TINY_CONFIG!r}]\ntrain_mpp = 1.0\n')
     path, bare, image = pyramid
