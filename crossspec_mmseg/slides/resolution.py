@@ -44,14 +44,18 @@ def check_mpp(path: str, mpp: Optional[float], source: str) -> float:
 
 
 def metadata_mpp(tif: tifffile.TiffFile) -> Tuple[Optional[float], str]:
-    """``(um/px or None, where it came from)`` for the file's first page."""
+    """``(um/px or None, where it came from or was looked for)`` for the file's
+    first page: the format's own record first, then the TIFF tags."""
     page = tif.pages.first
+    found = []
     if tif.is_svs:
         match = _APERIO_MPP.search(page.description or '')
-        return (float(match.group(1)) if match else None), 'the Aperio ImageDescription'
+        found.append((float(match.group(1)) if match else None, 'the Aperio ImageDescription'))
     if tif.is_ome:
-        return _ome_mpp(tif.ome_metadata or ''), 'the OME-XML PhysicalSizeX'
-    return _tiff_mpp(page), 'the TIFF XResolution/ResolutionUnit tags'
+        found.append((_ome_mpp(tif.ome_metadata or ''), 'the OME-XML PhysicalSizeX'))
+    found.append((_tiff_mpp(page), 'the TIFF XResolution/ResolutionUnit tags'))
+    return next(((mpp, where) for mpp, where in found if mpp is not None),
+                (None, ' or '.join(where for _, where in found)))
 
 
 def _ome_mpp(xml: str) -> Optional[float]:
