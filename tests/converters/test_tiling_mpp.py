@@ -69,3 +69,20 @@ def test_unknown_mpp_names_the_slide_and_base_mpp(tmp_path):
         convert_hubmap(root, str(tmp_path / 'out'), mpp=1.0, tile=64, skip_bad=True)
     convert_hubmap(root, str(tmp_path / 'out2'), mpp=1.0, base_mpp=0.5, tile=64, min_tissue=0)
     assert {float(r['scale']) for r in manifest_rows(str(tmp_path / 'out2'))} == {0.5}
+
+
+@pytest.mark.heavy
+def test_cli_mpp_and_base_mpp(raw, tmp_path):
+    from helpers import run_tool
+    root, _ = raw
+    out = str(tmp_path / 'out')
+    run_tool(['tools/dataset_converters/hubmap.py', root, out, '--mpp', '1.0', '--tile', '64'],
+             str(tmp_path))
+    assert {float(r['mpp']) for r in manifest_rows(out)} == {1.0}
+    bare = str(tmp_path / 'bare')
+    write_hubmap_raw(bare, n_slides=1, shape=(200, 260), layouts=('YXS',), seed=1)
+    proc = run_tool(['tools/dataset_converters/hubmap.py', bare, str(tmp_path / 'o2'), '--mpp',
+                     '1.0'], str(tmp_path), check=False)
+    assert proc.returncode == 1 and '--base-mpp' in proc.stderr
+    run_tool(['tools/dataset_converters/hubmap.py', bare, str(tmp_path / 'o3'), '--mpp', '1.0',
+              '--base-mpp', '0.5', '--tile', '64'], str(tmp_path))
