@@ -28,7 +28,9 @@ setup(
     # setuptools is a build pin of the stack (scripts/install.sh), not a runtime need.
     install_requires=[r for r in read_requirements('runtime') if not r.startswith('setuptools')]
     + ['mmcv==2.1.0'],
-    extras_require={'tests': read_requirements('tests')},
+    extras_require={'tests': read_requirements('tests'),
+                    # slides in formats tifffile cannot read (MRXS, SCN, ...)
+                    'openslide': ['openslide-python', 'openslide-bin']},
     license='Apache-2.0',
     license_files=['LICENSE'],
 )

@@ -49,8 +49,9 @@ def run_one(slide: str, out: str, mode: str, tile: int, overlap: float) -> dict:
     """Convert in this process; report time and peak RSS."""
     import tifffile
 
-    from crossspec_mmseg.converters import SlideReader, SourceImage, TilingConfig, convert_sources
+    from crossspec_mmseg.converters import SourceImage, TilingConfig, convert_sources
     from crossspec_mmseg.converters.raster import ArrayReader
+    from crossspec_mmseg.slides import SlideReader
 
     with SlideReader(slide) as reader:
         size = reader.shape

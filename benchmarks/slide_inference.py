@@ -66,7 +66,7 @@ def make_slide(side: int, path: str, truth: bool = True) -> None:
 
 def seam_band(side: int, tile: int, overlap: float, width: int = 8) -> np.ndarray:
     """Pixels within ``width`` of a tile border (where tiling can go wrong)."""
-    from crossspec_mmseg.converters.tiling import window_positions
+    from crossspec_mmseg.slides import window_positions
     stride = max(1, round(tile * (1 - overlap)))
     lines = np.zeros(side, bool)
     for s in window_positions(side, tile, stride):
@@ -114,8 +114,8 @@ def run_method(method: str, slide: str, tile: int, overlap: float, model_name: s
     import tifffile
     from mmseg.models.segmentors import EncoderDecoder
 
-    from crossspec_mmseg.converters.tiling import window_positions
     from crossspec_mmseg.inference import infer_slide
+    from crossspec_mmseg.slides import window_positions
     try:
         from monai.inferers import sliding_window_inference
     except ImportError:

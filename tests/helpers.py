@@ -71,3 +71,16 @@ def run_tool(args, data_root, timeout=300, env=None, cwd=REPO, check=True):
         pytest.fail(f'{" ".join(args)} failed ({proc.returncode}):\n'
                     f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
     return proc
+
+
+def write_tiny_checkpoint(path):
+    """A checkpoint of ``TINY_CONFIG``'s model (random weights, two classes)."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    init_default_scope('mmseg')
+    model = MODELS.build(Config.fromfile(TINY_CONFIG).model)
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=('background', 'nucleus')))), str(path))
+    return str(path)

@@ -5,13 +5,10 @@ from .nuinsseg import convert_nuinsseg, discover_nuinsseg, kfold_assignments
 from .orbit import SLIDE_TABLE_CSV, convert_orbit, match_annotations, read_orbit_db
 from .orbit_blob import OrbitBlobError, OrbitShape, decode_orbit_blob
 from .raster import ImageReadError, PolygonSet
-from .rle import RLEError, parse_rle, rle_decode, rle_decode_window, rle_encode
-from .slide_reader import SlideReader, SlideReadError
 from .tiling import ConversionSummary, SourceImage, TilingConfig, convert_sources
 
 __all__ = ['ANATOMY_CLASSES', 'SLIDE_TABLE_CSV', 'ConversionSummary', 'ImageReadError',
-           'OrbitBlobError', 'OrbitShape', 'PolygonSet', 'RLEError', 'SlideReadError',
-           'SlideReader', 'SourceImage', 'TilingConfig', 'convert_hubmap', 'convert_nuinsseg',
-           'convert_orbit', 'convert_sources', 'decode_orbit_blob', 'discover_nuinsseg',
-           'kfold_assignments', 'load_features', 'match_annotations', 'parse_rle',
-           'read_orbit_db', 'rle_decode', 'rle_decode_window', 'rle_encode']
+           'OrbitBlobError', 'OrbitShape', 'PolygonSet', 'SourceImage', 'TilingConfig',
+           'convert_hubmap', 'convert_nuinsseg', 'convert_orbit', 'convert_sources',
+           'decode_orbit_blob', 'discover_nuinsseg', 'kfold_assignments', 'load_features',
+           'match_annotations', 'read_orbit_db']

@@ -18,10 +18,9 @@ from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
+from ..slides import SlideReader, parse_rle, rle_decode_window
 from .errors import BadDownloadError, BadInputError, MissingInputError, require_folder
 from .raster import PolygonSet
-from .rle import parse_rle, rle_decode_window
-from .slide_reader import SlideReader
 from .tables import index_rows, read_table
 from .tiling import (
     ConversionSummary,
@@ -164,13 +163,13 @@ def _anatomy_label(polygons: Dict[str, List[List[np.ndarray]]]):
 
 
 def _source(raw_dir: str, image_id: str, encoding: str, info: Optional[dict], split: str,
-            anatomy: bool) -> SourceImage:
+            anatomy: bool, base_mpp: Optional[float] = None) -> SourceImage:
     tiff = osp.join(raw_dir, 'train', f'{image_id}.tiff')
     if not osp.isfile(tiff):
         raise MissingInputError(f'train.csv id {image_id}: slide {tiff} is missing; '
                                 'download it or remove the row')
-    with SlideReader(tiff) as reader:
-        shape = reader.shape
+    with SlideReader(tiff, base_mpp) as reader:
+        shape, mpp = reader.shape, reader.mpp
     _check_size(tiff, shape, info)
     runs = parse_rle(encoding, shape, record=f'train.csv id {image_id}')
     labels = {'masks': lambda x, y, w, h: rle_decode_window(runs, shape, x, y, w, h)}
@@ -181,7 +180,7 @@ def _source(raw_dir: str, image_id: str, encoding: str, info: Optional[dict], sp
         labels['masks_anatomy'] = _anatomy_label(load_features(path))
     patient = (info or {}).get('patient_number', '') or image_id
     return SourceImage(name=image_id, size=shape, open_reader=lambda: SlideReader(tiff),
-                       labels=labels,
+                       labels=labels, mpp=mpp,
                        fields=dict(dataset='hubmap', species='human', organ='kidney',
                                    slide=image_id, group=f'patient{patient}', split=split))
 
@@ -190,7 +189,8 @@ def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 5
                    overlap: float = 0.5, anatomy: bool = False,
                    min_tissue: float = 0.05, skip_bad: bool = False,
                    splits: Optional[Mapping[str, str]] = None,
-                   splits_csv: Optional[str] = None) -> ConversionSummary:
+                   splits_csv: Optional[str] = None, mpp: Optional[float] = None,
+                   base_mpp: Optional[float] = None) -> ConversionSummary:
     """Tile every labelled training slide.
 
     Args:
@@ -205,6 +205,8 @@ def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 5
         splits: ``{slide id: 'val' or 'test'}`` (others are ``train``);
             default :data:`HELD_OUT_SLIDES`. Every id must be in ``train.csv``.
         splits_csv: Or read them from a CSV (:func:`read_splits`).
+        mpp: Target um/px of the tiles (replaces ``scale``, per slide).
+        base_mpp: Level-0 um/px of every slide, overriding their metadata.
     """
     require_folder(raw_dir, 'train/, train.csv')
     encodings = _read_encodings(raw_dir)
@@ -220,7 +222,8 @@ def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 5
     sources = build_sources(
         sorted(encodings.items()),
         lambda row: _source(raw_dir, row[0], row[1] or '', info.get(row[0]),
-                            splits.get(row[0], 'train'), anatomy),
+                            splits.get(row[0], 'train'), anatomy, base_mpp),
         lambda row: f'train.csv id {row[0]}', skipped)
-    tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue)
+    tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue,
+                          mpp=mpp)
     return convert_sources(sources, out_dir, tiling, desc='HuBMAP', skipped=skipped)

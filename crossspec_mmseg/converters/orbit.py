@@ -24,6 +24,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from ..slides import SlideReader
 from .errors import BadDownloadError, BadInputError, MissingDownloadError, require_folder
 from .orbit_blob import (
     SUBTYPE_EXCLUSION,
@@ -34,7 +35,6 @@ from .orbit_blob import (
     decode_orbit_blob,
 )
 from .raster import PolygonSet
-from .slide_reader import SlideReader
 from .tables import index_rows, read_table
 from .tiling import (
     ConversionSummary,
@@ -225,6 +225,7 @@ def _slides(raw_dir: str) -> List[tuple]:
 def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
                   slide_table: str = SLIDE_TABLE_CSV, scale: float = 1.0, tile: int = 512,
                   overlap: float = 0.5, min_tissue: float = 0.05, skip_bad: bool = False,
+                  mpp: Optional[float] = None, base_mpp: Optional[float] = None,
                   groups: Optional[str] = None) -> ConversionSummary:
     """Tile every slide with its glomerulus mask.
 
@@ -236,6 +237,8 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
         scale, tile, overlap, min_tissue: Tiling (see :class:`TilingConfig`).
         skip_bad: Record unusable slides (unreadable TIFF, undecodable
             annotation, no slide-table row) in ``skipped.csv`` and go on.
+        mpp: Target um/px of the tiles (replaces ``scale``, per slide).
+        base_mpp: Level-0 um/px of every slide, overriding their metadata.
         groups: Deprecated name of ``slide_table`` (kept for one release).
 
     Raises:
@@ -267,17 +270,18 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
                                 'add a row (raw_data_file_id,stain,species,group) or pass '
                                 '--slide-table')
         meta = table[stem]
-        with SlideReader(path) as reader:
-            size = reader.shape
+        with SlideReader(path, base_mpp) as reader:
+            size, slide_mpp = reader.shape, reader.mpp
         _check_extent(path, annotations.get(stem, []), size)
         return SourceImage(
-            name=stem, size=size, open_reader=lambda: SlideReader(path),
+            name=stem, size=size, open_reader=lambda: SlideReader(path), mpp=slide_mpp,
             labels={'masks': orbit_label_fn(annotations.get(stem, []))},
             fields=dict(dataset='orbit', species=meta['species'].strip().lower(), organ='kidney',
                         slide=stem, group=stem, split=split, stain=meta.get('stain', '')))
 
     skipped = SkippedInputs() if skip_bad else None
     sources = build_sources(slides, make_source, lambda slide: slide[1], skipped)
-    tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue)
+    tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue,
+                          mpp=mpp)
     return convert_sources(sources, out_dir, tiling, desc='Orbit', skipped=skipped)
 

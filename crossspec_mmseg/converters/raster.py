@@ -46,12 +46,18 @@ def read_label_image(path: str) -> np.ndarray:
 
 
 class ArrayReader:
-    """The slide-reader interface over an image already in memory."""
+    """The slide-reader interface over an image already in memory (one level)."""
 
     def __init__(self, image: np.ndarray) -> None:
         self.image = image
 
-    def read(self, x: int, y: int, w: int, h: int) -> np.ndarray:
+    def level_for(self, downsample: float) -> int:
+        return 0
+
+    def level_side(self, side: int, level: int) -> int:
+        return side
+
+    def read(self, x: int, y: int, w: int, h: int, level: int = 0) -> np.ndarray:
         return self.image[max(0, y):y + h, max(0, x):x + w]
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ import logging
 import os
 import os.path as osp
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
@@ -27,12 +27,12 @@ import numpy as np
 from tqdm import tqdm
 
 from ..datasets.manifest import MANIFEST_COLUMNS, write_manifest
+from ..slides import check_mpp, tissue_fraction, to_tile, window_positions
 from ..utils.atomic import atomic_path, remove_stale_temporaries
 from .errors import BadDownloadError, BadInputError
 
-__all__ = ['TilingConfig', 'SourceImage', 'ConversionSummary', 'SkippedInputs', 'window_positions',
-           'tissue_fraction', 'build_sources', 'convert_sources', 'write_png', 'pad_square',
-           'resize_square']
+__all__ = ['TilingConfig', 'SourceImage', 'ConversionSummary', 'SkippedInputs', 'build_sources',
+           'convert_sources', 'write_png']
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ class TilingConfig:
         overlap: Fraction of the window shared by neighbours (0.5 = 50 %).
         scale: Resize factor; the full-resolution window side is
             ``round(tile / scale)``.
+        mpp: Target um/px; replaces ``scale`` by ``source um/px / mpp`` for
+            each source (whose um/px must then be known).
         min_tissue: Keep a tile when at least this fraction of its pixels
             has HSV saturation above ``saturation_threshold`` (the Kaggle
             HuBMAP background test). 0 keeps every tile.
@@ -62,11 +64,24 @@ class TilingConfig:
     scale: float = 1.0
     min_tissue: float = 0.05
     saturation_threshold: int = 40
+    mpp: Optional[float] = None
 
     def __post_init__(self) -> None:
-        if self.tile <= 0 or not 0 <= self.overlap < 1 or not 0 < self.scale < float('inf'):
+        if (self.tile <= 0 or not 0 <= self.overlap < 1 or not 0 < self.scale < float('inf')
+                or not 0 < (self.mpp or 1) < float('inf')):
             raise ValueError(f'invalid tiling: tile={self.tile} (>0), overlap={self.overlap} '
-                             f'([0, 1)), scale={self.scale} (>0)')
+                             f'([0, 1)), scale={self.scale} (>0), mpp={self.mpp} (>0)')
+
+    def for_source(self, source: 'SourceImage') -> 'TilingConfig':
+        """This tiling with ``scale`` set from ``mpp`` and the source's um/px."""
+        if self.mpp is None:
+            return self
+        source_mpp = check_mpp(source.name, source.mpp, 'its metadata')
+        return replace(self, scale=source_mpp / self.mpp)
+
+    def tile_mpp(self, source: 'SourceImage') -> Optional[float]:
+        """The um/px of this source's tiles (None when its um/px is unknown)."""
+        return self.mpp or (source.mpp / self.scale if source.mpp else None)
 
     @property
     def window(self) -> int:
@@ -84,8 +99,9 @@ class SourceImage:
     Args:
         name: Unique stem for its tiles and journal (e.g. ``aaa6a05cc``).
         size: ``(height, width)`` at full resolution.
-        open_reader: Returns an object with ``read(x, y, w, h) -> RGB`` and
-            ``close()`` (opened only when the source has work left).
+        open_reader: Returns a reader like :class:`~crossspec_mmseg.slides.SlideReader`
+            (``level_for``, ``level_side``, ``read(x, y, w, h, level) -> RGB``,
+            ``close``), opened only when the source has work left.
         labels: Mask folder -> function rasterising that label window;
             ``'masks'`` is required. Its manifest column is the folder's name
             or the one in :data:`LABEL_COLUMNS`. Labels are resampled with
@@ -93,6 +109,7 @@ class SourceImage:
         fields: Manifest fields (dataset, species, organ, slide, group, split).
         pad_values: Fill of a label window clipped at the border (default
             255, ignore; e.g. 0 for an instance map, where 255 is an id).
+        mpp: Level-0 um/px (None when unknown).
     """
 
     name: str
@@ -101,6 +118,7 @@ class SourceImage:
     labels: Dict[str, LabelFn]
     fields: Dict[str, object]
     pad_values: Dict[str, int] = field(default_factory=dict)
+    mpp: Optional[float] = None
 
 
 class SkippedInputs:
@@ -161,22 +179,6 @@ def build_sources(items: Iterable, make_source: Callable[[object], SourceImage],
     return sources
 
 
-def window_positions(length: int, window: int, stride: int) -> List[int]:
-    """Window starts covering ``[0, length)``; the last window ends at the border."""
-    if length <= window:
-        return [0]
-    starts = list(range(0, length - window + 1, stride))
-    if starts[-1] + window < length:
-        starts.append(length - window)
-    return starts
-
-
-def tissue_fraction(rgb: np.ndarray, saturation_threshold: int = 40) -> float:
-    """Fraction of pixels whose HSV saturation exceeds the threshold."""
-    saturation = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)[..., 1]
-    return float((saturation > saturation_threshold).mean())
-
-
 def write_png(path: str, array: np.ndarray) -> None:
     """Write a PNG atomically (RGB arrays are converted to OpenCV's BGR)."""
     data = array[..., ::-1] if array.ndim == 3 else array
@@ -214,29 +216,15 @@ class _TileWriter:
                     os.remove(osp.join(self.out_dir, path))
 
 
-def resize_square(array: np.ndarray, tile: int, interpolation: int) -> np.ndarray:
-    """Resize to ``tile x tile`` (no copy when already that size)."""
-    if array.shape[0] == tile and array.shape[1] == tile:
-        return array
-    return cv2.resize(array, (tile, tile), interpolation=interpolation)
-
-
-def pad_square(array: np.ndarray, window: int, fill: int) -> np.ndarray:
-    """Pad a window clipped at the image border back to ``window x window``."""
-    h, w = array.shape[:2]
-    if h == window and w == window:
-        return array
-    pad = ((0, window - h), (0, window - w)) + ((0, 0),) * (array.ndim - 2)
-    return np.pad(array, pad, constant_values=fill)
-
-
 def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
                  summary: ConversionSummary, progress: tqdm, stems: List[str]) -> List[dict]:
     """Tile one source; its manifest rows. ``stems`` collects every tile name
     visited (to remove them if the source turns out bad)."""
     height, width = source.size
+    tiling = tiling.for_source(source)
     window, tile = tiling.window, tiling.tile
     species = str(source.fields.get('species', ''))
+    mpp = tiling.tile_mpp(source)
     rows, reader = [], None
     try:
         for y in window_positions(height, window, tiling.stride):
@@ -244,9 +232,10 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
                 progress.update(1)
                 stem = f'{source.name}_x{x}_y{y}'
                 stems.append(stem)
+                w, h = min(window, width - x), min(window, height - y)
                 row = dict(source.fields, image=f'images/{stem}.png',
-                           x=x, y=y, width=min(window, width - x), height=min(window, height - y),
-                           scale=tiling.scale)
+                           x=x, y=y, width=w, height=h, scale=tiling.scale,
+                           mpp='' if mpp is None else round(mpp, 6))
                 row.update({LABEL_COLUMNS.get(d, d): f'{d}/{stem}.png'
                             for d in writer.label_dirs})
                 if writer.exists(stem):
@@ -255,23 +244,23 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
                     rows.append(row)
                     continue
                 reader = reader or source.open_reader()
-                rgb = reader.read(x, y, window, window)
+                level = reader.level_for(window / tile)
+                rgb = reader.read(x, y, window, window, level)
                 if (tiling.min_tissue > 0 and tissue_fraction(
                         rgb, tiling.saturation_threshold) < tiling.min_tissue):
                     summary.skipped_background[species] += 1
                     continue
                 labels = {}
                 for folder, label_fn in source.labels.items():
-                    mask = label_fn(x, y, rgb.shape[1], rgb.shape[0])
-                    if mask.shape != rgb.shape[:2]:
+                    mask = label_fn(x, y, w, h)
+                    if mask.shape != (h, w):
                         raise BadInputError(f'{source.name}: {folder} window {mask.shape} differs '
-                                            f'from image window {rgb.shape[:2]} at x={x}, y={y}; '
+                                            f'from image window {(h, w)} at x={x}, y={y}; '
                                             'its label file does not match the image size')
-                    fill = source.pad_values.get(folder, 255)
-                    labels[folder] = resize_square(pad_square(mask, window, fill), tile,
-                                                   cv2.INTER_NEAREST)
-                image = resize_square(pad_square(rgb, window, 0), tile, cv2.INTER_AREA)
-                writer.write(stem, image, labels)
+                    labels[folder] = to_tile(mask, window, tile,
+                                             source.pad_values.get(folder, 255),
+                                             cv2.INTER_NEAREST)
+                writer.write(stem, to_tile(rgb, reader.level_side(window, level), tile), labels)
                 summary.written[species] += 1
                 rows.append(row)
     finally:
@@ -282,6 +271,7 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
 
 def _window_count(source: SourceImage, tiling: TilingConfig) -> int:
     height, width = source.size
+    tiling = tiling.for_source(source)
     return (len(window_positions(height, tiling.window, tiling.stride))
             * len(window_positions(width, tiling.window, tiling.stride)))
 
@@ -308,7 +298,10 @@ def _write_journal(path: str, rows: List[dict]) -> None:
 def _check_previous_tiling(out_dir: str, tiling: TilingConfig) -> None:
     """Refuse to resume into a folder converted with other tiling settings."""
     path = osp.join(out_dir, '.journal', 'tiling.json')
-    current = json.dumps(asdict(tiling), sort_keys=True)
+    settings = asdict(tiling)
+    if settings['mpp'] is None:  # folders converted before --mpp existed still resume
+        del settings['mpp']
+    current = json.dumps(settings, sort_keys=True)
     if osp.isfile(path):
         with open(path) as f:
             previous = f.read()
@@ -361,7 +354,10 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
     Returns:
         The summary (tiles written and skipped per species).
     """
-    sources = list(sources)
+    def resolvable(source: SourceImage) -> SourceImage:
+        tiling.for_source(source)  # at tiling.mpp, a source of unknown um/px is bad
+        return source
+    sources = build_sources(sources, resolvable, lambda s: s.name, skipped)
     names = [s.name for s in sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

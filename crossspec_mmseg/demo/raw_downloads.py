@@ -17,7 +17,7 @@ import numpy as np
 import tifffile
 
 from ..converters.orbit_blob import decode_orbit_blob
-from ..converters.rle import rle_encode
+from ..slides import rle_encode
 from .synthetic import SPECIES_STYLES, render_tissue
 
 __all__ = ['write_nuinsseg_raw', 'write_hubmap_raw', 'write_orbit_raw', 'HUBMAP_LAYOUTS',

@@ -1,3 +1,5 @@
+from .exports import OBJECT_TYPES, SlideOutputs, write_outputs
+from .objects import SlideObject, trace_objects
 from .slide_inference import (
     MASK_EXTENSIONS,
     SlidePrediction,
@@ -8,5 +10,6 @@ from .slide_inference import (
 )
 from .stitching import BLENDS, BandAccumulator, ownership_bounds
 
-__all__ = ['BLENDS', 'MASK_EXTENSIONS', 'BandAccumulator', 'SlidePrediction', 'TilePredictor',
-           'channel_argmax', 'check_mask_path', 'infer_slide', 'ownership_bounds']
+__all__ = ['BLENDS', 'MASK_EXTENSIONS', 'OBJECT_TYPES', 'BandAccumulator', 'SlideObject',
+           'SlideOutputs', 'SlidePrediction', 'TilePredictor', 'channel_argmax', 'check_mask_path',
+           'infer_slide', 'ownership_bounds', 'trace_objects', 'write_outputs']

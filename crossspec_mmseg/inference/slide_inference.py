@@ -1,14 +1,16 @@
 """Whole-slide tiled inference with an MMSeg model.
 
-The slide is read one band of tile rows at a time (the converters'
-:class:`SlideReader`) in a background thread, so reading, tissue tests and
+The slide is read one band of tile rows at a time (``slides.open_slide``, from
+the coarsest level that is at least as fine as the model's input) in a
+background thread, so reading, tissue tests and
 resizing of the next row overlap the model's forward pass on this one.
 Background windows are skipped by the tissue test, tiles are resized by
 ``scale`` and batched through the model, and the predictions are recombined
 band by band (:mod:`.stitching`) at the original resolution into a
 disk-backed mask, so only one band of rows is ever held in memory. Outputs are
 written atomically: a tiled, compressed TIFF (or PNG for small slides), and
-optionally the Kaggle RLE row and the component count.
+optionally the Kaggle RLE row, the component count and the outputs of
+:mod:`.exports` (GeoJSON, pyramidal OME-TIFF, object table).
 """
 from __future__ import annotations
 
@@ -27,11 +29,10 @@ import torch.nn.functional as F
 from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
-from ..converters.rle import rle_encode
-from ..converters.slide_reader import SlideReader
-from ..converters.tiling import pad_square, resize_square, tissue_fraction, window_positions
 from ..evaluation.group_iou_metric import count_components
+from ..slides import LevelReader, open_slide, rle_encode, tissue_fraction, to_tile, window_positions
 from ..utils.atomic import atomic_path
+from .exports import SlideOutputs, write_outputs
 from .stitching import BandAccumulator
 
 MASK_EXTENSIONS = ('.tif', '.tiff', '.png')
@@ -43,12 +44,15 @@ __all__ = ['MASK_EXTENSIONS', 'SlidePrediction', 'TilePredictor', 'channel_argma
 
 @dataclass
 class SlidePrediction:
-    """What :func:`infer_slide` wrote."""
+    """What :func:`infer_slide` wrote (``mpp``: the mask's um/px when known;
+    ``level``: the slide level the tiles were read from)."""
 
     mask_path: str
     shape: tuple
     tiles_run: int
     tiles_skipped: int
+    mpp: Optional[float] = None
+    level: int = 0
     rle: Optional[str] = None
     count: Optional[int] = None
 
@@ -65,12 +69,23 @@ class TilePredictor:
     normalised on the device. Preprocessors that pad at test time
     (``test_cfg``), and any other preprocessor class, are called as they are;
     padding is cropped off the logits.
+
+    Args:
+        model: The segmentor.
+        amp: Run the forward under autocast: bfloat16 on CPU, float16 on GPU.
+        channels_last: Convert the model (in place) and inputs to
+            channels-last memory, which oneDNN and cuDNN convolutions prefer.
     """
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, amp: bool = False, channels_last: bool = False) -> None:
         self.model = model
         self.preprocessor = model.data_preprocessor
         self.device = _resolved(torch.device(self.preprocessor.device))
+        self.amp_dtype = (torch.bfloat16 if self.device.type == 'cpu' else torch.float16) \
+            if amp else None
+        self.channels_last = channels_last
+        if channels_last and isinstance(model, torch.nn.Module):
+            model.to(memory_format=torch.channels_last)
         self._buffer: Optional[torch.Tensor] = None
         self._pinned: Optional[torch.Tensor] = None
 
@@ -116,7 +131,11 @@ class TilePredictor:
         threshold ``t`` (MMSeg's rule, default 0.3), so the argmax is MMSeg's
         foreground test."""
         inputs, metas = self.inputs(tiles)
-        logits = self.model.inference(inputs, metas)[..., :tiles.shape[2], :tiles.shape[3]]
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                            enabled=self.amp_dtype is not None):
+            logits = self.model.inference(inputs, metas)[..., :tiles.shape[2], :tiles.shape[3]]
         if logits.shape[1] == 1:
             t = getattr(getattr(self.model, 'decode_head', None), 'threshold', None) or 0.5
             logits = torch.cat([torch.full_like(logits, float(np.log(t / (1 - t)))), logits], 1)
@@ -147,25 +166,26 @@ def channel_argmax(scores: torch.Tensor) -> torch.Tensor:
 
 
 class _RowReader:
-    """Reads tile row ``r`` as one band and prepares its model inputs."""
+    """Reads tile row ``r`` as one band at ``level`` and prepares its model inputs."""
 
-    def __init__(self, reader: SlideReader, xs: List[int], ys: List[int], window: int,
-                 tile: int, min_tissue: float) -> None:
-        self.reader, self.xs, self.ys = reader, xs, ys
+    def __init__(self, reader: LevelReader, level: int, xs: List[int], ys: List[int],
+                 window: int, tile: int, min_tissue: float) -> None:
+        self.reader, self.level, self.xs, self.ys = reader, level, xs, ys
         self.window, self.tile, self.min_tissue = window, tile, min_tissue
+        self.side = reader.level_side(window, level)  # the window's side at the level
 
     def __call__(self, row: int):
-        """``(kept column indexes, (h, w) of each window, (n, 3, tile, tile) inputs)``."""
-        band = self.reader.read(0, self.ys[row], self.reader.width, self.window)
-        windows = [band[:, x:x + self.window] for x in self.xs]
+        """``(kept column indexes, (n, 3, tile, tile) inputs or None)``."""
+        band = self.reader.read(0, self.ys[row], self.reader.width, self.window, self.level)
+        ratio = self.reader.levels[self.level].downsample
+        starts = [int(x / ratio) for x in self.xs]
+        windows = [band[:, x:x + self.side] for x in starts]
         keep = [i for i, w in enumerate(windows)
                 if self.min_tissue <= 0 or tissue_fraction(w) >= self.min_tissue]
-        inputs = [resize_square(pad_square(windows[i], self.window, 0), self.tile, cv2.INTER_AREA)
-                  for i in keep]
-        sizes = [w.shape[:2] for w in windows]
-        if not inputs:
-            return keep, sizes, None
-        return keep, sizes, np.ascontiguousarray(np.stack(inputs).transpose(0, 3, 1, 2))
+        if not keep:
+            return keep, None
+        inputs = [to_tile(windows[i], self.side, self.tile) for i in keep]
+        return keep, np.ascontiguousarray(np.stack(inputs).transpose(0, 3, 1, 2))
 
 
 #: Bytes of full-resolution class scores upsampled at once (bounds GPU memory).
@@ -205,14 +225,17 @@ def check_mask_path(path: str) -> None:
 def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: float = 0.5,
                 scale: float = 1.0, blend: str = 'center', batch: int = 4,
                 min_tissue: float = 0.0, rle: bool = False, count_class: Optional[int] = None,
-                min_area: int = 0) -> SlidePrediction:
+                min_area: int = 0, mpp: Optional[float] = None,
+                base_mpp: Optional[float] = None, outputs: Optional[SlideOutputs] = None,
+                amp: bool = False, channels_last: bool = False) -> SlidePrediction:
     """Predict a whole slide and write its label mask to ``out_path`` (.tif/.tiff/.png).
 
     Args:
         model: A built MMSeg segmentor in eval mode.
-        slide: TIFF slide (any layout the converters read).
-        out_path: Output mask path.
-        tile: Model input side; the full-resolution window is ``tile / scale``.
+        slide: SVS, OME-TIFF, NDPI, generic TIFF or any layout the converters
+            read; other formats through OpenSlide when it is installed.
+        out_path: Output mask path (level-0 pixels).
+        tile: Model input side; the level-0 window is ``tile / scale``.
         overlap: Window overlap fraction.
         scale: Resize factor (as used for the training tiles, e.g. 0.4).
         blend: ``center`` (default), ``gaussian`` or ``mean``.
@@ -221,34 +244,44 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         rle: Also return the Kaggle RLE of the mask (non-zero = foreground).
         count_class: Also count connected components of this class.
         min_area: Smallest component counted.
+        mpp: Model input um/px; replaces ``scale`` by ``slide um/px / mpp``.
+        base_mpp: The slide's level-0 um/px, overriding its metadata.
+        outputs: GeoJSON, OME-TIFF and object table to write besides the mask.
+        amp, channels_last: Forward pass options (see :class:`TilePredictor`).
+
+    Raises:
+        SlideResolutionError: ``mpp`` given but the slide's um/px unknown.
     """
     check_mask_path(out_path)
     os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
-    window = max(1, round(tile / scale))
-    stride = max(1, round(window * (1 - overlap)))
     run = skipped = 0
-    with SlideReader(slide) as reader, ThreadPoolExecutor(1) as pool, \
+    with open_slide(slide, base_mpp) as reader, ThreadPoolExecutor(1) as pool, \
             tempfile.TemporaryDirectory(dir=osp.dirname(osp.abspath(out_path))) as tmp:
+        if mpp is not None:
+            scale = reader.require_mpp() / mpp
+        window = max(1, round(tile / scale))
+        stride = max(1, round(window * (1 - overlap)))
         height, width = reader.shape
         xs, ys = window_positions(width, window, stride), window_positions(height, window, stride)
         mask = np.lib.format.open_memmap(osp.join(tmp, 'mask.npy'), 'w+', np.uint8,
                                          (height, width))
         acc = BandAccumulator(width, height, window, xs, ys, blend)
-        predict = TilePredictor(model)
-        read_row = _RowReader(reader, xs, ys, window, tile, min_tissue)
+        predict = TilePredictor(model, amp, channels_last)
+        level = reader.level_for(window / tile)
+        read_row = _RowReader(reader, level, xs, ys, window, tile, min_tissue)
         upcoming = pool.submit(read_row, 0)
         try:
             for row in tqdm(range(len(ys)), desc=osp.basename(slide), unit='row', disable=None):
-                keep, sizes, inputs = upcoming.result()
+                keep, inputs = upcoming.result()
                 if row + 1 < len(ys):  # read the next row while the model runs on this one
                     upcoming = pool.submit(read_row, row + 1)
                 tiles: List[Optional[np.ndarray]] = [None] * len(xs)
+                h = min(window, height - ys[row])
                 for start in range(0, len(keep), batch):
                     predictions = _tile_predictions(predict, inputs[start:start + batch],
                                                     window, blend)
                     for i, pred in zip(keep[start:start + batch], predictions):
-                        h, w = sizes[i]
-                        tiles[i] = pred[..., :h, :w]
+                        tiles[i] = pred[..., :h, :min(window, width - xs[i])]
                 run += len(keep)
                 skipped += len(xs) - len(keep)
                 for first, band in acc.add_row(row, tiles):
@@ -256,8 +289,10 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         finally:
             upcoming.cancel()  # an error or Ctrl-C does not wait for one more band
         mask.flush()
-        _write_mask(out_path, mask)
-        result = SlidePrediction(out_path, (height, width), run, skipped)
+        _write_mask(out_path, mask, reader.mpp)
+        if outputs is not None:
+            write_outputs(mask, reader.mpp, outputs)
+        result = SlidePrediction(out_path, (height, width), run, skipped, reader.mpp, level)
         if rle:
             result.rle = rle_encode(mask)
         if count_class is not None:
@@ -266,12 +301,15 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
     return result
 
 
-def _write_mask(path: str, mask: np.ndarray) -> None:
-    """Tiled zlib TIFF (read in tiles from the memmap) or PNG, atomically."""
+def _write_mask(path: str, mask: np.ndarray, mpp: Optional[float]) -> None:
+    """Tiled zlib TIFF (read in tiles from the memmap, with its um/px when
+    known) or PNG, atomically."""
     with atomic_path(path) as tmp:
         if osp.splitext(path)[1].lower() == '.png':
             if not cv2.imwrite(tmp, np.asarray(mask)):
                 raise OSError(f'could not write {path}')
         else:
+            resolution = dict(resolution=(1e4 / mpp, 1e4 / mpp),
+                              resolutionunit='CENTIMETER') if mpp else {}
             tifffile.imwrite(tmp, mask, tile=(512, 512), compression='zlib',
-                             photometric='minisblack')
+                             photometric='minisblack', **resolution)

@@ -1,6 +1,6 @@
 """Recombining overlapping tile predictions into a slide, one row band at a time.
 
-Tiles sit on the grid of :func:`crossspec_mmseg.converters.tiling.window_positions`.
+Tiles sit on the grid of :func:`crossspec_mmseg.slides.window_positions`.
 Blending rules for a pixel covered by several tiles:
 
 * ``center``: the tile whose centre is nearest along each axis wins (the

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from mmseg.models import SegDataPreProcessor
 
-from crossspec_mmseg.converters import rle_decode
 from crossspec_mmseg.evaluation import count_components
 from crossspec_mmseg.inference import TilePredictor, channel_argmax, infer_slide
+from crossspec_mmseg.slides import rle_decode
 
 
 class ContextStub:
@@ -99,16 +99,8 @@ def test_cli_with_a_config_and_checkpoint(slide, tmp_path, demo_data):
     import csv
     import json
 
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-
-    from helpers import TINY_CONFIG, run_tool
-    init_default_scope('mmseg')
-    model = MODELS.build(Config.fromfile(TINY_CONFIG).model)
-    checkpoint = str(tmp_path / 'model.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=('background', 'nucleus')))), checkpoint)
+    from helpers import TINY_CONFIG, run_tool, write_tiny_checkpoint
+    checkpoint = write_tiny_checkpoint(tmp_path / 'model.pth')
     path, image = slide
     out = str(tmp_path / 'pred' / 'slide.tif')
     proc = run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, path, '--out', out,
@@ -171,7 +163,7 @@ def test_one_device_to_host_copy_per_batch(slide, tmp_path, monkeypatch, scale, 
     copy (counted at Tensor.cpu, the only way results leave the device)."""
     import math
 
-    from crossspec_mmseg.converters.tiling import window_positions
+    from crossspec_mmseg.slides import window_positions
     path, image = slide
     calls = []
     real_cpu = torch.Tensor.cpu

@@ -31,6 +31,18 @@ def add_tiling_args(parser, scale=1.0):
     parser.add_argument('--keep-all', action='store_true', help='keep background tiles too')
 
 
+def add_resolution_args(parser):
+    positive = _checked(float, lambda v: 0 < v < float('inf'), '> 0')
+    parser.add_argument('--mpp', type=positive,
+                        help='target um/px of the tiles (replaces --scale, per slide)')
+    parser.add_argument('--base-mpp', type=positive,
+                        help="slides' level-0 um/px when their metadata lacks it")
+
+
+def resolution_kwargs(args):
+    return dict(mpp=args.mpp, base_mpp=args.base_mpp)
+
+
 def tiling_kwargs(args):
     return dict(scale=args.scale, tile=args.tile, overlap=args.overlap,
                 min_tissue=0.0 if args.keep_all else args.min_tissue)

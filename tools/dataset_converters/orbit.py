@@ -1,12 +1,19 @@
 """Orbit mouse/rat glomeruli slides + orbit.db -> tiles + manifest.csv.
 
     python tools/dataset_converters/orbit.py RAW_DIR OUT_DIR [--db PATH]
-        [--slide-table CSV]
-        [--scale S] [--tile 512] [--overlap 0.5] [--keep-all] [--skip-bad]
+        [--slide-table CSV] [--scale S | --mpp 1.0] [--base-mpp 0.5] [--tile 512]
+        [--overlap 0.5] [--keep-all] [--skip-bad]
 """
 import argparse
 
-from _cli import add_skip_bad_arg, add_tiling_args, run_converter, tiling_kwargs
+from _cli import (
+    add_resolution_args,
+    add_skip_bad_arg,
+    add_tiling_args,
+    resolution_kwargs,
+    run_converter,
+    tiling_kwargs,
+)
 
 from crossspec_mmseg.converters import SLIDE_TABLE_CSV, convert_orbit
 
@@ -21,10 +28,12 @@ def main():
                         help='CSV raw_data_file_id,stain,species,group (default: the published '
                         'table shipped with the package; --groups is its old name)')
     add_tiling_args(parser)
+    add_resolution_args(parser)
     add_skip_bad_arg(parser)
     args = parser.parse_args()
     run_converter(convert_orbit, args.out_dir, raw_dir=args.raw_dir, db=args.db,
-                  slide_table=args.slide_table, skip_bad=args.skip_bad, **tiling_kwargs(args))
+                  slide_table=args.slide_table, skip_bad=args.skip_bad, **tiling_kwargs(args),
+                  **resolution_kwargs(args))
 
 
 if __name__ == '__main__':

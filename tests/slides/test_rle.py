@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from crossspec_mmseg.converters import (
+from crossspec_mmseg.slides import (
     RLEError,
     parse_rle,
     rle_decode,

@@ -10,7 +10,7 @@ from typing import Tuple
 
 import numpy as np
 
-from .errors import BadInputError
+from ..errors import BadInputError
 
 __all__ = ['RLEError', 'parse_rle', 'rle_decode', 'rle_decode_window', 'rle_encode']
 

@@ -1,0 +1,144 @@
+"""Whole-slide inference at 1.0 um/px on a large SVS pyramid: reading the
+coarsest level that serves (ours) against decoding level 0 and resizing (the
+peer: what ``infer_slide`` did before it knew levels, forced here by pinning
+the level to 0). Same slide, model, tiles and outputs; each run in its own
+process. Two figures: reading alone (every window of the grid at the target
+um/px, ``SlideReader.read_resized``) and the whole ``infer_slide`` run with a
+fixed 9 px box filter as the model (the cheapest forward: the rest is
+upsampling the predictions to level 0, stitching and writing the mask).
+
+    python benchmarks/slide_reading.py [--side 16000] [--mpp 1.0] [--tile 512]
+        [--overlap 0.5]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import os.path as osp
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from types import SimpleNamespace
+
+import numpy as np
+
+BASE_MPP = 0.25  #: level 0 of the synthetic slide: a 40x scan
+
+
+def write_svs(path: str, side: int, tile: int = 512) -> None:
+    """A JPEG SVS pyramid (downsamples 1, 4, 16) of grainy pink discs on a grainy
+    background, every level drawn tile by tile from the same geometry, so no
+    level is held whole."""
+    import cv2
+    import tifffile
+
+    from crossspec_mmseg.demo.pyramids import default_compression
+    rng = np.random.default_rng(0)
+    centres = rng.random((400, 2)) * side
+    radii = rng.uniform(100, 600, 400)
+    texture = rng.integers(-25, 25, (tile, tile, 3))  # stain grain: JPEG as costly as a scan
+
+    def tiles(downsample: int):
+        size = side // downsample
+        discs = np.column_stack([centres / downsample, radii / downsample])
+        for y in range(0, size, tile):
+            for x in range(0, size, tile):
+                block = np.full((tile, tile, 3), 230, np.uint8)
+                near = ((np.abs(discs[:, 0] - x - tile / 2) < discs[:, 2] + tile)
+                        & (np.abs(discs[:, 1] - y - tile / 2) < discs[:, 2] + tile))
+                for cx, cy, r in discs[near]:
+                    cv2.circle(block, (round(cx - x), round(cy - y)), round(r), (200, 120, 170),
+                               -1)
+                yield np.clip(block + np.roll(texture, (x + y) % tile, (0, 1)), 0,
+                              255).astype(np.uint8)
+
+    description = (f'Aperio Image Library v12.0.15\r\n{side}x{side} [0,0 {side}x{side}] '
+                   f'({tile}x{tile}) JPEG/RGB Q=80|AppMag = 40|MPP = {BASE_MPP}')
+    options = dict(dtype=np.uint8, tile=(tile, tile), photometric='rgb', metadata=None,
+                   compression=default_compression())
+    with tifffile.TiffWriter(path, bigtiff=True) as tif:
+        tif.write(tiles(1), shape=(side, side, 3), description=description, **options)
+        thumbnail = side // 64
+        tif.write(np.full((thumbnail, thumbnail, 3), 240, np.uint8), photometric='rgb',
+                  description='Aperio thumbnail', metadata=None)
+        for downsample in (4, 16):
+            tif.write(tiles(downsample), shape=(side // downsample, side // downsample, 3),
+                      description='Aperio level', **options)
+
+
+def run_one(slide: str, out: str, method: str, mpp: float, tile: int, overlap: float) -> dict:
+    import torch
+    import torch.nn.functional as F
+    from mmseg.models import SegDataPreProcessor
+
+    from crossspec_mmseg.inference import infer_slide
+    from crossspec_mmseg.slides import SlideReader, window_positions
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    if method == 'level 0 + resize':
+        SlideReader.level_for = lambda self, downsample: 0
+
+    def inference(inputs, metas):
+        local = F.avg_pool2d(inputs.mean(1, keepdim=True) / 255, 9, stride=1, padding=4)
+        return torch.cat([local - 0.5, 0.5 - local], 1) * 20  # pink/dark = class 1
+
+    model = SimpleNamespace(data_preprocessor=SegDataPreProcessor(
+        mean=[0, 0, 0], std=[1, 1, 1], bgr_to_rgb=True), inference=inference)
+    start = time.perf_counter()
+    with SlideReader(slide) as reader:  # every window of the grid, read at mpp
+        downsample = reader.downsample_for(mpp)
+        window = round(tile * downsample)
+        stride = round(window * (1 - overlap))
+        for y in window_positions(reader.height, window, stride):
+            for x in window_positions(reader.width, window, stride):
+                reader.read_resized(x, y, window, window, downsample)
+    read_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    result = infer_slide(model, slide, out, tile=tile, overlap=overlap, mpp=mpp, batch=8)
+    return dict(method=method, level=result.level, tiles=result.tiles_run,
+                read_seconds=read_seconds, infer_seconds=time.perf_counter() - start,
+                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--side', type=int, default=16000)
+    parser.add_argument('--mpp', type=float, default=1.0)
+    parser.add_argument('--tile', type=int, default=512)
+    parser.add_argument('--overlap', type=float, default=0.5)
+    parser.add_argument('--run', nargs=2, metavar=('SLIDE', 'METHOD'), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        slide, method = args.run
+        print(json.dumps(run_one(slide, osp.join(osp.dirname(slide), 'mask.tif'), method,
+                                 args.mpp, args.tile, args.overlap)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        slide = osp.join(tmp, 'slide.svs')
+        start = time.perf_counter()
+        write_svs(slide, args.side)
+        print(f'wrote {args.side} x {args.side} SVS pyramid ({os.path.getsize(slide) / 2**20:.0f}'
+              f' MB) in {time.perf_counter() - start:.0f} s', file=sys.stderr)
+        rows = []
+        for method in ('coarsest level that serves', 'level 0 + resize'):
+            proc = subprocess.run(
+                [sys.executable, __file__, '--run', slide, method, '--mpp', str(args.mpp),
+                 '--tile', str(args.tile), '--overlap', str(args.overlap)],
+                capture_output=True, text=True, check=True)
+            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    read, infer = rows[0]['read_seconds'], rows[0]['infer_seconds']
+    print('| reading | level | windows read (s) | vs ours | inference (s) | vs ours | '
+          'peak RSS (MB) |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+    for row in rows:
+        print(f"| {row['method']} | {row['level']} | {row['read_seconds']:.1f} | "
+              f"{row['read_seconds'] / read:.1f}x | {row['infer_seconds']:.1f} | "
+              f"{row['infer_seconds'] / infer:.1f}x | {row['peak_rss_mb']:.0f} |")
+
+
+if __name__ == '__main__':
+    main()

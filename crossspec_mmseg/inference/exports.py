@@ -1,0 +1,155 @@
+"""Outputs pathologists open, written atomically from a slide's label mask:
+
+* GeoJSON ``FeatureCollection`` for QuPath (File > Import objects): one
+  Polygon (with holes) per object, level-0 pixel coordinates,
+  ``objectType`` and ``classification {name, color}`` properties;
+* a pyramidal OME-TIFF label mask (tiled, zlib, levels by nearest
+  downsampling, ``PhysicalSizeX/Y`` in um);
+* a per-object CSV: id, class, area (px and um^2), perimeter, centroid and
+  bounding box.
+
+The mask is read in row bands (:data:`BAND_PIXELS` at a time) and objects are
+traced band by band (:mod:`.objects`), so memory stays bounded.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import tifffile
+
+from ..utils.atomic import atomic_path
+from .objects import SlideObject, trace_objects
+
+__all__ = ['BAND_PIXELS', 'OBJECT_TYPES', 'SlideOutputs', 'write_outputs', 'write_geojson',
+           'write_objects_csv', 'write_ome_mask']
+
+#: Mask pixels read (and labelled) at once.
+BAND_PIXELS = 8 * 2 ** 20
+OBJECT_TYPES = ('annotation', 'detection')
+CSV_COLUMNS = ('id', 'class', 'area_px', 'area_um2', 'perimeter_px', 'perimeter_um',
+               'centroid_x', 'centroid_y', 'bbox_x', 'bbox_y', 'bbox_width', 'bbox_height')
+
+
+@dataclass
+class SlideOutputs:
+    """Which outputs to write besides the mask, and how.
+
+    Args:
+        geojson, ome_tiff, objects_csv: Paths (None: not written).
+        classes: Class names by label (default ``class1``, ...); label 0 is
+            background and never an object.
+        palette: ``[r, g, b]`` by label, for QuPath's class colours.
+        object_type: ``annotation`` (editable) or ``detection`` (many, light).
+        tolerance: Polygon simplification (``approxPolyDP`` epsilon) in
+            level-0 pixels; 0 keeps exact pixel outlines.
+    """
+
+    geojson: Optional[str] = None
+    ome_tiff: Optional[str] = None
+    objects_csv: Optional[str] = None
+    classes: Optional[Sequence[str]] = None
+    palette: Optional[Sequence[Sequence[int]]] = None
+    object_type: str = 'annotation'
+    tolerance: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.object_type not in OBJECT_TYPES:
+            raise ValueError(f'object_type must be one of {OBJECT_TYPES}, got '
+                             f'{self.object_type!r}')
+
+    def class_name(self, label: int) -> str:
+        return str(self.classes[label]) if self.classes and label < len(self.classes) else \
+            f'class{label}'
+
+    def color(self, label: int) -> List[int]:
+        if self.palette and label < len(self.palette):
+            return [int(v) for v in self.palette[label]]
+        rng = np.random.default_rng(label)  # stable, distinct enough
+        return rng.integers(40, 256, 3).tolist()
+
+
+def mask_bands(mask: np.ndarray) -> Iterator[Tuple[int, np.ndarray]]:
+    """``(first row, rows)`` bands of about :data:`BAND_PIXELS` pixels."""
+    rows = max(1, BAND_PIXELS // max(1, mask.shape[1]))
+    for top in range(0, mask.shape[0], rows):
+        yield top, np.asarray(mask[top:top + rows])
+
+
+def write_outputs(mask: np.ndarray, mpp: Optional[float], outputs: SlideOutputs) -> None:
+    """Write each output ``outputs`` names from the level-0 ``mask``."""
+    if outputs.ome_tiff:
+        write_ome_mask(outputs.ome_tiff, mask, mpp)
+    if outputs.geojson or outputs.objects_csv:
+        objects = trace_objects(mask_bands(mask), mask.shape[1], outputs.tolerance)
+        if outputs.geojson:
+            write_geojson(outputs.geojson, objects, outputs)
+        if outputs.objects_csv:
+            write_objects_csv(outputs.objects_csv, objects, mpp, outputs)
+
+
+def _feature(obj: SlideObject, outputs: SlideOutputs) -> dict:
+    rings = [np.vstack([r, r[:1]]).round(2).tolist() for r in obj.rings]  # closed rings
+    return {'type': 'Feature', 'id': str(obj.id),
+            'geometry': {'type': 'Polygon', 'coordinates': rings},
+            'properties': {'objectType': outputs.object_type, 'name': str(obj.id),
+                           'classification': {'name': outputs.class_name(obj.label),
+                                              'color': outputs.color(obj.label)}}}
+
+
+def write_geojson(path: str, objects: List[SlideObject], outputs: SlideOutputs) -> None:
+    """A GeoJSON FeatureCollection QuPath imports, one feature at a time."""
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write('{"type": "FeatureCollection", "features": [')
+        for i, obj in enumerate(objects):
+            f.write((',\n' if i else '\n') + json.dumps(_feature(obj, outputs)))
+        f.write('\n]}\n')
+
+
+def write_objects_csv(path: str, objects: List[SlideObject], mpp: Optional[float],
+                      outputs: SlideOutputs) -> None:
+    """One row per object; um columns empty when the slide's um/px is unknown."""
+    def um(value: float, power: int = 1) -> str:
+        return '' if mpp is None else f'{value * mpp ** power:.4f}'
+
+    with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for obj in objects:
+            perimeter = obj.perimeter
+            writer.writerow([obj.id, outputs.class_name(obj.label), obj.area, um(obj.area, 2),
+                             f'{perimeter:.2f}', um(perimeter), f'{obj.centroid[0]:.2f}',
+                             f'{obj.centroid[1]:.2f}', *obj.bbox])
+
+
+def _tiles(image: np.ndarray, tile: int) -> Iterator[np.ndarray]:
+    """Row-major ``tile x tile`` tiles, zero-padded at the borders."""
+    for y in range(0, image.shape[0], tile):
+        band = np.asarray(image[y:y + tile])
+        for x in range(0, image.shape[1], tile):
+            part = band[:, x:x + tile]
+            yield np.pad(part, ((0, tile - part.shape[0]), (0, tile - part.shape[1])))
+
+
+def write_ome_mask(path: str, mask: np.ndarray, mpp: Optional[float], tile: int = 512) -> None:
+    """Pyramidal OME-TIFF of the labels (levels halve until one fits a tile)."""
+    levels = [mask]
+    while max(levels[-1].shape) > tile:
+        levels.append(mask[::2 ** len(levels), ::2 ** len(levels)])
+    options = dict(tile=(tile, tile), compression='zlib', photometric='minisblack',
+                   dtype=mask.dtype)
+    metadata = {'axes': 'YX'}
+    if mpp:
+        metadata.update(PhysicalSizeX=mpp, PhysicalSizeXUnit='µm', PhysicalSizeY=mpp,
+                        PhysicalSizeYUnit='µm')
+    with atomic_path(path) as tmp, tifffile.TiffWriter(tmp, bigtiff=mask.size > 2 ** 31,
+                                                       ome=True) as tif:
+        for i, level in enumerate(levels):
+            per_cm = dict(resolution=(1e4 / (mpp * 2 ** i),) * 2,
+                          resolutionunit='CENTIMETER') if mpp else {}
+            extra = dict(subifds=len(levels) - 1, metadata=metadata) if i == 0 else dict(
+                subfiletype=1, metadata=None)
+            tif.write(_tiles(level, tile), shape=level.shape, **options, **per_cm, **extra)

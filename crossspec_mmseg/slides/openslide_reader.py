@@ -1,0 +1,76 @@
+"""Optional OpenSlide backend, for formats tifffile cannot read (MRXS, SCN,
+VMS, ...): ``pip install crossspec_mmseg[openslide]``. :func:`open_slide`
+picks the reader: tifffile for TIFFs, OpenSlide for the rest when it imports."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import tifffile
+
+from .reader import LevelReader, SlideLevel, SlideReader, SlideReadError
+
+__all__ = ['OpenSlideReader', 'open_slide']
+
+
+class OpenSlideReader(LevelReader):
+    """RGB windows of any slide OpenSlide reads, at any of its levels.
+
+    Args:
+        path: Slide file.
+        base_mpp: Level-0 um/px, overriding ``openslide.mpp-x``.
+    """
+
+    def __init__(self, path: str, base_mpp: Optional[float] = None) -> None:
+        import openslide
+        self.path, self._base_mpp = path, base_mpp
+        try:
+            self._slide = openslide.OpenSlide(path)
+        except Exception as err:  # OpenSlideError, OpenSlideUnsupportedFormatError, ...
+            raise SlideReadError(f'{path}: OpenSlide cannot read it ({err})') from err
+        self.width, self.height = self._slide.dimensions
+        self.levels = [SlideLevel(h, w, self.width / w, self.height / h)
+                       for w, h in self._slide.level_dimensions]
+        mpp = self._slide.properties.get('openslide.mpp-x')
+        self._metadata_mpp = (float(mpp) if mpp else None, 'the openslide.mpp-x property')
+
+    def _read_level(self, level: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        info = self.levels[level]
+        origin = (round(x0 * info.downsample_x), round(y0 * info.downsample_y))  # level 0
+        region = self._slide.read_region(origin, level, (x1 - x0, y1 - y0))
+        return np.ascontiguousarray(np.asarray(region)[..., :3])
+
+    def close(self) -> None:
+        slide = getattr(self, '_slide', None)
+        if slide is not None:
+            slide.close()
+
+
+def _is_tiff(path: str) -> bool:
+    try:
+        with tifffile.TiffFile(path):
+            return True
+    except Exception:  # not a TIFF (or not one tifffile parses): let OpenSlide try
+        return False
+
+
+def open_slide(path: str, base_mpp: Optional[float] = None) -> LevelReader:
+    """A reader for ``path``: :class:`SlideReader` for TIFFs (SVS, NDPI,
+    OME-TIFF, ...), :class:`OpenSlideReader` for other formats when
+    ``openslide`` imports.
+
+    Raises:
+        SlideReadError: not a TIFF and OpenSlide missing (names the extra),
+            or unreadable.
+    """
+    if _is_tiff(path):
+        return SlideReader(path, base_mpp)
+    try:
+        import openslide  # noqa: F401
+    except ImportError:
+        try:
+            return SlideReader(path, base_mpp)  # raises, naming what tifffile found
+        except SlideReadError as err:
+            raise SlideReadError(f'{err}; other formats (MRXS, SCN, ...) need OpenSlide: '
+                                 'pip install "crossspec_mmseg[openslide]"') from None
+    return OpenSlideReader(path, base_mpp)

@@ -1,0 +1,48 @@
+"""tools/infer_slide.py on several slides (folder, glob, file): one summary per
+slide, outputs beside each mask, finished slides skipped on a rerun, a bad
+slide named without stopping the others."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from crossspec_mmseg.demo import write_pyramid
+
+
+@pytest.mark.heavy
+def test_folder_glob_and_file_resume_and_skip_bad(tmp_path, demo_data):
+    from helpers import TINY_CONFIG, run_tool, write_tiny_checkpoint
+    checkpoint = write_tiny_checkpoint(tmp_path / 'model.pth')
+    image = np.random.default_rng(0).integers(0, 255, (96, 128, 3), np.uint8)
+    folder, other = tmp_path / 'scans', tmp_path / 'more'
+    folder.mkdir()
+    other.mkdir()
+    for name in ('a.svs', 'b.tif'):
+        write_pyramid(str(folder / name), image, 'svs', 0.5, downsamples=(1,), tile=64,
+                      compression='zlib')
+    shutil.copy(folder / 'a.svs', other / 'c.svs')
+    (folder / 'notes.txt').write_text('not a slide')
+    out = tmp_path / 'pred'
+
+    def summaries(proc):
+        return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{')]
+
+    def infer(*slides, check=True):
+        return run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, *map(str, slides),
+                         '--out', str(out), '--tile', '64', '--geojson', '--objects-csv'],
+                        demo_data, check=check)
+
+    first = summaries(infer(folder, other / '*.svs'))
+    assert [s['slide'].rsplit('/', 1)[-1] for s in first] == ['a.svs', 'b.tif', 'c.svs']
+    for name in 'abc':
+        for suffix in ('.tif', '.geojson', '_objects.csv'):
+            assert (out / f'{name}{suffix}').is_file()
+    again = summaries(infer(folder, other / 'c.svs'))
+    assert len(again) == 3 and all(s.get('done') for s in again)  # finished: skipped
+    (folder / 'broken.tiff').write_bytes(b'II*\x00 not really a tiff')
+    (out / 'b.geojson').unlink()  # as if killed before its last output
+    proc = infer(folder, check=False)
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    assert 'broken.tiff' in proc.stderr and '1 of 3 slides failed' in proc.stderr
+    assert (out / 'b.geojson').is_file()
