@@ -1,12 +1,14 @@
 """Plots for a set of runs: per-species metrics per regime, loss curves, a qualitative panel.
 
     python tools/analyze_results.py --runs separate=work_dirs/a combined=work_dirs/b \
-        --out plots/ [--metric mDice] [--panel DATA_ROOT PRED_DIR [--tiles 4]]
+        --out plots/ [--metric mDice] [--panel DATA_ROOT [NAME=]PRED_DIR ... [--tiles 4]
+        [--species human]]
 
 - metrics_per_species.png: the metric per species (from each run's metrics.json) per regime;
 - loss_curves.png: training loss against iteration (mmengine's vis_data/scalars.json);
-- panel.png (with --panel): image, ground truth and prediction overlays for a few tiles of
-  a converted dataset, predictions as written by `tools/test.py --out PRED_DIR`.
+- panel.png (with --panel): image, ground truth and each run's prediction overlaid, for a
+  few tiles of a converted dataset (optionally of one species), predictions as written by
+  `tools/test.py --out PRED_DIR`.
 """
 import argparse
 import glob
@@ -78,20 +80,30 @@ def overlay(image: np.ndarray, mask: np.ndarray, colour=(40, 230, 80)) -> np.nda
     return out
 
 
-def plot_panel(data_root: str, pred_dir: str, out: str, tiles: int) -> None:
+def _prediction(pred_dir: str, row: dict) -> str:
+    return osp.join(pred_dir, osp.basename(row['image'])[:-4] + '.png')
+
+
+def plot_panel(data_root: str, preds: dict, out: str, tiles: int,
+               species: str = None) -> None:
+    """``preds``: ``{title: PRED_DIR}``, one column each after image and truth."""
     rows = [r for r in read_manifest(osp.join(data_root, 'manifest.csv'))
-            if osp.isfile(osp.join(pred_dir, osp.basename(r['image'])[:-4] + '.png'))][:tiles]
+            if (species is None or r['species'] == species)
+            and all(osp.isfile(_prediction(d, r)) for d in preds.values())][:tiles]
     if not rows:
-        raise FileNotFoundError(f'no predictions in {pred_dir} for tiles of {data_root}')
-    fig, axes = plt.subplots(len(rows), 3, figsize=(7, 2.4 * len(rows)), squeeze=False)
+        raise FileNotFoundError(f'no predictions in {", ".join(preds.values())} for tiles of '
+                                f'{data_root}' + (f' (species {species})' if species else ''))
+    columns = 2 + len(preds)
+    fig, axes = plt.subplots(len(rows), columns, figsize=(2.4 * columns, 2.4 * len(rows)),
+                             squeeze=False)
     for ax_row, row in zip(axes, rows):
         image = cv2.imread(osp.join(data_root, row['image']))[..., ::-1]
         truth = cv2.imread(osp.join(data_root, row['mask']), cv2.IMREAD_UNCHANGED)
-        pred = cv2.imread(osp.join(pred_dir, osp.basename(row['image'])[:-4] + '.png'),
-                          cv2.IMREAD_UNCHANGED)
-        for ax, img, title in zip(ax_row, (image, overlay(image, truth), overlay(image, pred)),
-                                  (f"{row['species']} {row['organ']}", 'ground truth',
-                                   'prediction')):
+        panels = [image, overlay(image, truth)] + [
+            overlay(image, cv2.imread(_prediction(d, row), cv2.IMREAD_UNCHANGED))
+            for d in preds.values()]
+        titles = [f"{row['species']} {row['organ']}", 'ground truth'] + list(preds)
+        for ax, img, title in zip(ax_row, panels, titles):
             ax.imshow(img)
             ax.set_title(title, fontsize=8)
             ax.axis('off')
@@ -106,8 +118,10 @@ def main():
     parser.add_argument('--runs', nargs='+', required=True, metavar='NAME=WORK_DIR')
     parser.add_argument('--out', required=True)
     parser.add_argument('--metric', default='mDice')
-    parser.add_argument('--panel', nargs=2, metavar=('DATA_ROOT', 'PRED_DIR'))
+    parser.add_argument('--panel', nargs='+', metavar='DATA_ROOT [NAME=]PRED_DIR',
+                        help='dataset root, then one prediction folder per column')
     parser.add_argument('--tiles', type=int, default=4)
+    parser.add_argument('--species', help='panel tiles of this species only')
     args = parser.parse_args()
     runs = dict(r.split('=', 1) for r in args.runs)
     os.makedirs(args.out, exist_ok=True)
@@ -117,7 +131,11 @@ def main():
     plot_losses(runs, written[1])
     if args.panel:
         written.append(osp.join(args.out, 'panel.png'))
-        plot_panel(*args.panel, written[-1], args.tiles)
+        if len(args.panel) < 2:
+            parser.error('--panel needs DATA_ROOT and at least one PRED_DIR')
+        preds = dict(p.split('=', 1) if '=' in p else ('prediction', p)
+                     for p in args.panel[1:])
+        plot_panel(args.panel[0], preds, written[-1], args.tiles, args.species)
     print('\n'.join(written))
 
 

@@ -28,15 +28,20 @@ def test_plots_are_written(demo_data, tmp_path):
             f'combined={fake_run(tmp_path, "b", 80.0)}']
     preds = tmp_path / 'preds'
     preds.mkdir()
-    for row in read_manifest(osp.join(demo_data, 'manifest.csv'))[:3]:
+    humans = [r for r in read_manifest(osp.join(demo_data, 'manifest.csv'))
+              if r['species'] == 'human'][:3]
+    for row in humans:
         shutil.copy(osp.join(demo_data, row['mask']), preds / osp.basename(row['image']))
     proc = run_tool(['tools/analyze_results.py', '--runs', *runs, '--out', str(tmp_path / 'plots'),
-                     '--panel', demo_data, str(preds), '--tiles', '3'], demo_data)
+                     '--panel', demo_data, f'separate={preds}', f'combined={preds}',
+                     '--tiles', '3', '--species', 'human'], demo_data)
     written = proc.stdout.split()
     assert [osp.basename(p) for p in written] == ['metrics_per_species.png', 'loss_curves.png',
                                                   'panel.png']
     for path in written:
         image = cv2.imread(path)
         assert image is not None and min(image.shape[:2]) > 200
+    panel = cv2.imread(written[2])
+    assert panel.shape[1] > 1.2 * panel.shape[0]  # 3 human tiles x (image, truth, 2 regimes)
     assert sorted(os.listdir(tmp_path / 'plots')) == ['loss_curves.png', 'metrics_per_species.png',
                                                       'panel.png']
