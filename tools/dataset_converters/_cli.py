@@ -19,8 +19,10 @@ def _checked(kind, accept, requirement):
 
 
 def add_tiling_args(parser, scale=1.0):
-    parser.add_argument('--scale', type=_checked(float, lambda v: 0 < v < float('inf'), '> 0'),
-                        default=scale, help='resize factor (tile side = window side * scale)')
+    """The slide converters' tiling and resolution flags (see :func:`tiling_kwargs`)."""
+    positive = _checked(float, lambda v: 0 < v < float('inf'), '> 0')
+    parser.add_argument('--scale', type=positive, default=scale,
+                        help='resize factor (tile side = window side * scale)')
     parser.add_argument('--tile', type=_checked(int, lambda v: v > 0, '> 0'), default=512,
                         help='tile side in pixels')
     parser.add_argument('--overlap', type=_checked(float, lambda v: 0 <= v < 1, '0 <= x < 1'),
@@ -29,23 +31,16 @@ def add_tiling_args(parser, scale=1.0):
                         default=0.05,
                         help='drop tiles with less tissue (HSV saturation > 40) than this')
     parser.add_argument('--keep-all', action='store_true', help='keep background tiles too')
-
-
-def add_resolution_args(parser):
-    positive = _checked(float, lambda v: 0 < v < float('inf'), '> 0')
     parser.add_argument('--mpp', type=positive,
                         help='target um/px of the tiles (replaces --scale, per slide)')
     parser.add_argument('--base-mpp', type=positive,
                         help="slides' level-0 um/px when their metadata lacks it")
 
 
-def resolution_kwargs(args):
-    return dict(mpp=args.mpp, base_mpp=args.base_mpp)
-
-
 def tiling_kwargs(args):
     return dict(scale=args.scale, tile=args.tile, overlap=args.overlap,
-                min_tissue=0.0 if args.keep_all else args.min_tissue)
+                min_tissue=0.0 if args.keep_all else args.min_tissue, mpp=args.mpp,
+                base_mpp=args.base_mpp)
 
 
 def add_skip_bad_arg(parser):

@@ -11,10 +11,8 @@ glomeruli configs' published choice, or `--splits` with columns id,split) and
 import argparse
 
 from _cli import (
-    add_resolution_args,
     add_skip_bad_arg,
     add_tiling_args,
-    resolution_kwargs,
     run_converter,
     tiling_kwargs,
 )
@@ -28,7 +26,6 @@ def main():
     parser.add_argument('raw_dir', help='folder with train/, train.csv, ...')
     parser.add_argument('out_dir')
     add_tiling_args(parser)
-    add_resolution_args(parser)
     parser.add_argument('--anatomy', action='store_true',
                         help='also write masks_anatomy/ (0 bg, 1 cortex, 2 medulla)')
     parser.add_argument('--splits', help='CSV with columns id,split (val/test; others train); '
@@ -36,8 +33,8 @@ def main():
     add_skip_bad_arg(parser)
     args = parser.parse_args()
     run_converter(convert_hubmap, args.out_dir, raw_dir=args.raw_dir, anatomy=args.anatomy,
-                  skip_bad=args.skip_bad, splits_csv=args.splits, **tiling_kwargs(args),
-                  **resolution_kwargs(args))
+                  skip_bad=args.skip_bad, splits_csv=args.splits,
+                  **tiling_kwargs(args))
 
 
 if __name__ == '__main__':

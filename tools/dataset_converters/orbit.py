@@ -7,10 +7,8 @@
 import argparse
 
 from _cli import (
-    add_resolution_args,
     add_skip_bad_arg,
     add_tiling_args,
-    resolution_kwargs,
     run_converter,
     tiling_kwargs,
 )
@@ -28,12 +26,11 @@ def main():
                         help='CSV raw_data_file_id,stain,species,group (default: the published '
                         'table shipped with the package; --groups is its old name)')
     add_tiling_args(parser)
-    add_resolution_args(parser)
     add_skip_bad_arg(parser)
     args = parser.parse_args()
     run_converter(convert_orbit, args.out_dir, raw_dir=args.raw_dir, db=args.db,
-                  slide_table=args.slide_table, skip_bad=args.skip_bad, **tiling_kwargs(args),
-                  **resolution_kwargs(args))
+                  slide_table=args.slide_table, skip_bad=args.skip_bad,
+                  **tiling_kwargs(args))
 
 
 if __name__ == '__main__':

@@ -46,11 +46,12 @@ class _SampleWeightSampler:
         return weights if inner is None else weights * inner
 
 
-def _resolve_weights(spec: Union[None, Mapping]) -> Optional[Dict[str, float]]:
-    if spec is None:
-        return None
+def _resolve_weights(spec: Union[None, Mapping]) -> Optional[Mapping]:
+    """``spec`` itself, or the weights its deprecated manifest form describes."""
+    if spec is None or 'type' not in spec:
+        return spec
     spec = dict(spec)
-    if spec.get('type') == 'inverse_frequency':
+    if spec['type'] == 'inverse_frequency':
         warnings.warn("sample_weight=dict(type='inverse_frequency', manifest=...) is deprecated: "
                       "count the training set with custom_hooks=[dict(type="
                       "'InverseFrequencyWeightHook', column=..., max_weight=...)]",
@@ -61,9 +62,7 @@ def _resolve_weights(spec: Union[None, Mapping]) -> Optional[Dict[str, float]]:
         print_log(f'inverse-frequency sample weights from {spec["manifest"]}: '
                   f'{ {k: round(v, 3) for k, v in weights.items()} }', logger='current')
         return weights
-    if 'type' in spec:
-        raise ValueError(f"sample_weight type must be 'inverse_frequency', got {spec['type']!r}")
-    return {str(k): float(v) for k, v in spec.items()}
+    raise ValueError(f"sample_weight type must be 'inverse_frequency', got {spec['type']!r}")
 
 
 @MODELS.register_module()
