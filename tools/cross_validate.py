@@ -24,7 +24,7 @@ from mmengine.config import Config, DictAction
 from crossspec_mmseg.datasets import read_manifest
 from crossspec_mmseg.evaluation.cross_validation import (
     compare_regimes,
-    group_folds,
+    fold_filters,
     read_fold_scores,
 )
 from crossspec_mmseg.utils import atomic_path
@@ -32,21 +32,15 @@ from crossspec_mmseg.utils import atomic_path
 TOOLS = osp.dirname(osp.abspath(__file__))
 
 
-def fold_filters(cfg, k: int, split_by: str):
+def fold_filters_of(cfg, k: int, split_by: str):
     """Per fold: (train filters, test filters) on the training manifest."""
     dataset = cfg.train_dataloader.dataset
     root = dataset.get('data_root') or ''
     rows = read_manifest(osp.join(root, dataset.get('ann_file', 'manifest.csv')))
-    if split_by == 'split':
-        names = sorted({r['split'] for r in rows})
-        if len(names) < k:
-            raise ValueError(f'the split column has {names}: fewer than {k} folds; '
-                             'use --split-by group')
-        names = names[:k]
-        return [({'split': [n for n in names if n != name]}, {'split': [name]}) for name in names]
-    folds = group_folds([r['group'] for r in rows], k)
-    members = [[g for g, f in folds.items() if f == i] for i in range(k)]
-    return [({'!group': members[i]}, {'group': members[i]}) for i in range(k)]
+    try:
+        return fold_filters(rows, k, split_by)
+    except ValueError as err:
+        sys.exit(f'error: {err}')
 
 
 def fold_config(config: str, work: str, train_filter: dict, test_filter: dict) -> str:
@@ -76,7 +70,8 @@ def run(args):
         cfg.merge_from_dict(args.cfg_options)
     options = [f'{k}={v}' for k, v in (args.cfg_options or {}).items()]
     summary = {}
-    for k, (train_filter, test_filter) in enumerate(fold_filters(cfg, args.folds, args.split_by)):
+    folds = fold_filters_of(cfg, args.folds, args.split_by)
+    for k, (train_filter, test_filter) in enumerate(folds):
         work = osp.join(args.work_dir, f'fold{k}')
         config = fold_config(args.config, work, train_filter, test_filter)
         common = ['--work-dir', work] + (['--cfg-options', *options] if options else [])

@@ -28,7 +28,7 @@ FAMILIES = {
 ALL_REGIMES = ('separate', 'homologous', 'analogous', 'combined', 'pretrain', 'finetune')
 JOINT = ('homologous', 'analogous', 'combined')
 NUCLEI_ZOO = {f: ALL_REGIMES for f in ('pspnet', 'deeplabv3plus', 'segnext', 'mobilenetv3')}
-NUCLEI_ZOO.update({'unet': ('separate', 'combined'),
+NUCLEI_ZOO.update({'unet': ('separate', 'homologous', 'analogous', 'combined'),
                    'deeplabv3plus-mobilenetv2': ('separate', 'combined')})
 
 # task: file prefix, regime base, description, classes, crop, families x regimes,
@@ -46,14 +46,16 @@ TASKS = {
                            sampler=True, loss='flat', batch=4),
     'glomeruli': dict(prefix='glomeruli_', base='../_base_/regimes/glomeruli_{regime}.py',
                       title='glomeruli (HuBMAP human + Orbit mouse/rat)', classes=2, crop=512,
-                      zoo={f: ('separate', 'homologous') for f in ('segnext', 'mobilenetv3')},
+                      zoo={f: ('separate', 'homologous', 'pretrain', 'finetune')
+                           for f in ('segnext', 'mobilenetv3')},
                       weights=None,  # InverseFrequencyWeightHook in the regime base
                       sampler=False, loss='flat', batch=4),
     'kidney-layers': dict(prefix='kidney-layers_',
                           base='../_base_/regimes/kidney_layers_{regime}.py',
                           title='kidney layers, mouse 4 layers + human cortex/medulla',
                           classes=5, crop=1024,
-                          zoo={'deeplabv3plus-mobilenetv2': ('combined',)}, weights=None,
+                          zoo={'deeplabv3plus-mobilenetv2': ('separate', 'combined')},
+                          weights=None,
                           sampler=False, loss='hierarchy', batch=2),
 }
 

@@ -4,18 +4,15 @@ Same flags as MMSeg's (--work-dir, --out, --show, --show-dir, --tta,
 --cfg-options, --launcher). The metrics returned by the evaluator are also
 written to ``--metrics-out`` (default ``<work_dir>/metrics.json``).
 """
-import json
 import os
 import os.path as osp
 
 from mmengine.dist import is_main_process
-from mmengine.runner import Runner
-from mmengine.utils import mkdir_or_exist
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
+from crossspec_mmseg.apis import test_segmentor
 from crossspec_mmseg.engine import finish_distributed
 from crossspec_mmseg.evaluation import format_group_table
-from crossspec_mmseg.utils import atomic_path
 from crossspec_mmseg.utils.cli import base_parser, load_cli_config
 
 
@@ -72,21 +69,16 @@ def save_predictions(cfg, out):
 def main():
     args = parse_args()
     cfg = load_cli_config(args.config, args.work_dir, args.cfg_options, args.launcher,
-                              pretrained=not args.no_pretrained)
-    cfg.load_from = args.checkpoint
+                          pretrained=not args.no_pretrained)
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.tta:
         use_tta(cfg)
     if args.out is not None:
         save_predictions(cfg, args.out)
-    runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    out = args.metrics_out or osp.join(cfg.work_dir, 'metrics.json')
+    metrics = test_segmentor(cfg, args.checkpoint, out)
     if is_main_process():
-        out = args.metrics_out or osp.join(cfg.work_dir, 'metrics.json')
-        mkdir_or_exist(osp.dirname(osp.abspath(out)))
-        with atomic_path(out) as tmp, open(tmp, 'w') as f:
-            json.dump(metrics, f, indent=1, sort_keys=True)
         if any('/' in k for k in metrics):
             print(format_group_table(metrics))
         print(f'metrics written to {out}')

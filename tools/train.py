@@ -4,16 +4,12 @@ Same flags as MMSeg's (--work-dir, --resume, --amp, --cfg-options,
 --launcher). Resume works on torch >= 2.6 and skips a corrupt latest checkpoint,
 and ``--launcher pytorch`` runs CPU processes over gloo where there is no GPU.
 """
-import logging
 import os
 import sys
 
-from mmengine.logging import print_log
-from mmengine.runner import Runner
-from mmseg.registry import RUNNERS
-
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
-from crossspec_mmseg.engine import StageCheckpointMissing, finish_distributed, resume_checkpoint
+from crossspec_mmseg.apis import train_segmentor
+from crossspec_mmseg.engine import StageCheckpointMissing, finish_distributed
 from crossspec_mmseg.utils.cli import ConfigError, base_parser, load_cli_config
 
 
@@ -34,22 +30,8 @@ def main():
                               pretrained=not args.no_pretrained)
     except ConfigError as err:
         sys.exit(f'error: {err}')
-    if args.amp:
-        if cfg.optim_wrapper.type == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in your config.', logger='current',
-                      level=logging.WARNING)
-        else:
-            assert cfg.optim_wrapper.type == 'OptimWrapper', (
-                f'--amp needs optim_wrapper OptimWrapper, got {cfg.optim_wrapper.type}')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
-    if args.resume:  # the newest complete checkpoint (a kill mid-write leaves none corrupt)
-        checkpoint = resume_checkpoint(cfg.work_dir)
-        cfg.resume = checkpoint is not None
-        cfg.load_from = checkpoint or cfg.get('load_from')
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     try:
-        runner.train()
+        train_segmentor(cfg, resume=args.resume, amp=args.amp)
     except StageCheckpointMissing as err:  # a finetune config run before its pretrain stage
         sys.exit(f'error: {err}')
     finish_distributed()

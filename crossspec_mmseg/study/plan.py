@@ -1,0 +1,226 @@
+"""A study file and its cells: configs (models x regimes) x folds x seeds.
+
+A study file is a small Python config (read by mmengine's ``Config``)::
+
+    work_dir = 'work_dirs/study_demo'
+    folds = dict(k=3, split_by='group')   # or 'split' (the manifest's folds)
+    seeds = [0]
+    baseline = 'separate'                 # the regime every other is compared with
+    report = ['species/human', 'species/mouse']   # metric prefixes ('' = overall)
+    metrics = dict(mIoU='mIoU', Dice='Dice.nucleus')  # column -> metric name
+    options = {'train_cfg.max_iters': 200}           # for every cell (--cfg-options syntax)
+    runs = [
+        dict(model='DeepLabV3+', regime='separate', config='configs/demo/demo_separate.py'),
+        dict(model='DeepLabV3+', regime='pretrain > finetune',
+             config='configs/demo/demo_finetune.py', pretrain='configs/demo/demo_pretrain.py'),
+        dict(model='DeepLabV3+', regime='separate + HED', config='configs/demo/demo_separate.py',
+             pipeline='train_pipeline_hed'),
+    ]
+
+Folds split the rows of one manifest (``folds.manifest``, default the
+baseline's training manifest): datasets reading it train on the fold's
+training rows and validate/test on its test rows; datasets of other
+manifests keep their own filters. Each cell's config is written in full to
+its folder (``<work_dir>/<model>/<regime>/fold<k>-seed<s>/configs/``), so
+what ran is on record.
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.config import Config, ConfigDict
+
+from ..datasets import read_manifest
+from ..evaluation.cross_validation import fold_filters
+from ..utils import atomic_path
+
+__all__ = ['Cell', 'Run', 'Study', 'load_study', 'stage_config']
+
+RUN_KEYS = {'model', 'regime', 'config', 'pretrain', 'pipeline', 'options'}
+
+
+def slug(text: str) -> str:
+    """A folder name for a model or regime name."""
+    return re.sub(r'[^A-Za-z0-9.+-]+', '_', text).strip('_') or '_'
+
+
+@dataclass(frozen=True)
+class Run:
+    """One model x regime: its config, optional stage-1 config and variations."""
+    model: str
+    regime: str
+    config: str
+    pretrain: Optional[str] = None
+    pipeline: Optional[str] = None  # a training pipeline the config defines, by name
+    options: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return f'{self.model} / {self.regime}'
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run on one fold with one seed, trained and tested in ``work``."""
+    run: Run
+    fold: int
+    seed: int
+    work: str
+
+    @property
+    def replicate(self) -> str:
+        """The fold/seed name shared by every run's cell (pairs them in tests)."""
+        return f'fold{self.fold}-seed{self.seed}'
+
+    @property
+    def stages(self) -> List[str]:
+        return (['pretrain'] if self.run.pretrain else []) + ['train']
+
+
+@dataclass
+class Study:
+    """A loaded, checked study file."""
+    path: str
+    work_dir: str
+    runs: List[Run]
+    baseline: str
+    k: int
+    split_by: str
+    manifest: Optional[str]
+    seeds: List[int]
+    report: List[str]
+    metrics: Dict[str, str]
+    options: dict
+
+    def cells(self) -> List[Cell]:
+        """Every run x fold x seed, baseline runs first."""
+        runs = sorted(self.runs, key=lambda r: r.regime != self.baseline)
+        return [Cell(run, k, seed, osp.join(self.work_dir, slug(run.model), slug(run.regime),
+                                            f'fold{k}-seed{seed}'))
+                for run in runs for k in range(self.k) for seed in self.seeds]
+
+    def load_config(self, run: Run, stage: str = 'train') -> Config:
+        """``run``'s config for ``stage`` with the study's and the run's options."""
+        cfg = Config.fromfile(run.pretrain if stage == 'pretrain' else run.config)
+        cfg.merge_from_dict(self.options)
+        cfg.merge_from_dict(run.options)
+        return cfg
+
+    def fold_filters(self) -> tuple:
+        """(manifest path, [(train filters, test filters) per fold])."""
+        manifest = self.manifest or training_manifests(
+            self.load_config(self.baseline_runs()[0]))[0]
+        return manifest, fold_filters(read_manifest(manifest), self.k, self.split_by)
+
+    def baseline_runs(self) -> List[Run]:
+        return [r for r in self.runs if r.regime == self.baseline]
+
+
+def load_study(path: str) -> Study:
+    """Read a study file; a clear ``ValueError`` naming it for anything wrong."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'no study file {path}')
+    cfg = Config.fromfile(path)
+    runs = []
+    for i, entry in enumerate(cfg.get('runs') or []):
+        bad = set(entry) - RUN_KEYS
+        if bad or not {'model', 'regime', 'config'} <= set(entry):
+            optional = sorted(RUN_KEYS - {'model', 'regime', 'config'})
+            raise ValueError(f'{path}: runs[{i}] needs model, regime, config and may have '
+                             f'{optional}; got {sorted(entry)}')
+        for key in ('config', 'pretrain'):
+            if entry.get(key) and not osp.isfile(entry[key]):
+                raise ValueError(f'{path}: runs[{i}] {key} {entry[key]} does not exist')
+        runs.append(Run(**{k: v.to_dict() if isinstance(v, ConfigDict) else v
+                           for k, v in entry.items()}))
+    if not runs:
+        raise ValueError(f'{path}: no runs')
+    names = [(r.model, r.regime) for r in runs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f'{path}: model x regime listed twice: {twice}')
+    baseline = cfg.get('baseline', runs[0].regime)
+    missing = sorted({r.model for r in runs} - {r.model for r in runs if r.regime == baseline})
+    if missing:
+        raise ValueError(f'{path}: baseline regime {baseline!r} has no run for models {missing}')
+    folds = dict(cfg.get('folds') or {})
+    metrics = dict(cfg.get('metrics') or dict(mIoU='mIoU', mDice='mDice'))
+    return Study(path=path, work_dir=cfg.get('work_dir') or osp.join(
+                     'work_dirs', osp.splitext(osp.basename(path))[0]),
+                 runs=runs, baseline=baseline, k=int(folds.get('k', 3)),
+                 split_by=folds.get('split_by', 'group'), manifest=folds.get('manifest'),
+                 seeds=[int(s) for s in cfg.get('seeds', [0])],
+                 report=list(cfg.get('report', [''])), metrics=metrics,
+                 options=dict(cfg.get('options') or {}))
+
+
+def dataset_parts(dataset: dict) -> List[dict]:
+    """The manifest datasets inside a dataset config (ConcatDataset parts,
+    wrapped datasets), in order."""
+    if dataset.get('type') == 'ConcatDataset':
+        return [p for d in dataset['datasets'] for p in dataset_parts(d)]
+    if 'dataset' in dataset:  # RepeatDataset, ClassBalancedDataset, ...
+        return dataset_parts(dataset['dataset'])
+    return [dataset]
+
+
+def manifest_of(part: dict) -> str:
+    return osp.normpath(osp.join(part.get('data_root') or '', part.get('ann_file', 'manifest.csv')))
+
+
+def training_manifests(cfg: Config) -> List[str]:
+    return [manifest_of(p) for p in dataset_parts(cfg.train_dataloader.dataset)]
+
+
+def stage_config(study: Study, cell: Cell, stage: str, load_from: Optional[str] = None) -> str:
+    """Write the full config of ``cell``'s ``stage`` ('pretrain' or 'train')
+    into its folder and return the path."""
+    run = cell.run
+    cfg = study.load_config(run, stage)
+    manifest, folds = study.fold_filters()
+    train_rows, test_rows = folds[cell.fold]
+    if run.pipeline:
+        if run.pipeline not in cfg:
+            raise ValueError(f'{study.path}: {run.name}: {cfg.filename} defines no pipeline '
+                             f'{run.pipeline!r}')
+        for part in dataset_parts(cfg.train_dataloader.dataset):
+            part['pipeline'] = cfg[run.pipeline]
+    for loader, rows in (('train_dataloader', train_rows), ('val_dataloader', test_rows),
+                         ('test_dataloader', test_rows)):  # val: when a checkpoint needs it
+        if cfg.get(loader) is None:
+            continue
+        parts = [p for p in dataset_parts(cfg[loader].dataset)
+                 if manifest_of(p) == osp.normpath(manifest)]
+        if not parts:
+            raise ValueError(f'{study.path}: {run.name}: no {loader} dataset of {cfg.filename} '
+                             f'reads the folds\' manifest {manifest}')
+        for part in parts:
+            part['filters'] = dict(rows)
+    if not (cfg.get('default_hooks') or {}).get('checkpoint', {}).get('save_best'):
+        # The cell is tested on its test rows after training: validating on them too
+        # would only repeat the test.
+        cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.randomness = dict(cfg.get('randomness') or {}, seed=cell.seed)
+    if load_from:
+        cfg.load_from = load_from
+    cfg.work_dir = osp.join(cell.work, stage) if stage == 'pretrain' else cell.work
+    # A unique name: several runners share one process (logger, visualizer instances).
+    cfg.experiment_name = f'{slug(run.model)}_{slug(run.regime)}_{cell.replicate}_{stage}_' \
+                          f'{time.strftime("%Y%m%d_%H%M%S")}'
+    # Not in a work dir: the runner writes its own copy there (as it ran).
+    os.makedirs(osp.join(cell.work, 'configs'), exist_ok=True)
+    path = osp.join(cell.work, 'configs', f'{stage}.py')
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(cfg.pretty_text)
+    return path
+
+
+def describe(cells: Sequence[Cell]) -> List[str]:
+    """One line per cell, for ``--dry-run``."""
+    return [f'{c.run.name:<40} {c.replicate:<14} {" -> ".join(c.stages):<18} {c.work}'
+            for c in cells]
