@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole pipeline on synthetic data, on CPU, for two training regimes:
 # raw download -> converter -> train (separate, combined) -> test -> one table.
+# REGIMES="separate combined pretrain finetune" make demo adds mouse pre-training
+# then human fine-tuning (~5 more minutes; finetune starts from work_dirs/demo/pretrain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-${VENV:-.venv}/bin/python}

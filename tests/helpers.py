@@ -3,10 +3,13 @@
 Import it as ``from helpers import ...`` (``tests/`` is on ``sys.path`` under
 pytest); fixtures live in ``conftest.py``.
 """
+import contextlib
 import hashlib
+import io
 import json
 import os
 import os.path as osp
+import runpy
 import socket
 import subprocess
 import sys
@@ -44,18 +47,58 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def run_tool(args, data_root, timeout=300, env=None, cwd=REPO, check=True):
+def run_in_process(script, argv, env, cwd):
+    """``python script argv...`` in this interpreter (its ``__main__`` block,
+    argparse and exit codes as from a shell; stdout/stderr captured), with
+    ``env`` as the environment and ``cwd`` as the folder, both restored after.
+    Saves the interpreter start and the torch/mmseg imports (~5 s a call) for
+    tools that start no processes of their own."""
+    out, err = io.StringIO(), io.StringIO()
+    old_argv, old_env, old_cwd, old_path = sys.argv, dict(os.environ), os.getcwd(), sys.path[:]
+    sys.argv = [script, *argv]
+    sys.path.insert(0, osp.dirname(script))  # as python does for a script
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                runpy.run_path(script, run_name='__main__')
+            except SystemExit as exit_:
+                if isinstance(exit_.code, str):  # sys.exit('error: ...')
+                    print(exit_.code, file=sys.stderr)
+                    code = 1
+                else:
+                    code = exit_.code or 0
+    finally:
+        sys.argv, sys.path[:] = old_argv, old_path
+        os.environ.clear()
+        os.environ.update(old_env)
+        os.chdir(old_cwd)
+    return subprocess.CompletedProcess([script, *argv], code, out.getvalue(), err.getvalue())
+
+
+def run_tool(args, data_root, timeout=300, env=None, cwd=REPO, check=True, fresh=True):
     """Run a repo CLI with the venv's interpreter; fail with its output
     (``check=False``: return it whatever the exit code).
 
     ``env`` entries set to ``None`` are removed. Launchers get a fresh
     ``PORT``; if another process grabbed it between choosing and binding
-    (EADDRINUSE), the launch is retried once.
+    (EADDRINUSE), the launch is retried once. ``fresh=False`` runs a Python
+    tool that starts no processes in this interpreter (:func:`run_in_process`;
+    no timeout).
     """
     full_env = dict(os.environ, CROSSSPEC_DATA=data_root, PYTHON=sys.executable,
                     OMP_NUM_THREADS='1')
     full_env.update(env or {})
     full_env = {k: v for k, v in full_env.items() if v is not None}
+    if not fresh:
+        proc = run_in_process(osp.join(REPO, args[0]), args[1:], full_env, cwd)
+        if check and proc.returncode != 0:
+            pytest.fail(f'{" ".join(args)} failed ({proc.returncode}):\n'
+                        f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
+        return proc
     if args[0].endswith('.sh'):
         cmd = [osp.join(REPO, args[0])] + args[1:]
     else:

@@ -6,9 +6,9 @@ STUDY.py names the configs, folds, seeds and the baseline regime (see
 studies/ and docs/study.md). Each cell trains (after its stage 1 for
 pretrain -> finetune runs) and tests through the same functions as
 tools/train.py and tools/test.py: in this process, or with ``--gpus N > 1``
-under torchrun (N processes; CPU processes over gloo without GPUs). Reruns
-resume: finished cells are skipped, an interrupted one resumes from its
-newest complete checkpoint. Writes ``<work_dir>/study.json``, ``study.md``
+(or ``GPUS=N``) under torchrun (N processes; CPU processes over gloo without
+GPUs). Reruns resume: finished cells are skipped, an interrupted one resumes
+from its newest complete checkpoint. Writes ``<work_dir>/study.json``, ``study.md``
 (the table) and ``study.png`` (bars with error bars and per-fold dots).
 """
 import argparse
@@ -106,8 +106,9 @@ def main():
     parser.add_argument('--dry-run', action='store_true', help='list the cells and stop')
     parser.add_argument('--report-only', action='store_true',
                         help='only summarise the finished cells')
-    parser.add_argument('--gpus', type=int, default=1,
-                        help='processes per cell (torchrun; CPU processes over gloo without GPUs)')
+    parser.add_argument('--gpus', type=int, default=int(os.environ.get('GPUS', 1)),
+                        help='processes per cell (torchrun; CPU processes over gloo without '
+                             'GPUs); default $GPUS or 1')
     parser.add_argument('--amp', action='store_true', help='train with mixed precision')
     parser.add_argument('--no-pretrained', action='store_true',
                         help='drop the published initialisation (nothing is downloaded)')

@@ -41,9 +41,11 @@ def plot_study(summary: dict, out: str) -> None:
             ax.set_xticklabels([r['regime'] if len(models) == 1 else f"{r['model']}\n{r['regime']}"
                                 for r in runs], rotation=30, ha='right', fontsize=7)
             ax.set_title(f'{group_label(group)}: {metric}', fontsize=9)
-            low = min((v for r in runs for v in r['groups'].get(group, {})
-                       .get(metric, {}).get('values', [])), default=0)
-            ax.set_ylim(max(0, low - 10), 100)
+            values = [v for r in runs
+                      for v in r['groups'].get(group, {}).get(metric, {}).get('values', [])]
+            if values and summary['metrics'][metric].split('.')[0] != 'count_diff' \
+                    and 0 <= min(values) and max(values) <= 100:  # percentages: zoom in
+                ax.set_ylim(max(0, min(values) - 10), 100)
     fig.legend(loc='lower center', ncol=min(len(regimes), 4), fontsize=8)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     with atomic_path(out) as tmp:

@@ -16,11 +16,12 @@ STUDY = osp.join('tests', 'configs', 'tiny_study.py')
 @pytest.mark.heavy
 def test_smoke_study_runs_resumes_and_reports(demo_data, tmp_path):
     work = str(tmp_path / 'study')
-    proc = run_tool(['tools/run_study.py', STUDY, '--work-dir', work, '--dry-run'], demo_data)
+    proc = run_tool(['tools/run_study.py', STUDY, '--work-dir', work, '--dry-run'], demo_data,
+                    fresh=False)
     assert '4 cells' in proc.stdout and proc.stdout.count('pretrain -> train') == 2
     assert not osp.exists(work)
 
-    run_tool(['tools/run_study.py', STUDY, '--work-dir', work], demo_data)
+    run_tool(['tools/run_study.py', STUDY, '--work-dir', work], demo_data, fresh=False)
     summary = json.load(open(osp.join(work, 'study.json')))
     assert [(r['regime'], r['n']) for r in summary['runs']] == [
         ('separate', 2), ('pretrain > finetune + HED', 2)]
@@ -56,8 +57,9 @@ def test_smoke_study_runs_resumes_and_reports(demo_data, tmp_path):
     others = {p: os.stat(p).st_mtime_ns for p in (
         osp.join(d, 'metrics.json') for d in (osp.join(work, 'tiny', 'separate', 'fold0-seed0'),
                                               osp.join(finetune, 'fold0-seed0')))}
-    proc = run_tool(['tools/run_study.py', STUDY, '--work-dir', work], demo_data)
+    proc = run_tool(['tools/run_study.py', STUDY, '--work-dir', work], demo_data, fresh=False)
     assert proc.stdout.count('done, skipped') == 3
     assert osp.isfile(osp.join(cell, 'metrics.json'))
-    assert 'Iter(train)' not in proc.stdout + proc.stderr  # resumed at its last iteration
+    log = proc.stdout + proc.stderr
+    assert 'Iter(test)' in log and 'Iter(train)' not in log  # resumed at its last iteration
     assert all(os.stat(p).st_mtime_ns == t for p, t in others.items())
