@@ -3,7 +3,7 @@
     python tools/infer_slide.py CONFIG CHECKPOINT SLIDE.svs --out OUT.tif [--tile 512]
         [--overlap 0.5] [--mpp 1.25 | --scale 0.4] [--base-mpp 0.5]
         [--blend center|gaussian|mean] [--rle] [--batch N] [--device cpu|cuda]
-        [--min-tissue 0.05] [--count-class 1 --min-area 100] [--amp] [--channels-last]
+        [--min-tissue 0.05] [--count-class 1 --min-area 100] [--amp] [--channels-last] [--tta]
         [--geojson [PATH] [--object-type annotation|detection] [--simplify 0.5]]
         [--ome-tiff [PATH]] [--objects-csv [PATH]]
     python tools/infer_slide.py CONFIG CHECKPOINT FOLDER/ 'scans/*.svs' a.ndpi --out OUT_DIR ...
@@ -17,6 +17,9 @@ PNG), with --rle the Kaggle row `id,predicted` to OUT.csv (column-major,
 class, level-0 pixels), a pyramidal OME-TIFF mask with its um/px, and a
 per-object CSV (area in um^2, perimeter, centroid, box); these go beside the
 mask (OUT.geojson, OUT.ome.tif, OUT_objects.csv) unless given a PATH.
+--tta also predicts every tile flipped left-right and top-bottom and averages
+the class probabilities (flipped back) before the tiles are blended: three
+forward passes per tile.
 
 Several slides (files, folders, globs): --out is a folder, each slide writes
 OUT_DIR/<slide name>.tif and its outputs there; a slide whose outputs all
@@ -134,7 +137,7 @@ def predict(model, args, slide, paths, outputs):
                          min_tissue=args.min_tissue, rle=args.rle,
                          count_class=args.count_class, min_area=args.min_area, mpp=mpp,
                          base_mpp=args.base_mpp, outputs=outputs, amp=args.amp,
-                         channels_last=args.channels_last)
+                         channels_last=args.channels_last, tta=args.tta)
     if args.rle:
         with atomic_path(paths['rle']) as tmp, open(tmp, 'w', newline='') as f:
             writer = csv.writer(f)
@@ -175,6 +178,9 @@ def main():
                         help='autocast the forward: bfloat16 on CPU, float16 on GPU')
     parser.add_argument('--channels-last', action='store_true',
                         help='channels-last memory for the model and its inputs')
+    parser.add_argument('--tta', action='store_true',
+                        help='flip test-time augmentation (left-right, top-bottom): '
+                        'probabilities averaged, 3 forwards per tile')
     beside = dict(nargs='?', const='', metavar='PATH')
     parser.add_argument('--geojson', **beside, help='objects as QuPath-ready GeoJSON')
     parser.add_argument('--object-type', choices=OBJECT_TYPES, default='annotation',

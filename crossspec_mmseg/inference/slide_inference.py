@@ -75,10 +75,15 @@ class TilePredictor:
         amp: Run the forward under autocast: bfloat16 on CPU, float16 on GPU.
         channels_last: Convert the model (in place) and inputs to
             channels-last memory, which oneDNN and cuDNN convolutions prefer.
+        tta: Flip test-time augmentation: each batch is also predicted
+            flipped left-right and top-bottom; the class probabilities
+            (softmax, or a sigmoid head's) are flipped back and averaged.
     """
 
-    def __init__(self, model, amp: bool = False, channels_last: bool = False) -> None:
+    def __init__(self, model, amp: bool = False, channels_last: bool = False,
+                 tta: bool = False) -> None:
         self.model = model
+        self.tta = tta
         self.preprocessor = model.data_preprocessor
         self.device = _resolved(torch.device(self.preprocessor.device))
         self.amp_dtype = (torch.bfloat16 if self.device.type == 'cpu' else torch.float16) \
@@ -129,19 +134,55 @@ class TilePredictor:
         """Class logits ``(N, C, h, w)`` on the model's device. A sigmoid head's
         single channel ``z`` becomes ``(logit(t), z)`` with the head's
         threshold ``t`` (MMSeg's rule, default 0.3), so the argmax is MMSeg's
-        foreground test."""
+        foreground test. With ``tta``, the logits are those of the mean
+        probabilities (log-probabilities; a sigmoid head's mean as a logit)."""
         inputs, metas = self.inputs(tiles)
-        if self.channels_last:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
-                            enabled=self.amp_dtype is not None):
-            logits = self.model.inference(inputs, metas)[..., :tiles.shape[2], :tiles.shape[3]]
+        size = tiles.shape[2:]
+        logits = self._forward(inputs, metas, size)
+        if self.tta:  # flipped left-right (dim 3) and top-bottom (dim 2), flipped back
+            total = _probabilities(logits)
+            for dim in (3, 2):
+                total += _probabilities(self._forward(_flip(inputs, dim, size), metas,
+                                                      size).flip(dim))
+            logits = _logits(total / 3)
         if logits.shape[1] == 1:
             t = getattr(getattr(self.model, 'decode_head', None), 'threshold', None) or 0.5
             logits = torch.cat([torch.full_like(logits, float(np.log(t / (1 - t)))), logits], 1)
         if logits.shape[1] > MAX_CLASSES:
             raise ValueError(f'{logits.shape[1]} classes do not fit a uint8 mask')
+        return logits
+
+    def _forward(self, inputs: torch.Tensor, metas: List[dict], size: tuple) -> torch.Tensor:
+        """float32 logits of the model on ``inputs``, cropped to ``size``."""
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                            enabled=self.amp_dtype is not None):
+            logits = self.model.inference(inputs, metas)[..., :size[0], :size[1]]
         return logits.float()
+
+
+def _flip(inputs: torch.Tensor, dim: int, size: tuple) -> torch.Tensor:
+    """``inputs`` with the tiles (their first ``size`` pixels) flipped along
+    ``dim``; padding a preprocessor added stays at the bottom/right."""
+    if tuple(inputs.shape[2:]) == tuple(size):
+        return inputs.flip(dim)
+    flipped = inputs.clone()
+    flipped[..., :size[0], :size[1]] = inputs[..., :size[0], :size[1]].flip(dim)
+    return flipped
+
+
+def _probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over the classes; a single channel's sigmoid."""
+    return logits.sigmoid() if logits.shape[1] == 1 else logits.softmax(1)
+
+
+def _logits(probabilities: torch.Tensor) -> torch.Tensor:
+    """Logits of these probabilities: their log (softmax gives them back), a
+    single channel's logit."""
+    if probabilities.shape[1] == 1:
+        return torch.logit(probabilities, eps=1e-7)
+    return probabilities.clamp_min(1e-30).log()
 
 
 def _resolved(device: torch.device) -> torch.device:
@@ -227,7 +268,8 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
                 min_tissue: float = 0.0, rle: bool = False, count_class: Optional[int] = None,
                 min_area: int = 0, mpp: Optional[float] = None,
                 base_mpp: Optional[float] = None, outputs: Optional[SlideOutputs] = None,
-                amp: bool = False, channels_last: bool = False) -> SlidePrediction:
+                amp: bool = False, channels_last: bool = False,
+                tta: bool = False) -> SlidePrediction:
     """Predict a whole slide and write its label mask to ``out_path`` (.tif/.tiff/.png).
 
     Args:
@@ -247,7 +289,8 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         mpp: Model input um/px; replaces ``scale`` by ``slide um/px / mpp``.
         base_mpp: The slide's level-0 um/px, overriding its metadata.
         outputs: GeoJSON, OME-TIFF and object table to write besides the mask.
-        amp, channels_last: Forward pass options (see :class:`TilePredictor`).
+        amp, channels_last, tta: Forward pass options (see :class:`TilePredictor`):
+            autocast, channels-last memory, flip test-time augmentation.
 
     Raises:
         SlideResolutionError: ``mpp`` given but the slide's um/px unknown.
@@ -266,7 +309,7 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         mask = np.lib.format.open_memmap(osp.join(tmp, 'mask.npy'), 'w+', np.uint8,
                                          (height, width))
         acc = BandAccumulator(width, height, window, xs, ys, blend)
-        predict = TilePredictor(model, amp, channels_last)
+        predict = TilePredictor(model, amp, channels_last, tta)
         level = reader.level_for(window / tile)
         read_row = _RowReader(reader, level, xs, ys, window, tile, min_tissue)
         upcoming = pool.submit(read_row, 0)
