@@ -170,7 +170,8 @@ def main():
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                         help='default: cuda when a GPU is visible, else cpu')
     parser.add_argument('--min-tissue', type=float, default=0.0,
-                        help='skip windows with less tissue (HSV saturation > 40)')
+                        help='skip windows with less tissue (HSV saturation > 40), looked up '
+                        'in a tissue map made once from a low level')
     parser.add_argument('--rle', action='store_true', help='also write OUT.csv (id,predicted)')
     parser.add_argument('--count-class', type=int, help='count components of this class')
     parser.add_argument('--min-area', type=int, default=0)

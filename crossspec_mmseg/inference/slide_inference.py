@@ -2,12 +2,13 @@
 
 The slide is read one band of tile rows at a time (``slides.open_slide``, from
 the coarsest level that is at least as fine as the model's input) in a
-background thread, so reading, tissue tests and
-resizing of the next row overlap the model's forward pass on this one.
-Background windows are skipped by the tissue test, tiles are resized by
-``scale`` and batched through the model, and the predictions are recombined
-band by band (:mod:`.stitching`) at the original resolution into a
-disk-backed mask, so only one band of rows is ever held in memory. Outputs are
+background thread, so reading and resizing of the next row overlap the
+model's forward pass on this one. Background windows are skipped by looking
+them up in a tissue map made once per slide from a low level (a row of
+background is not read at all), tiles are resized by ``scale`` and batched
+through the model, and the predictions are recombined band by band
+(:mod:`.stitching`) at the original resolution into a disk-backed mask, so
+only one band of rows is ever held in memory. Outputs are
 written atomically: a tiled, compressed TIFF (or PNG for small slides), and
 optionally the Kaggle RLE row, the component count and the outputs of
 :mod:`.exports` (GeoJSON, pyramidal OME-TIFF, object table).
@@ -30,7 +31,7 @@ from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
 from ..evaluation.group_iou_metric import count_components
-from ..slides import LevelReader, open_slide, rle_encode, tissue_fraction, to_tile, window_positions
+from ..slides import LevelReader, TissueMap, open_slide, rle_encode, to_tile, window_positions
 from ..utils.atomic import atomic_path
 from .exports import SlideOutputs, write_outputs
 from .stitching import BandAccumulator
@@ -207,25 +208,28 @@ def channel_argmax(scores: torch.Tensor) -> torch.Tensor:
 
 
 class _RowReader:
-    """Reads tile row ``r`` as one band at ``level`` and prepares its model inputs."""
+    """Reads tile row ``r`` as one band at ``level`` and prepares its model inputs;
+    windows with less tissue than ``min_tissue`` in ``tissue`` are left out (a
+    row left out whole is not read)."""
 
     def __init__(self, reader: LevelReader, level: int, xs: List[int], ys: List[int],
-                 window: int, tile: int, min_tissue: float) -> None:
+                 window: int, tile: int, min_tissue: float,
+                 tissue: Optional[TissueMap]) -> None:
         self.reader, self.level, self.xs, self.ys = reader, level, xs, ys
-        self.window, self.tile, self.min_tissue = window, tile, min_tissue
+        self.window, self.tile, self.min_tissue, self.tissue = window, tile, min_tissue, tissue
         self.side = reader.level_side(window, level)  # the window's side at the level
 
     def __call__(self, row: int):
         """``(kept column indexes, (n, 3, tile, tile) inputs or None)``."""
-        band = self.reader.read(0, self.ys[row], self.reader.width, self.window, self.level)
-        ratio = self.reader.levels[self.level].downsample
-        starts = [int(x / ratio) for x in self.xs]
-        windows = [band[:, x:x + self.side] for x in starts]
-        keep = [i for i, w in enumerate(windows)
-                if self.min_tissue <= 0 or tissue_fraction(w) >= self.min_tissue]
+        y = self.ys[row]
+        keep = [i for i, x in enumerate(self.xs) if self.tissue is None
+                or self.tissue.fraction(x, y, self.window, self.window) >= self.min_tissue]
         if not keep:
             return keep, None
-        inputs = [to_tile(windows[i], self.side, self.tile) for i in keep]
+        band = self.reader.read(0, y, self.reader.width, self.window, self.level)
+        ratio = self.reader.levels[self.level].downsample
+        inputs = [to_tile(band[:, int(self.xs[i] / ratio):int(self.xs[i] / ratio) + self.side],
+                          self.side, self.tile) for i in keep]
         return keep, np.ascontiguousarray(np.stack(inputs).transpose(0, 3, 1, 2))
 
 
@@ -282,7 +286,9 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         scale: Resize factor (as used for the training tiles, e.g. 0.4).
         blend: ``center`` (default), ``gaussian`` or ``mean``.
         batch: Tiles per forward pass.
-        min_tissue: Skip windows with less tissue than this (0: run all).
+        min_tissue: Skip windows with less tissue than this (0: run all), as
+            looked up in a :class:`~crossspec_mmseg.slides.TissueMap` made
+            once from a low level.
         rle: Also return the Kaggle RLE of the mask (non-zero = foreground).
         count_class: Also count connected components of this class.
         min_area: Smallest component counted.
@@ -311,7 +317,8 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         acc = BandAccumulator(width, height, window, xs, ys, blend)
         predict = TilePredictor(model, amp, channels_last, tta)
         level = reader.level_for(window / tile)
-        read_row = _RowReader(reader, level, xs, ys, window, tile, min_tissue)
+        tissue = TissueMap(reader, window) if min_tissue > 0 else None
+        read_row = _RowReader(reader, level, xs, ys, window, tile, min_tissue, tissue)
         upcoming = pool.submit(read_row, 0)
         try:
             for row in tqdm(range(len(ys)), desc=osp.basename(slide), unit='row', disable=None):
