@@ -25,11 +25,17 @@ Several slides (files, folders, globs): --out is a folder, each slide writes
 OUT_DIR/<slide name>.tif and its outputs there; a slide whose outputs all
 exist is skipped, so an interrupted run resumes where it stopped. Prints one
 JSON summary per slide.
+
+Under torchrun (tools/dist_infer.sh CONFIG CHECKPOINT GPUS SLIDES... --out DIR)
+the slides are shared out by RANK and WORLD_SIZE: rank r predicts slides r,
+r + WORLD_SIZE, ...; with --device cuda each process uses cuda:LOCAL_RANK. No
+process group is started: the ranks only split the list.
 """
 import argparse
 import csv
 import glob
 import json
+import os
 import os.path as osp
 import sys
 
@@ -89,6 +95,20 @@ def expand_slides(items):
             sys.exit(f'error: no slides in {item}')
         slides += [p for p in found if p not in slides]
     return slides
+
+
+def rank_share(slides):
+    """This process's slides under torchrun: ``RANK``, ``RANK + WORLD_SIZE``, ...
+    (all of them without it)."""
+    rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
+    return slides[rank::world]
+
+
+def rank_device(device):
+    """``cuda`` -> ``cuda:LOCAL_RANK`` under torchrun; others as given."""
+    if device == 'cuda' and 'LOCAL_RANK' in os.environ:
+        return f'cuda:{int(os.environ["LOCAL_RANK"])}'
+    return device
 
 
 def output_paths(args, slide, many):
@@ -168,7 +188,8 @@ def main():
     parser.add_argument('--blend', choices=BLENDS, default='center')
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
-                        help='default: cuda when a GPU is visible, else cpu')
+                        help='default: cuda when a GPU is visible, else cpu; under torchrun '
+                        'cuda means cuda:LOCAL_RANK')
     parser.add_argument('--min-tissue', type=float, default=0.0,
                         help='skip windows with less tissue (HSV saturation > 40), looked up '
                         'in a tissue map made once from a low level')
@@ -192,27 +213,31 @@ def main():
                         help='pyramidal OME-TIFF label mask with its um/px')
     parser.add_argument('--objects-csv', **beside,
                         help='one row per object (area, perimeter, ...)')
+    # Passed by tools/torchrun.sh; the ranks come from RANK/WORLD_SIZE whatever it says.
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], help=argparse.SUPPRESS)
     args = parser.parse_args()
     for what, path in (('config', args.config), ('checkpoint', args.checkpoint)):
         if not osp.isfile(path):
             sys.exit(f'error: {what} {path} not found')
     slides = expand_slides(args.slides)
     check_outputs(args, slides)
+    many = len(slides) > 1
+    slides = rank_share(slides)
 
-    model = init_model(args.config, args.checkpoint, device=args.device)
+    model = init_model(args.config, args.checkpoint, device=rank_device(args.device))
     meta = model.dataset_meta or {}
     outputs = SlideOutputs(classes=meta.get('classes'), palette=meta.get('palette'),
                            object_type=args.object_type, tolerance=args.simplify)
     failed = []
     for slide in slides:
-        paths = output_paths(args, slide, len(slides) > 1)
-        if len(slides) > 1 and all(osp.isfile(p) for p in paths.values()):
+        paths = output_paths(args, slide, many)
+        if many and all(osp.isfile(p) for p in paths.values()):
             print(json.dumps(dict(slide=slide, done=True, **paths)))  # finished earlier
             continue
         try:
             print(json.dumps(predict(model, args, slide, paths, outputs)), flush=True)
         except BadInputError as err:  # a slide the reader cannot use: named, with the reason
-            if len(slides) == 1:
+            if not many:
                 sys.exit(f'error: {err}')
             print(f'error: {err}', file=sys.stderr, flush=True)
             failed.append(slide)
