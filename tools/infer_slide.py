@@ -165,7 +165,8 @@ def predict(model, args, slide, paths, outputs):
             writer.writerow([osp.splitext(osp.basename(slide))[0], result.rle])
     return dict(slide=slide, shape=list(result.shape), tiles_run=result.tiles_run,
                 tiles_skipped=result.tiles_skipped, count=result.count, read_mpp=mpp,
-                level=result.level, mpp=result.mpp, **paths)
+                level=result.level, mpp=result.mpp, seconds=round(result.seconds, 2),
+                export_seconds=round(result.export_seconds, 2), **paths)
 
 
 def main():

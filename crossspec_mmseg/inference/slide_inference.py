@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import os.path as osp
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
@@ -46,7 +47,8 @@ __all__ = ['MASK_EXTENSIONS', 'SlidePrediction', 'TilePredictor', 'channel_argma
 @dataclass
 class SlidePrediction:
     """What :func:`infer_slide` wrote (``mpp``: the mask's um/px when known;
-    ``level``: the slide level the tiles were read from)."""
+    ``level``: the slide level the tiles were read from; ``seconds``: the whole
+    call, of which ``export_seconds`` writing the :class:`SlideOutputs`)."""
 
     mask_path: str
     shape: tuple
@@ -56,6 +58,8 @@ class SlidePrediction:
     level: int = 0
     rle: Optional[str] = None
     count: Optional[int] = None
+    seconds: float = 0.0
+    export_seconds: float = 0.0
 
 
 class TilePredictor:
@@ -301,6 +305,7 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
     Raises:
         SlideResolutionError: ``mpp`` given but the slide's um/px unknown.
     """
+    began = time.perf_counter()
     check_mask_path(out_path)
     os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
     run = skipped = 0
@@ -340,14 +345,17 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
             upcoming.cancel()  # an error or Ctrl-C does not wait for one more band
         mask.flush()
         _write_mask(out_path, mask, reader.mpp)
+        exported = time.perf_counter()
         if outputs is not None:
             write_outputs(mask, reader.mpp, outputs)
-        result = SlidePrediction(out_path, (height, width), run, skipped, reader.mpp, level)
+        result = SlidePrediction(out_path, (height, width), run, skipped, reader.mpp, level,
+                                 export_seconds=time.perf_counter() - exported)
         if rle:
             result.rle = rle_encode(mask)
         if count_class is not None:
             result.count = count_components(np.asarray(mask) == count_class, min_area)
         del mask
+    result.seconds = time.perf_counter() - began
     return result
 
 
