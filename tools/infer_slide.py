@@ -3,7 +3,7 @@
     python tools/infer_slide.py CONFIG CHECKPOINT SLIDE.svs --out OUT.tif [--tile 512]
         [--overlap 0.5] [--mpp 1.25 | --scale 0.4] [--base-mpp 0.5]
         [--blend center|gaussian|mean] [--rle] [--batch N] [--device cpu|cuda]
-        [--min-tissue 0.05] [--count-class 1 --min-area 100] [--amp] [--channels-last]
+        [--min-tissue 0.05] [--count-class 1 --min-area 100] [--amp] [--channels-last] [--tta]
         [--geojson [PATH] [--object-type annotation|detection] [--simplify 0.5]]
         [--ome-tiff [PATH]] [--objects-csv [PATH]]
     python tools/infer_slide.py CONFIG CHECKPOINT FOLDER/ 'scans/*.svs' a.ndpi --out OUT_DIR ...
@@ -17,16 +17,25 @@ PNG), with --rle the Kaggle row `id,predicted` to OUT.csv (column-major,
 class, level-0 pixels), a pyramidal OME-TIFF mask with its um/px, and a
 per-object CSV (area in um^2, perimeter, centroid, box); these go beside the
 mask (OUT.geojson, OUT.ome.tif, OUT_objects.csv) unless given a PATH.
+--tta also predicts every tile flipped left-right and top-bottom and averages
+the class probabilities (flipped back) before the tiles are blended: three
+forward passes per tile.
 
 Several slides (files, folders, globs): --out is a folder, each slide writes
 OUT_DIR/<slide name>.tif and its outputs there; a slide whose outputs all
 exist is skipped, so an interrupted run resumes where it stopped. Prints one
 JSON summary per slide.
+
+Under torchrun (tools/dist_infer.sh CONFIG CHECKPOINT GPUS SLIDES... --out DIR)
+the slides are shared out by RANK and WORLD_SIZE: rank r predicts slides r,
+r + WORLD_SIZE, ...; with --device cuda each process uses cuda:LOCAL_RANK. No
+process group is started: the ranks only split the list.
 """
 import argparse
 import csv
 import glob
 import json
+import os
 import os.path as osp
 import sys
 
@@ -88,6 +97,20 @@ def expand_slides(items):
     return slides
 
 
+def rank_share(slides):
+    """This process's slides under torchrun: ``RANK``, ``RANK + WORLD_SIZE``, ...
+    (all of them without it)."""
+    rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
+    return slides[rank::world]
+
+
+def rank_device(device):
+    """``cuda`` -> ``cuda:LOCAL_RANK`` under torchrun; others as given."""
+    if device == 'cuda' and 'LOCAL_RANK' in os.environ:
+        return f'cuda:{int(os.environ["LOCAL_RANK"])}'
+    return device
+
+
 def output_paths(args, slide, many):
     """Where this slide's mask and asked-for outputs go."""
     name = osp.splitext(osp.basename(slide))[0]
@@ -134,7 +157,7 @@ def predict(model, args, slide, paths, outputs):
                          min_tissue=args.min_tissue, rle=args.rle,
                          count_class=args.count_class, min_area=args.min_area, mpp=mpp,
                          base_mpp=args.base_mpp, outputs=outputs, amp=args.amp,
-                         channels_last=args.channels_last)
+                         channels_last=args.channels_last, tta=args.tta)
     if args.rle:
         with atomic_path(paths['rle']) as tmp, open(tmp, 'w', newline='') as f:
             writer = csv.writer(f)
@@ -142,7 +165,8 @@ def predict(model, args, slide, paths, outputs):
             writer.writerow([osp.splitext(osp.basename(slide))[0], result.rle])
     return dict(slide=slide, shape=list(result.shape), tiles_run=result.tiles_run,
                 tiles_skipped=result.tiles_skipped, count=result.count, read_mpp=mpp,
-                level=result.level, mpp=result.mpp, **paths)
+                level=result.level, mpp=result.mpp, seconds=round(result.seconds, 2),
+                export_seconds=round(result.export_seconds, 2), **paths)
 
 
 def main():
@@ -165,9 +189,11 @@ def main():
     parser.add_argument('--blend', choices=BLENDS, default='center')
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
-                        help='default: cuda when a GPU is visible, else cpu')
+                        help='default: cuda when a GPU is visible, else cpu; under torchrun '
+                        'cuda means cuda:LOCAL_RANK')
     parser.add_argument('--min-tissue', type=float, default=0.0,
-                        help='skip windows with less tissue (HSV saturation > 40)')
+                        help='skip windows with less tissue (HSV saturation > 40), looked up '
+                        'in a tissue map made once from a low level')
     parser.add_argument('--rle', action='store_true', help='also write OUT.csv (id,predicted)')
     parser.add_argument('--count-class', type=int, help='count components of this class')
     parser.add_argument('--min-area', type=int, default=0)
@@ -175,6 +201,9 @@ def main():
                         help='autocast the forward: bfloat16 on CPU, float16 on GPU')
     parser.add_argument('--channels-last', action='store_true',
                         help='channels-last memory for the model and its inputs')
+    parser.add_argument('--tta', action='store_true',
+                        help='flip test-time augmentation (left-right, top-bottom): '
+                        'probabilities averaged, 3 forwards per tile')
     beside = dict(nargs='?', const='', metavar='PATH')
     parser.add_argument('--geojson', **beside, help='objects as QuPath-ready GeoJSON')
     parser.add_argument('--object-type', choices=OBJECT_TYPES, default='annotation',
@@ -185,27 +214,31 @@ def main():
                         help='pyramidal OME-TIFF label mask with its um/px')
     parser.add_argument('--objects-csv', **beside,
                         help='one row per object (area, perimeter, ...)')
+    # Passed by tools/torchrun.sh; the ranks come from RANK/WORLD_SIZE whatever it says.
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], help=argparse.SUPPRESS)
     args = parser.parse_args()
     for what, path in (('config', args.config), ('checkpoint', args.checkpoint)):
         if not osp.isfile(path):
             sys.exit(f'error: {what} {path} not found')
     slides = expand_slides(args.slides)
     check_outputs(args, slides)
+    many = len(slides) > 1
+    slides = rank_share(slides)
 
-    model = init_model(args.config, args.checkpoint, device=args.device)
+    model = init_model(args.config, args.checkpoint, device=rank_device(args.device))
     meta = model.dataset_meta or {}
     outputs = SlideOutputs(classes=meta.get('classes'), palette=meta.get('palette'),
                            object_type=args.object_type, tolerance=args.simplify)
     failed = []
     for slide in slides:
-        paths = output_paths(args, slide, len(slides) > 1)
-        if len(slides) > 1 and all(osp.isfile(p) for p in paths.values()):
+        paths = output_paths(args, slide, many)
+        if many and all(osp.isfile(p) for p in paths.values()):
             print(json.dumps(dict(slide=slide, done=True, **paths)))  # finished earlier
             continue
         try:
             print(json.dumps(predict(model, args, slide, paths, outputs)), flush=True)
         except BadInputError as err:  # a slide the reader cannot use: named, with the reason
-            if len(slides) == 1:
+            if not many:
                 sys.exit(f'error: {err}')
             print(f'error: {err}', file=sys.stderr, flush=True)
             failed.append(slide)

@@ -190,7 +190,7 @@ def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 5
                    min_tissue: float = 0.05, skip_bad: bool = False,
                    splits: Optional[Mapping[str, str]] = None,
                    splits_csv: Optional[str] = None, mpp: Optional[float] = None,
-                   base_mpp: Optional[float] = None) -> ConversionSummary:
+                   base_mpp: Optional[float] = None, workers: int = 1) -> ConversionSummary:
     """Tile every labelled training slide.
 
     Args:
@@ -207,6 +207,8 @@ def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 5
         splits_csv: Or read them from a CSV (:func:`read_splits`).
         mpp: Target um/px of the tiles (replaces ``scale``, per slide).
         base_mpp: Level-0 um/px of every slide, overriding their metadata.
+        workers: Slides converted at once (processes, one slide each); the
+            output is the same whatever their number.
     """
     require_folder(raw_dir, 'train/, train.csv')
     encodings = _read_encodings(raw_dir)
@@ -226,4 +228,5 @@ def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 5
         lambda row: f'train.csv id {row[0]}', skipped)
     tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue,
                           mpp=mpp)
-    return convert_sources(sources, out_dir, tiling, desc='HuBMAP', skipped=skipped)
+    return convert_sources(sources, out_dir, tiling, desc='HuBMAP', skipped=skipped,
+                           workers=workers)

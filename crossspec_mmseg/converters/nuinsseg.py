@@ -225,7 +225,8 @@ def _source(item: NuInsSegImage, contour: int = 0) -> SourceImage:
 
 
 def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None,
-                     skip_bad: bool = False, contour: int = 0) -> ConversionSummary:
+                     skip_bad: bool = False, contour: int = 0,
+                     workers: int = 1) -> ConversionSummary:
     """Convert the whole archive; every image is kept (no background test).
 
     Args:
@@ -235,6 +236,8 @@ def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None,
             archive), so each image is one tile.
         skip_bad: Record unusable images in ``skipped.csv`` and go on.
         contour: Boundary width (px) of the 3-class contour target; 0: none.
+        workers: Images converted at once (processes, one image each); the
+            output is the same whatever their number.
     """
     skipped = SkippedInputs() if skip_bad else None
     sources = build_sources(discover_nuinsseg(raw_dir, skipped),
@@ -244,4 +247,4 @@ def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None,
     tiling = TilingConfig(tile=tile, overlap=0.0, scale=1.0, min_tissue=0.0)
     options = {'masks_contour': dict(width=contour)} if contour else None
     return convert_sources(sources, out_dir, tiling, desc='NuInsSeg', skipped=skipped,
-                           label_options=options)
+                           label_options=options, workers=workers)

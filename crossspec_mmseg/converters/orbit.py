@@ -226,7 +226,7 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
                   slide_table: str = SLIDE_TABLE_CSV, scale: float = 1.0, tile: int = 512,
                   overlap: float = 0.5, min_tissue: float = 0.05, skip_bad: bool = False,
                   mpp: Optional[float] = None, base_mpp: Optional[float] = None,
-                  groups: Optional[str] = None) -> ConversionSummary:
+                  groups: Optional[str] = None, workers: int = 1) -> ConversionSummary:
     """Tile every slide with its glomerulus mask.
 
     Args:
@@ -240,6 +240,8 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
         mpp: Target um/px of the tiles (replaces ``scale``, per slide).
         base_mpp: Level-0 um/px of every slide, overriding their metadata.
         groups: Deprecated name of ``slide_table`` (kept for one release).
+        workers: Slides converted at once (processes, one slide each); the
+            output is the same whatever their number.
 
     Raises:
         BadDownloadError: no such folder or orbit.db, a slide given twice,
@@ -283,5 +285,6 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
     sources = build_sources(slides, make_source, lambda slide: slide[1], skipped)
     tiling = TilingConfig(tile=tile, overlap=overlap, scale=scale, min_tissue=min_tissue,
                           mpp=mpp)
-    return convert_sources(sources, out_dir, tiling, desc='Orbit', skipped=skipped)
+    return convert_sources(sources, out_dir, tiling, desc='Orbit', skipped=skipped,
+                           workers=workers)
 

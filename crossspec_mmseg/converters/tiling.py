@@ -9,6 +9,10 @@ Reliability: every file is written atomically (temp + rename), so a tile that
 exists is complete; a per-source journal (``.journal/<source>.csv``) records
 finished sources, so a rerun after an interruption skips them and resumes
 inside the interrupted one; ``manifest.csv`` is written last, atomically.
+
+With ``workers > 1`` sources are tiled in forked processes, one source each;
+their rows are gathered in source order, so tiles, journals and manifest are
+the same bytes whatever the number of workers.
 """
 from __future__ import annotations
 
@@ -16,11 +20,13 @@ import contextlib
 import csv
 import json
 import logging
+import multiprocessing
 import os
 import os.path as osp
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -276,6 +282,58 @@ def _window_count(source: SourceImage, tiling: TilingConfig) -> int:
             * len(window_positions(width, tiling.window, tiling.stride)))
 
 
+#: One source's outcome: its manifest rows (None if bad), counts, tile names
+#: visited and the error that made it bad.
+SourceResult = Tuple[Optional[List[dict]], ConversionSummary, List[str], Optional[BadInputError]]
+
+
+def _convert_source(source: SourceImage, out_dir: str, writer: _TileWriter,
+                    tiling: TilingConfig, progress: tqdm) -> SourceResult:
+    """Tile one source and journal it when it is done."""
+    counts, stems = ConversionSummary(), []
+    try:
+        rows = _tile_source(source, writer, tiling, counts, progress, stems)
+    except BadInputError as err:
+        return None, counts, stems, err  # tiles written so far stay: a rerun resumes
+    _write_journal(_journal_path(out_dir, source.name), rows)
+    return rows, counts, stems, None
+
+
+#: ``(sources, out_dir, writer, tiling)`` the forked workers inherit.
+_FORKED: tuple = ()
+
+
+def _forked_source(index: int) -> SourceResult:
+    cv2.setNumThreads(1)  # one core per worker
+    sources, out_dir, writer, tiling = _FORKED
+    with tqdm(disable=True) as progress:
+        return _convert_source(sources[index], out_dir, writer, tiling, progress)
+
+
+def _source_results(sources: List[SourceImage], out_dir: str, writer: _TileWriter,
+                    tiling: TilingConfig, progress: tqdm, workers: int
+                    ) -> Iterator[SourceResult]:
+    """Each source's result, in order: tiled here one by one, or by ``workers``
+    forked processes (progress advanced as each result is taken)."""
+    if workers <= 1 or len(sources) <= 1:
+        for source in sources:
+            yield _convert_source(source, out_dir, writer, tiling, progress)
+        return
+    global _FORKED
+    _FORKED = (sources, out_dir, writer, tiling)
+    pool = ProcessPoolExecutor(min(workers, len(sources)),
+                               mp_context=multiprocessing.get_context('fork'))
+    try:
+        futures = [pool.submit(_forked_source, i) for i in range(len(sources))]
+        for source, future in zip(sources, futures):
+            result = future.result()
+            progress.update(_window_count(source, tiling))
+            yield result
+    finally:
+        pool.shutdown(cancel_futures=True)  # an error stops the sources not started
+        _FORKED = ()
+
+
 def _journal_path(out_dir: str, name: str) -> str:
     return osp.join(out_dir, '.journal', f'{name}.csv')
 
@@ -335,8 +393,8 @@ def _check_label_options(out_dir: str, options: Mapping[str, object]) -> None:
 
 def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: TilingConfig,
                     desc: str = 'tiling', skipped: Optional[SkippedInputs] = None,
-                    label_options: Optional[Mapping[str, object]] = None
-                    ) -> ConversionSummary:
+                    label_options: Optional[Mapping[str, object]] = None,
+                    workers: int = 1) -> ConversionSummary:
     """Tile every source into ``out_dir`` and write ``manifest.csv``.
 
     Args:
@@ -350,6 +408,8 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
         label_options: Per label folder, the options it was made with (e.g.
             ``{'masks_contour': {'width': 2}}``); a resume with other options
             is refused, as a change of tiling is.
+        workers: Sources tiled at once, in forked processes (one source
+            each); the output is the same whatever their number.
 
     Returns:
         The summary (tiles written and skipped per species).
@@ -377,14 +437,18 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
     columns = {LABEL_COLUMNS.get(d, d) for d in label_dirs}
     summary = ConversionSummary(sources=len(sources))
     total = sum(_window_count(s, tiling) for s in sources)
+    journaled = {}
+    for source in sources:
+        done = _read_journal(_journal_path(out_dir, source.name))
+        if done is not None and (not done or columns <= set(done[0])):
+            journaled[source.name] = done  # else: before a label kind was added: tile again
     rows: List[dict] = []
+    todo = [s for s in sources if s.name not in journaled]
     with tqdm(total=total, desc=desc, unit='tile', dynamic_ncols=True,
-              disable=None) as progress:
+              disable=None) as progress, contextlib.closing(
+                  _source_results(todo, out_dir, writer, tiling, progress, workers)) as results:
         for source in sources:
-            journal = _journal_path(out_dir, source.name)
-            done = _read_journal(journal)
-            if done and not columns <= set(done[0]):
-                done = None  # converted before a label kind was added: tile it again
+            done = journaled.get(source.name)
             if done is not None:
                 progress.update(_window_count(source, tiling))
                 species = str(source.fields.get('species', ''))
@@ -392,19 +456,16 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
                 summary.resumed += len(done)
                 rows.extend({**row, **source.fields} for row in done)  # metadata may change
                 continue
-            counts, stems = ConversionSummary(), []
-            try:
-                source_rows = _tile_source(source, writer, tiling, counts, progress, stems)
-            except BadInputError as err:
+            source_rows, counts, stems, err = next(results)
+            if err is not None:
                 if skipped is None:
-                    raise  # tiles written so far stay: a rerun resumes
+                    raise err
                 skipped.add(source.name, err)
                 writer.remove(stems)  # a skipped source leaves no tiles
                 continue
             summary.written.update(counts.written)
             summary.skipped_background.update(counts.skipped_background)
             summary.resumed += counts.resumed
-            _write_journal(journal, source_rows)
             rows.extend(source_rows)
     report = osp.join(out_dir, 'skipped.csv')
     if skipped is not None:

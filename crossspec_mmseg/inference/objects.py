@@ -82,18 +82,18 @@ class _Components:
 
 
 def _label_band(band: np.ndarray, top: int, components: _Components) -> np.ndarray:
-    """Provisional ids ``(h, W)`` of the band's 4-connected regions, per class."""
-    ids = np.zeros(band.shape, np.int64)
-    for label in np.unique(band):
-        if label == 0:
-            continue
+    """Provisional ids ``(h, W)`` (int32) of the band's 4-connected regions, per class."""
+    ids = None
+    for label in np.flatnonzero(np.bincount(band.ravel(), minlength=1)[1:]) + 1:
         n, local, stats, centroids = cv2.connectedComponentsWithStats(
             (band == label).view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
-        if n > 1:
-            first = components.add(int(label), top, stats, centroids)
-            inside = local > 0
-            ids[inside] = local[inside] + (first - 1)
-    return ids
+        first = components.add(int(label), top, stats, centroids)
+        np.add(local, first - 1, out=local, where=local > 0)
+        if ids is None:
+            ids = local
+        else:
+            ids += local  # classes do not overlap
+    return np.zeros(band.shape, np.int32) if ids is None else ids
 
 
 def _band_edges(classes: np.ndarray, ids: np.ndarray, top: int) -> np.ndarray:
@@ -110,9 +110,17 @@ def _band_edges(classes: np.ndarray, ids: np.ndarray, top: int) -> np.ndarray:
     edges.append(np.column_stack([above[keep], cols[keep] + 1, rows[keep] + top,
                                   np.full(keep.sum(), 2)]))
     # Vertical lines x = 0 .. W between columns of the band (outside is background).
-    band, band_ids = np.pad(classes[1:], ((0, 0), (1, 1))), np.pad(ids[1:], ((0, 0), (1, 1)))
+    band, band_ids = classes[1:], ids[1:]
     rows, cols = np.nonzero(band[:, :-1] != band[:, 1:])
-    right, left = band_ids[:, 1:][rows, cols], band_ids[:, :-1][rows, cols]
+    cols += 1  # line x lies between columns x - 1 and x
+    border = np.flatnonzero(band[:, 0])  # lines x = 0 and x = W: the mask's border
+    rows = np.concatenate([rows, border, np.flatnonzero(band[:, -1])])
+    cols = np.concatenate([cols, np.zeros(len(border), cols.dtype),
+                           np.full(len(rows) - len(cols) - len(border), band.shape[1])])
+    order = np.lexsort((cols, rows))  # row by row, as the lines are met
+    rows, cols = rows[order], cols[order]
+    right = np.where(cols < band.shape[1], band_ids[rows, np.minimum(cols, band.shape[1] - 1)], 0)
+    left = np.where(cols > 0, band_ids[rows, cols - 1], 0)
     keep = right > 0  # left edge of the pixel right of the line: upwards from (x, y + 1)
     edges.append(np.column_stack([right[keep], cols[keep], rows[keep] + top + 1,
                                   np.full(keep.sum(), 3)]))

@@ -2,12 +2,13 @@
 
 The slide is read one band of tile rows at a time (``slides.open_slide``, from
 the coarsest level that is at least as fine as the model's input) in a
-background thread, so reading, tissue tests and
-resizing of the next row overlap the model's forward pass on this one.
-Background windows are skipped by the tissue test, tiles are resized by
-``scale`` and batched through the model, and the predictions are recombined
-band by band (:mod:`.stitching`) at the original resolution into a
-disk-backed mask, so only one band of rows is ever held in memory. Outputs are
+background thread, so reading and resizing of the next row overlap the
+model's forward pass on this one. Background windows are skipped by looking
+them up in a tissue map made once per slide from a low level (a row of
+background is not read at all), tiles are resized by ``scale`` and batched
+through the model, and the predictions are recombined band by band
+(:mod:`.stitching`) at the original resolution into a disk-backed mask, so
+only one band of rows is ever held in memory. Outputs are
 written atomically: a tiled, compressed TIFF (or PNG for small slides), and
 optionally the Kaggle RLE row, the component count and the outputs of
 :mod:`.exports` (GeoJSON, pyramidal OME-TIFF, object table).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import os
 import os.path as osp
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
@@ -30,7 +32,7 @@ from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
 from ..evaluation.group_iou_metric import count_components
-from ..slides import LevelReader, open_slide, rle_encode, tissue_fraction, to_tile, window_positions
+from ..slides import LevelReader, TissueMap, open_slide, rle_encode, to_tile, window_positions
 from ..utils.atomic import atomic_path
 from .exports import SlideOutputs, write_outputs
 from .stitching import BandAccumulator
@@ -45,7 +47,8 @@ __all__ = ['MASK_EXTENSIONS', 'SlidePrediction', 'TilePredictor', 'channel_argma
 @dataclass
 class SlidePrediction:
     """What :func:`infer_slide` wrote (``mpp``: the mask's um/px when known;
-    ``level``: the slide level the tiles were read from)."""
+    ``level``: the slide level the tiles were read from; ``seconds``: the whole
+    call, of which ``export_seconds`` writing the :class:`SlideOutputs`)."""
 
     mask_path: str
     shape: tuple
@@ -55,6 +58,8 @@ class SlidePrediction:
     level: int = 0
     rle: Optional[str] = None
     count: Optional[int] = None
+    seconds: float = 0.0
+    export_seconds: float = 0.0
 
 
 class TilePredictor:
@@ -75,10 +80,15 @@ class TilePredictor:
         amp: Run the forward under autocast: bfloat16 on CPU, float16 on GPU.
         channels_last: Convert the model (in place) and inputs to
             channels-last memory, which oneDNN and cuDNN convolutions prefer.
+        tta: Flip test-time augmentation: each batch is also predicted
+            flipped left-right and top-bottom; the class probabilities
+            (softmax, or a sigmoid head's) are flipped back and averaged.
     """
 
-    def __init__(self, model, amp: bool = False, channels_last: bool = False) -> None:
+    def __init__(self, model, amp: bool = False, channels_last: bool = False,
+                 tta: bool = False) -> None:
         self.model = model
+        self.tta = tta
         self.preprocessor = model.data_preprocessor
         self.device = _resolved(torch.device(self.preprocessor.device))
         self.amp_dtype = (torch.bfloat16 if self.device.type == 'cpu' else torch.float16) \
@@ -129,19 +139,55 @@ class TilePredictor:
         """Class logits ``(N, C, h, w)`` on the model's device. A sigmoid head's
         single channel ``z`` becomes ``(logit(t), z)`` with the head's
         threshold ``t`` (MMSeg's rule, default 0.3), so the argmax is MMSeg's
-        foreground test."""
+        foreground test. With ``tta``, the logits are those of the mean
+        probabilities (log-probabilities; a sigmoid head's mean as a logit)."""
         inputs, metas = self.inputs(tiles)
-        if self.channels_last:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
-                            enabled=self.amp_dtype is not None):
-            logits = self.model.inference(inputs, metas)[..., :tiles.shape[2], :tiles.shape[3]]
+        size = tiles.shape[2:]
+        logits = self._forward(inputs, metas, size)
+        if self.tta:  # flipped left-right (dim 3) and top-bottom (dim 2), flipped back
+            total = _probabilities(logits)
+            for dim in (3, 2):
+                total += _probabilities(self._forward(_flip(inputs, dim, size), metas,
+                                                      size).flip(dim))
+            logits = _logits(total / 3)
         if logits.shape[1] == 1:
             t = getattr(getattr(self.model, 'decode_head', None), 'threshold', None) or 0.5
             logits = torch.cat([torch.full_like(logits, float(np.log(t / (1 - t)))), logits], 1)
         if logits.shape[1] > MAX_CLASSES:
             raise ValueError(f'{logits.shape[1]} classes do not fit a uint8 mask')
+        return logits
+
+    def _forward(self, inputs: torch.Tensor, metas: List[dict], size: tuple) -> torch.Tensor:
+        """float32 logits of the model on ``inputs``, cropped to ``size``."""
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                            enabled=self.amp_dtype is not None):
+            logits = self.model.inference(inputs, metas)[..., :size[0], :size[1]]
         return logits.float()
+
+
+def _flip(inputs: torch.Tensor, dim: int, size: tuple) -> torch.Tensor:
+    """``inputs`` with the tiles (their first ``size`` pixels) flipped along
+    ``dim``; padding a preprocessor added stays at the bottom/right."""
+    if tuple(inputs.shape[2:]) == tuple(size):
+        return inputs.flip(dim)
+    flipped = inputs.clone()
+    flipped[..., :size[0], :size[1]] = inputs[..., :size[0], :size[1]].flip(dim)
+    return flipped
+
+
+def _probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over the classes; a single channel's sigmoid."""
+    return logits.sigmoid() if logits.shape[1] == 1 else logits.softmax(1)
+
+
+def _logits(probabilities: torch.Tensor) -> torch.Tensor:
+    """Logits of these probabilities: their log (softmax gives them back), a
+    single channel's logit."""
+    if probabilities.shape[1] == 1:
+        return torch.logit(probabilities, eps=1e-7)
+    return probabilities.clamp_min(1e-30).log()
 
 
 def _resolved(device: torch.device) -> torch.device:
@@ -166,25 +212,28 @@ def channel_argmax(scores: torch.Tensor) -> torch.Tensor:
 
 
 class _RowReader:
-    """Reads tile row ``r`` as one band at ``level`` and prepares its model inputs."""
+    """Reads tile row ``r`` as one band at ``level`` and prepares its model inputs;
+    windows with less tissue than ``min_tissue`` in ``tissue`` are left out (a
+    row left out whole is not read)."""
 
     def __init__(self, reader: LevelReader, level: int, xs: List[int], ys: List[int],
-                 window: int, tile: int, min_tissue: float) -> None:
+                 window: int, tile: int, min_tissue: float,
+                 tissue: Optional[TissueMap]) -> None:
         self.reader, self.level, self.xs, self.ys = reader, level, xs, ys
-        self.window, self.tile, self.min_tissue = window, tile, min_tissue
+        self.window, self.tile, self.min_tissue, self.tissue = window, tile, min_tissue, tissue
         self.side = reader.level_side(window, level)  # the window's side at the level
 
     def __call__(self, row: int):
         """``(kept column indexes, (n, 3, tile, tile) inputs or None)``."""
-        band = self.reader.read(0, self.ys[row], self.reader.width, self.window, self.level)
-        ratio = self.reader.levels[self.level].downsample
-        starts = [int(x / ratio) for x in self.xs]
-        windows = [band[:, x:x + self.side] for x in starts]
-        keep = [i for i, w in enumerate(windows)
-                if self.min_tissue <= 0 or tissue_fraction(w) >= self.min_tissue]
+        y = self.ys[row]
+        keep = [i for i, x in enumerate(self.xs) if self.tissue is None
+                or self.tissue.fraction(x, y, self.window, self.window) >= self.min_tissue]
         if not keep:
             return keep, None
-        inputs = [to_tile(windows[i], self.side, self.tile) for i in keep]
+        band = self.reader.read(0, y, self.reader.width, self.window, self.level)
+        ratio = self.reader.levels[self.level].downsample
+        inputs = [to_tile(band[:, int(self.xs[i] / ratio):int(self.xs[i] / ratio) + self.side],
+                          self.side, self.tile) for i in keep]
         return keep, np.ascontiguousarray(np.stack(inputs).transpose(0, 3, 1, 2))
 
 
@@ -227,7 +276,8 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
                 min_tissue: float = 0.0, rle: bool = False, count_class: Optional[int] = None,
                 min_area: int = 0, mpp: Optional[float] = None,
                 base_mpp: Optional[float] = None, outputs: Optional[SlideOutputs] = None,
-                amp: bool = False, channels_last: bool = False) -> SlidePrediction:
+                amp: bool = False, channels_last: bool = False,
+                tta: bool = False) -> SlidePrediction:
     """Predict a whole slide and write its label mask to ``out_path`` (.tif/.tiff/.png).
 
     Args:
@@ -240,18 +290,22 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         scale: Resize factor (as used for the training tiles, e.g. 0.4).
         blend: ``center`` (default), ``gaussian`` or ``mean``.
         batch: Tiles per forward pass.
-        min_tissue: Skip windows with less tissue than this (0: run all).
+        min_tissue: Skip windows with less tissue than this (0: run all), as
+            looked up in a :class:`~crossspec_mmseg.slides.TissueMap` made
+            once from a low level.
         rle: Also return the Kaggle RLE of the mask (non-zero = foreground).
         count_class: Also count connected components of this class.
         min_area: Smallest component counted.
         mpp: Model input um/px; replaces ``scale`` by ``slide um/px / mpp``.
         base_mpp: The slide's level-0 um/px, overriding its metadata.
         outputs: GeoJSON, OME-TIFF and object table to write besides the mask.
-        amp, channels_last: Forward pass options (see :class:`TilePredictor`).
+        amp, channels_last, tta: Forward pass options (see :class:`TilePredictor`):
+            autocast, channels-last memory, flip test-time augmentation.
 
     Raises:
         SlideResolutionError: ``mpp`` given but the slide's um/px unknown.
     """
+    began = time.perf_counter()
     check_mask_path(out_path)
     os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
     run = skipped = 0
@@ -266,9 +320,10 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         mask = np.lib.format.open_memmap(osp.join(tmp, 'mask.npy'), 'w+', np.uint8,
                                          (height, width))
         acc = BandAccumulator(width, height, window, xs, ys, blend)
-        predict = TilePredictor(model, amp, channels_last)
+        predict = TilePredictor(model, amp, channels_last, tta)
         level = reader.level_for(window / tile)
-        read_row = _RowReader(reader, level, xs, ys, window, tile, min_tissue)
+        tissue = TissueMap(reader, window) if min_tissue > 0 else None
+        read_row = _RowReader(reader, level, xs, ys, window, tile, min_tissue, tissue)
         upcoming = pool.submit(read_row, 0)
         try:
             for row in tqdm(range(len(ys)), desc=osp.basename(slide), unit='row', disable=None):
@@ -290,14 +345,17 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
             upcoming.cancel()  # an error or Ctrl-C does not wait for one more band
         mask.flush()
         _write_mask(out_path, mask, reader.mpp)
+        exported = time.perf_counter()
         if outputs is not None:
             write_outputs(mask, reader.mpp, outputs)
-        result = SlidePrediction(out_path, (height, width), run, skipped, reader.mpp, level)
+        result = SlidePrediction(out_path, (height, width), run, skipped, reader.mpp, level,
+                                 export_seconds=time.perf_counter() - exported)
         if rle:
             result.rle = rle_encode(mask)
         if count_class is not None:
             result.count = count_components(np.asarray(mask) == count_class, min_area)
         del mask
+    result.seconds = time.perf_counter() - began
     return result
 
 

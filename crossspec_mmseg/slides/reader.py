@@ -108,6 +108,11 @@ class LevelReader:
                  y0 + round((min(self.height, y + h) - max(0, y)) / info.downsample_y))
         return self._read_level(level, x0, y0, x1, y1)
 
+    def level_rows(self, level: int, y0: int, y1: int) -> np.ndarray:
+        """uint8 RGB rows ``[y0:y1]`` of ``level`` (level coordinates), whole width."""
+        info = self.levels[level]
+        return self._read_level(level, 0, y0, info.width, min(y1, info.height))
+
     def _read_level(self, level: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         """uint8 RGB ``[y0:y1, x0:x1]`` of ``level`` (level coordinates)."""
         raise NotImplementedError

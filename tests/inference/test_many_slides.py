@@ -46,3 +46,34 @@ def test_folder_glob_and_file_resume_and_skip_bad(tmp_path, demo_data):
     assert proc.returncode == 1 and 'Traceback' not in proc.stderr
     assert 'broken.tiff' in proc.stderr and '1 of 3 slides failed' in proc.stderr
     assert (out / 'b.geojson').is_file()
+
+
+@pytest.mark.heavy
+def test_dist_infer_splits_slides_across_ranks(tmp_path, demo_data):
+    """tools/dist_infer.sh with 2 CPU processes over 3 slides: rank r takes slides
+    r, r + 2; every slide predicted once, the same bytes as one process."""
+    import os
+
+    from helpers import TINY_CONFIG, run_tool, write_tiny_checkpoint
+    checkpoint = write_tiny_checkpoint(tmp_path / 'model.pth')
+    rng = np.random.default_rng(1)
+    folder = tmp_path / 'scans'
+    folder.mkdir()
+    for name in ('a', 'b', 'c'):
+        write_pyramid(str(folder / f'{name}.svs'), rng.integers(0, 255, (80, 100, 3), np.uint8),
+                      'svs', 0.5, downsamples=(1,), tile=64, compression='zlib')
+    flags = ['--tile', '64', '--geojson', '--objects-csv']
+
+    def outputs(out):
+        return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+    single = tmp_path / 'single'
+    run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, str(folder), '--out',
+              str(single), *flags], demo_data)
+    ranked = tmp_path / 'ranked'
+    proc = run_tool(['tools/dist_infer.sh', TINY_CONFIG, checkpoint, '2', str(folder),
+                     '--out', str(ranked), *flags], demo_data)
+    summaries = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{')]
+    assert sorted(os.path.basename(s['slide']) for s in summaries) == ['a.svs', 'b.svs', 'c.svs']
+    assert not any(s.get('done') for s in summaries)
+    assert len(outputs(ranked)) == 9 and outputs(ranked) == outputs(single)

@@ -224,3 +224,25 @@ def test_sigmoid_head_uses_its_threshold(slide, tmp_path, threshold, expected):
             return torch.full_like(inputs[:, :1], float(np.log(0.4 / 0.6)))
     infer_slide(SigmoidStub(), slide[0], str(tmp_path / 'mask.tif'), tile=64)
     assert (tifffile.imread(str(tmp_path / 'mask.tif')) == expected).all()
+
+
+@pytest.mark.parametrize('blend', ['center', 'gaussian'])
+def test_tta_flips_back_before_blending(slide, tmp_path, blend):
+    """The box filter is flip-equivariant: with the flips undone, TTA changes nothing
+    (a prediction left mirrored would); a lopsided model's TTA mask differs."""
+    path, _ = slide
+    for tta in (False, True):
+        infer_slide(ContextStub(), path, str(tmp_path / f'{tta}.tif'), tile=64, blend=blend,
+                    tta=tta)
+    assert (tifffile.imread(str(tmp_path / 'True.tif'))
+            == tifffile.imread(str(tmp_path / 'False.tif'))).all()
+
+    class Shifted(ContextStub):  # looks 6 px to the right and 3 px down
+        def inference(self, inputs, metas):
+            logits = super().inference(inputs, metas)
+            return F.pad(logits[..., 3:, 6:], (0, 6, 0, 3), value=0)
+    for tta in (False, True):
+        infer_slide(Shifted(), path, str(tmp_path / f'shifted{tta}.tif'), tile=64, blend=blend,
+                    tta=tta)
+    assert (tifffile.imread(str(tmp_path / 'shiftedTrue.tif'))
+            != tifffile.imread(str(tmp_path / 'shiftedFalse.tif'))).any()

@@ -43,6 +43,12 @@ def tiling_kwargs(args):
                 base_mpp=args.base_mpp)
 
 
+def add_workers_arg(parser):
+    parser.add_argument('--workers', type=_checked(int, lambda v: v > 0, '> 0'), default=1,
+                        help='slides/images converted at once, in processes (one each); '
+                        'the output is the same whatever N')
+
+
 def add_skip_bad_arg(parser):
     parser.add_argument('--skip-bad', action='store_true',
                         help='leave out unusable images/slides, list them in OUT_DIR/skipped.csv')

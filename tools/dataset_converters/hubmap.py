@@ -2,7 +2,7 @@
 
     python tools/dataset_converters/hubmap.py RAW_DIR OUT_DIR [--scale 0.4 | --mpp 1.0]
         [--base-mpp 0.5] [--tile 512] [--overlap 0.5] [--anatomy] [--splits SPLITS.csv]
-        [--keep-all] [--skip-bad]
+        [--keep-all] [--skip-bad] [--workers N]
 
 The manifest's `split` column holds `val`/`test` for the held-out slides (the
 glomeruli configs' published choice, or `--splits` with columns id,split) and
@@ -13,6 +13,7 @@ import argparse
 from _cli import (
     add_skip_bad_arg,
     add_tiling_args,
+    add_workers_arg,
     run_converter,
     tiling_kwargs,
 )
@@ -31,9 +32,10 @@ def main():
     parser.add_argument('--splits', help='CSV with columns id,split (val/test; others train); '
                         'default: the held-out slides of the glomeruli configs')
     add_skip_bad_arg(parser)
+    add_workers_arg(parser)
     args = parser.parse_args()
     run_converter(convert_hubmap, args.out_dir, raw_dir=args.raw_dir, anatomy=args.anatomy,
-                  skip_bad=args.skip_bad, splits_csv=args.splits,
+                  skip_bad=args.skip_bad, splits_csv=args.splits, workers=args.workers,
                   **tiling_kwargs(args))
 
 

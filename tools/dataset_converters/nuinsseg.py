@@ -1,12 +1,13 @@
 """NuInsSeg raw download -> OUT_DIR/{images,masks,instances}/ + manifest.csv.
 
     python tools/dataset_converters/nuinsseg.py RAW_DIR OUT_DIR [--skip-bad] [--contour 2]
+        [--workers N]
 
 ``--contour WIDTH`` adds masks_contour/ (0 background, 1 interior, 2 boundary).
 """
 import argparse
 
-from _cli import add_skip_bad_arg, run_converter
+from _cli import add_skip_bad_arg, add_workers_arg, run_converter
 
 from crossspec_mmseg.converters import convert_nuinsseg
 
@@ -19,9 +20,10 @@ def main():
     parser.add_argument('--contour', type=int, default=0, metavar='WIDTH',
                         help='also write the 3-class contour target with this boundary width')
     add_skip_bad_arg(parser)
+    add_workers_arg(parser)
     args = parser.parse_args()
     run_converter(convert_nuinsseg, args.out_dir, raw_dir=args.raw_dir, skip_bad=args.skip_bad,
-                  contour=args.contour)
+                  contour=args.contour, workers=args.workers)
 
 
 if __name__ == '__main__':

@@ -2,13 +2,14 @@
 
     python tools/dataset_converters/orbit.py RAW_DIR OUT_DIR [--db PATH]
         [--slide-table CSV] [--scale S | --mpp 1.0] [--base-mpp 0.5] [--tile 512]
-        [--overlap 0.5] [--keep-all] [--skip-bad]
+        [--overlap 0.5] [--keep-all] [--skip-bad] [--workers N]
 """
 import argparse
 
 from _cli import (
     add_skip_bad_arg,
     add_tiling_args,
+    add_workers_arg,
     run_converter,
     tiling_kwargs,
 )
@@ -27,9 +28,10 @@ def main():
                         'table shipped with the package; --groups is its old name)')
     add_tiling_args(parser)
     add_skip_bad_arg(parser)
+    add_workers_arg(parser)
     args = parser.parse_args()
     run_converter(convert_orbit, args.out_dir, raw_dir=args.raw_dir, db=args.db,
-                  slide_table=args.slide_table, skip_bad=args.skip_bad,
+                  slide_table=args.slide_table, skip_bad=args.skip_bad, workers=args.workers,
                   **tiling_kwargs(args))
 
 
