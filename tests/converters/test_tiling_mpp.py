@@ -77,12 +77,12 @@ def test_cli_mpp_and_base_mpp(raw, tmp_path):
     root, _ = raw
     out = str(tmp_path / 'out')
     run_tool(['tools/dataset_converters/hubmap.py', root, out, '--mpp', '1.0', '--tile', '64'],
-             str(tmp_path))
+             str(tmp_path), fresh=False)
     assert {float(r['mpp']) for r in manifest_rows(out)} == {1.0}
     bare = str(tmp_path / 'bare')
     write_hubmap_raw(bare, n_slides=1, shape=(200, 260), layouts=('YXS',), seed=1)
     proc = run_tool(['tools/dataset_converters/hubmap.py', bare, str(tmp_path / 'o2'), '--mpp',
-                     '1.0'], str(tmp_path), check=False)
+                     '1.0'], str(tmp_path), check=False, fresh=False)
     assert proc.returncode == 1 and '--base-mpp' in proc.stderr
     run_tool(['tools/dataset_converters/hubmap.py', bare, str(tmp_path / 'o3'), '--mpp', '1.0',
-              '--base-mpp', '0.5', '--tile', '64'], str(tmp_path))
+              '--base-mpp', '0.5', '--tile', '64'], str(tmp_path), fresh=False)

@@ -49,5 +49,5 @@ def test_cli_runs_folds_on_two_processes_and_compares(demo_data, tmp_path):
     for fold in ('fold0', 'fold1'):  # trained on the other fold only
         assert 'fold' in open(osp.join(work, fold, 'fold_config.py')).read()
     proc = run_tool(['tools/cross_validate.py', 'compare', work, work, '--metric',
-                     'species/human/mDice'], demo_data)
+                     'species/human/mDice'], demo_data, fresh=False)
     assert 'paired t-test over 2 matching folds' in proc.stdout

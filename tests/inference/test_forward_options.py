@@ -122,5 +122,5 @@ def test_cli_tta_writes_a_mask(tmp_path):
     out = tmp_path / 'pred' / 'slide.tif'
     run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, str(tmp_path / 'slide.tif'),
               '--out', str(out), '--tile', '64', '--tta', '--amp', '--channels-last'],
-             str(tmp_path))
+             str(tmp_path), fresh=False)
     assert tifffile.imread(out).shape == (80, 100)

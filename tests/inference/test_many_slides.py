@@ -31,7 +31,7 @@ def test_folder_glob_and_file_resume_and_skip_bad(tmp_path, demo_data):
     def infer(*slides, check=True):
         return run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, *map(str, slides),
                          '--out', str(out), '--tile', '64', '--geojson', '--objects-csv'],
-                        demo_data, check=check)
+                        demo_data, check=check, fresh=False)
 
     first = summaries(infer(folder, other / '*.svs'))
     assert [s['slide'].rsplit('/', 1)[-1] for s in first] == ['a.svs', 'b.tif', 'c.svs']
@@ -69,7 +69,7 @@ def test_dist_infer_splits_slides_across_ranks(tmp_path, demo_data):
 
     single = tmp_path / 'single'
     run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, str(folder), '--out',
-              str(single), *flags], demo_data)
+              str(single), *flags], demo_data, fresh=False)
     ranked = tmp_path / 'ranked'
     proc = run_tool(['tools/dist_infer.sh', TINY_CONFIG, checkpoint, '2', str(folder),
                      '--out', str(ranked), *flags], demo_data)

@@ -104,7 +104,7 @@ def test_cli_with_a_config_and_checkpoint(slide, tmp_path, demo_data):
     path, image = slide
     out = str(tmp_path / 'pred' / 'slide.tif')
     proc = run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, path, '--out', out,
-                     '--tile', '64', '--rle', '--count-class', '1'], demo_data)
+                     '--tile', '64', '--rle', '--count-class', '1'], demo_data, fresh=False)
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     mask = tifffile.imread(out)
     assert mask.shape == image.shape[:2] and summary['shape'] == list(mask.shape)
@@ -117,7 +117,7 @@ def test_cli_with_a_config_and_checkpoint(slide, tmp_path, demo_data):
     for slide_path, expected in ((str(tmp_path / 'missing.tiff'), 'not found'),
                                  (str(broken), 'TIFF')):
         proc = run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, slide_path, '--out',
-                         str(tmp_path / 'x.tif')], demo_data, check=False)
+                         str(tmp_path / 'x.tif')], demo_data, check=False, fresh=False)
         last = proc.stderr.strip().splitlines()[-1]
         assert proc.returncode == 1 and 'Traceback' not in proc.stderr
         assert last.startswith('error: ') and slide_path in last and expected in last

@@ -83,7 +83,7 @@ def test_cli_reads_at_mpp_or_the_configs_train_mpp(pyramid, tmp_path, demo_data)
     def infer(config_path, slide, *flags, check=True):
         proc = run_tool(['tools/infer_slide.py', config_path, checkpoint, slide, '--out',
                          str(tmp_path / 'pred.tif'), '--tile', '64', *flags], demo_data,
-                        check=check)
+                        check=check, fresh=False)
         return proc if not check else json.loads(proc.stdout.strip().splitlines()[-1])
 
     outputs = {'--geojson': 'objects.geojson', '--ome-tiff': 'mask.ome.tif',

@@ -199,7 +199,8 @@ def test_loader_and_sampler_batch_sizes_must_agree(demo_data, tmp_path):
     from helpers import REPO, run_tool
     config = osp.join(REPO, 'tests', 'configs', 'tiny_mixed.py')
     proc = run_tool(['tools/train.py', config, '--work-dir', str(tmp_path / 'a'),
-                     '--cfg-options', 'train_dataloader.batch_size=4'], demo_data, check=False)
+                     '--cfg-options', 'train_dataloader.batch_size=4'], demo_data, check=False,
+                    fresh=False)
     assert proc.returncode == 1 and 'Traceback' not in proc.stderr
     last = proc.stderr.strip().splitlines()[-1]  # after third-party import warnings
     assert last.startswith('error: train_dataloader.batch_size=4 but its '
@@ -207,7 +208,7 @@ def test_loader_and_sampler_batch_sizes_must_agree(demo_data, tmp_path):
     assert not osp.exists(tmp_path / 'a')
     run_tool(['tools/train.py', config, '--work-dir', str(tmp_path / 'b'), '--cfg-options',
               'train_dataloader.batch_size=4', 'train_dataloader.sampler.batch_size=None',
-              'train_cfg.max_iters=1'], demo_data)
+              'train_cfg.max_iters=1'], demo_data, fresh=False)
     counts = json.load(open(tmp_path / 'b' / 'group_counts_rank0.json'))
     assert counts['species'] == dict(human=2, mouse=2)  # 1:1 of the loader's 4
 

@@ -34,7 +34,7 @@ def test_plots_are_written(demo_data, tmp_path):
         shutil.copy(osp.join(demo_data, row['mask']), preds / osp.basename(row['image']))
     proc = run_tool(['tools/analyze_results.py', '--runs', *runs, '--out', str(tmp_path / 'plots'),
                      '--panel', demo_data, f'separate={preds}', f'combined={preds}',
-                     '--tiles', '3', '--species', 'human'], demo_data)
+                     '--tiles', '3', '--species', 'human'], demo_data, fresh=False)
     written = proc.stdout.split()
     assert [osp.basename(p) for p in written] == ['metrics_per_species.png', 'loss_curves.png',
                                                   'panel.png']

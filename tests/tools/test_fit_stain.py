@@ -31,7 +31,8 @@ def test_fits_macenko_from_a_folder_and_a_file(tmp_path):
     write_tiles(tmp_path / 'more', n=1)
     out = tmp_path / 'targets' / 'human.json'
     proc = run_tool(['tools/fit_stain.py', str(tmp_path / 'tiles'),
-                     str(tmp_path / 'more' / 'tile_0.png'), '-o', str(out)], str(tmp_path))
+                     str(tmp_path / 'more' / 'tile_0.png'), '-o', str(out)], str(tmp_path),
+                    fresh=False)
     assert 'from 4 tiles' in proc.stdout
     target = json.loads(out.read_text())
     assert target['method'] == 'macenko' and target['provenance']['n_tiles'] == 4
@@ -44,7 +45,7 @@ def test_fits_reinhard_from_a_glob(tmp_path):
     write_tiles(tmp_path / 'tiles')
     out = tmp_path / 'reinhard.json'
     run_tool(['tools/fit_stain.py', str(tmp_path / 'tiles' / '*.png'), '-o', str(out),
-              '--method', 'reinhard'], str(tmp_path))
+              '--method', 'reinhard'], str(tmp_path), fresh=False)
     target = json.loads(out.read_text())
     assert target['method'] == 'reinhard' and target['provenance']['n_tiles'] == 3
     StainNormalize(str(out), method='reinhard')
@@ -61,7 +62,7 @@ def test_a_bad_tile_is_named_and_the_old_target_kept(tmp_path, bad):
     out = tmp_path / 'target.json'
     out.write_text('{"old": true}')
     proc = run_tool(['tools/fit_stain.py', str(tmp_path / 'tiles' / 'tile_0.png'), str(tile),
-                     '-o', str(out)], str(tmp_path), check=False)
+                     '-o', str(out)], str(tmp_path), check=False, fresh=False)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith('error: ') and str(tile) in lines[-1]

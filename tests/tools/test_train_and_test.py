@@ -15,7 +15,7 @@ from helpers import REPO, TINY_CONFIG, run_tool
 def trained(demo_data, tmp_path_factory):
     """4 iterations of the tiny config through tools/train.py."""
     work = str(tmp_path_factory.mktemp('train'))
-    run_tool(['tools/train.py', TINY_CONFIG, '--work-dir', work], demo_data)
+    run_tool(['tools/train.py', TINY_CONFIG, '--work-dir', work], demo_data, fresh=False)
     return work
 
 
@@ -32,7 +32,7 @@ def test_test_tool_writes_per_species_metrics(trained, demo_data):
     predictions = osp.join(trained, 'predictions')
     proc = run_tool(['tools/test.py', TINY_CONFIG, osp.join(trained, 'iter_4.pth'),
                      '--work-dir', trained, '--metrics-out', out, '--out', predictions],
-                    demo_data)
+                    demo_data, fresh=False)
     metrics = json.load(open(out))
     # test_evaluator = [GroupIoUMetric, GroupInstanceMetric]: both in one table and file.
     for species in ('human', 'mouse'):
@@ -102,7 +102,7 @@ def test_finetune_config_without_stage1_says_what_to_do(zoo_data, tmp_path):
     config = osp.join(REPO, 'configs', 'crossspec', 'deeplabv3plus_finetune.py')
     proc = run_tool(['tools/train.py', config, '--cfg-options', 'train_dataloader.num_workers=0',
                      'train_dataloader.persistent_workers=False'],
-                    str(tmp_path / 'data'), cwd=str(tmp_path), check=False)
+                    str(tmp_path / 'data'), cwd=str(tmp_path), check=False, fresh=False)
     assert proc.returncode == 1
     assert 'Traceback' not in proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
