@@ -23,7 +23,9 @@ for regime in $REGIMES; do
   work=$WORK/$regime
   mkdir -p "$work"
   echo "== 3/4 training regime '$regime' ($config) on CPU (log: $work/train.log)"
-  "$PY" tools/train.py "$config" --work-dir "$work" > "$work/train.log" 2>&1 \
+  stage1=()  # finetune starts from this run's pretrain stage
+  [ "$regime" = finetune ] && stage1=(--cfg-options "load_from=$(cat "$WORK/pretrain/last_checkpoint")")
+  "$PY" tools/train.py "$config" --work-dir "$work" "${stage1[@]}" > "$work/train.log" 2>&1 \
     || { tail -n 40 "$work/train.log"; exit 1; }
   grep -E "Iter\(train\) \[ *[0-9]+/[0-9]+\]" "$work/train.log" | awk 'NR % 4 == 0' \
     | sed -E 's/.*(Iter\(train\) \[ *[0-9]+\/[0-9]+\]).*( loss: [0-9.]+).*/  \1\2/'
