@@ -1,5 +1,5 @@
-# A study that runs on a laptop CPU (2 cores: ~45 minutes): the demo's synthetic
-# NuInsSeg-format kidney data (20 human, 80 mouse images; `make demo` makes it),
+# A study that runs on a laptop CPU (2 cores: 35 minutes; docs/study.md): the
+# demo's synthetic NuInsSeg-format kidney data (20 human, 80 mouse images; `make demo` makes it),
 # the demo's half-width DeepLabV3+ R-18, 150 iterations per training, three
 # group-preserving folds (images kept whole), one seed. Regimes: human only,
 # human + mouse (mixed sampler, species weights, focal + Dice) and mouse

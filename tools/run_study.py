@@ -22,7 +22,7 @@ import time
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.apis import test_segmentor, train_segmentor
-from crossspec_mmseg.study import load_study, stage_config
+from crossspec_mmseg.study import check_study, load_study, stage_config
 from crossspec_mmseg.study.plan import describe
 from crossspec_mmseg.study.plots import plot_study
 from crossspec_mmseg.study.summary import collect_scores, markdown_table, summarize
@@ -125,16 +125,18 @@ def main():
         print(f'{len(cells)} cells')
         return
     start = time.time()
+    if not args.report_only:
+        try:
+            check_study(study)
+        except (OSError, ValueError) as err:
+            sys.exit(f'error: {err}')
     for i, cell in enumerate([] if args.report_only else cells, 1):
         if osp.isfile(osp.join(cell.work, 'metrics.json')):
             print(f'[{i}/{len(cells)}] {cell.run.name} {cell.replicate}: done, skipped')
             continue
         print(f'[{i}/{len(cells)}] {cell.run.name} {cell.replicate} '
               f'({time.time() - start:.0f} s so far)', flush=True)
-        try:
-            run_cell(study, cell, args)
-        except (OSError, ValueError) as err:
-            sys.exit(f'error: {cell.work}: {err}')
+        run_cell(study, cell, args)
     report(study)
     print(f'study finished in {time.time() - start:.0f} s')
 

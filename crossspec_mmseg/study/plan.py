@@ -29,7 +29,6 @@ from __future__ import annotations
 import os
 import os.path as osp
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -39,7 +38,7 @@ from ..datasets import read_manifest
 from ..evaluation.cross_validation import fold_filters
 from ..utils import atomic_path
 
-__all__ = ['Cell', 'Run', 'Study', 'load_study', 'stage_config']
+__all__ = ['Cell', 'Run', 'Study', 'check_study', 'load_study', 'stage_config']
 
 RUN_KEYS = {'model', 'regime', 'config', 'pretrain', 'pipeline', 'options'}
 
@@ -177,9 +176,10 @@ def training_manifests(cfg: Config) -> List[str]:
     return [manifest_of(p) for p in dataset_parts(cfg.train_dataloader.dataset)]
 
 
-def stage_config(study: Study, cell: Cell, stage: str, load_from: Optional[str] = None) -> str:
-    """Write the full config of ``cell``'s ``stage`` ('pretrain' or 'train')
-    into its folder and return the path."""
+def build_stage_config(study: Study, cell: Cell, stage: str,
+                       load_from: Optional[str] = None) -> Config:
+    """The full config of ``cell``'s ``stage`` ('pretrain' or 'train'); a
+    ``ValueError`` naming the study and run for a config the study cannot use."""
     run = cell.run
     cfg = study.load_config(run, stage)
     manifest, folds = study.fold_filters()
@@ -209,9 +209,25 @@ def stage_config(study: Study, cell: Cell, stage: str, load_from: Optional[str] 
     if load_from:
         cfg.load_from = load_from
     cfg.work_dir = osp.join(cell.work, stage) if stage == 'pretrain' else cell.work
-    # A unique name: several runners share one process (logger, visualizer instances).
-    cfg.experiment_name = f'{slug(run.model)}_{slug(run.regime)}_{cell.replicate}_{stage}_' \
-                          f'{time.strftime("%Y%m%d_%H%M%S")}'
+    # A name per cell and stage (mmengine appends the time): several runners share
+    # one process, and with it their logger and visualizer instances by name.
+    cfg.experiment_name = f'{slug(run.model)}_{slug(run.regime)}_{cell.replicate}_{stage}'
+    return cfg
+
+
+def check_study(study: Study) -> None:
+    """Build every run's stage configs for the first fold, so a study that
+    cannot run stops before any training (missing manifest, pipeline, ...)."""
+    for cell in study.cells():
+        if cell.fold == 0 and cell.seed == study.seeds[0]:
+            for stage in cell.stages:
+                build_stage_config(study, cell, stage)
+
+
+def stage_config(study: Study, cell: Cell, stage: str, load_from: Optional[str] = None) -> str:
+    """Write the full config of ``cell``'s ``stage`` into its folder and
+    return the path."""
+    cfg = build_stage_config(study, cell, stage, load_from)
     # Not in a work dir: the runner writes its own copy there (as it ran).
     os.makedirs(osp.join(cell.work, 'configs'), exist_ok=True)
     path = osp.join(cell.work, 'configs', f'{stage}.py')

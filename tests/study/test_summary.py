@@ -83,3 +83,13 @@ def test_statistics_on_fake_scores_match_scipy(tmp_path, monkeypatch):
     assert f'{r.mean():.1f} ± {r.std(ddof=1):.1f}' in lines[3]
     assert (f'{(r - b).mean():+.1f} [{ci.low:+.1f}, {ci.high:+.1f}], p={paired.pvalue:.3f}'
             in lines[3])
+
+
+def test_a_study_without_its_data_stops_before_training(tmp_path, monkeypatch):
+    from crossspec_mmseg.study import check_study
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv('CROSSSPEC_DATA', str(tmp_path / 'nowhere'))
+    study = load_study(STUDY)
+    with pytest.raises(FileNotFoundError, match='manifest not found: .*nowhere'):
+        check_study(study)
+    assert not os.path.exists(study.work_dir)
