@@ -6,8 +6,6 @@ import csv
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 import tifffile
@@ -16,15 +14,15 @@ from crossspec_mmseg.converters import convert_hubmap, convert_nuinsseg, convert
 from crossspec_mmseg.converters.errors import BadDownloadError, BadInputError
 from crossspec_mmseg.datasets import read_manifest
 from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw, write_nuinsseg_raw, write_orbit_raw
-from helpers import ORBIT_BLOBS_DIR, REPO
+from helpers import ORBIT_BLOBS_DIR, run_tool
 
 INFO = 'HuBMAP-20-dataset_information.csv'
 
 
 def converter(name, *args):
     """Run a converter CLI; ``(exit code, stdout, stderr)``."""
-    proc = subprocess.run([sys.executable, f'tools/dataset_converters/{name}.py', *map(str, args)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = run_tool([f'tools/dataset_converters/{name}.py', *map(str, args)], '', check=False,
+                    fresh=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 

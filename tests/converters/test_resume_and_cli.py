@@ -1,13 +1,11 @@
 """Conversions refuse to resume with other tiling; the CLIs write the datasets."""
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
 from crossspec_mmseg.converters import convert_hubmap
 from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw, write_nuinsseg_raw, write_orbit_raw
-from helpers import ORBIT_BLOBS_DIR, REPO
+from helpers import ORBIT_BLOBS_DIR, run_tool
 
 
 @pytest.fixture(scope='module')
@@ -25,10 +23,7 @@ def test_changed_tiling_refuses_to_resume(hubmap_raw, tmp_path):
 
 
 def run_cli(*args):
-    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
+    return run_tool(list(args), '', fresh=False).stdout
 
 
 @pytest.mark.heavy
