@@ -2,7 +2,10 @@
 coarsest level that serves (ours) against decoding level 0 and resizing (the
 peer: what ``infer_slide`` did before it knew levels, forced here by pinning
 the level to 0). Same slide, model, tiles and outputs; each run in its own
-process. Two figures: reading alone (every window of the grid at the target
+process. Third-party peers, for reading only when installed (skipped with a
+note otherwise): OpenSlide (``crossspec_mmseg[openslide]``) and tiffslide
+``read_region`` at ``get_best_level_for_downsample``, then an area resize to
+the tile. Two figures: reading alone (every window of the grid at the target
 um/px, ``SlideReader.read_resized``) and the whole ``infer_slide`` run with a
 fixed 9 px box filter as the model (the cheapest forward: the rest is
 upsampling the predictions to level 0, stitching and writing the mask).
@@ -18,6 +21,7 @@ box filter: a real model's forward, for that share.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import os.path as osp
@@ -74,6 +78,40 @@ def write_svs(path: str, side: int, tile: int = 512) -> None:
                       description='Aperio level', **options)
 
 
+#: Third-party readers (module, class): reading alone, through ``read_region``.
+PEERS = {'OpenSlide read_region + resize': ('openslide', 'OpenSlide'),
+         'tiffslide read_region + resize': ('tiffslide', 'TiffSlide')}
+
+
+def read_peer(slide: str, method: str, mpp: float, tile: int, overlap: float) -> dict:
+    """Every window of the grid through a third-party ``read_region`` at the best
+    level for the downsample, area-resized to the tile."""
+    import cv2
+
+    from crossspec_mmseg.slides import window_positions
+
+    module, name = PEERS[method]
+    library = importlib.import_module(module)
+    start = time.perf_counter()
+    with getattr(library, name)(slide) as peer:
+        downsample = mpp / float(peer.properties[f'{module}.mpp-x'])
+        width, height = peer.dimensions
+        window = round(tile * downsample)
+        stride = round(window * (1 - overlap))
+        level = peer.get_best_level_for_downsample(downsample)
+        side = round(window / peer.level_downsamples[level])
+        options = dict(as_array=True) if module == 'tiffslide' else {}  # its fast path
+        for y in window_positions(height, window, stride):
+            for x in window_positions(width, window, stride):
+                region = peer.read_region((x, y), level, (side, side), **options)
+                rgb = np.ascontiguousarray(np.asarray(region)[..., :3])
+                cv2.resize(rgb, (tile, tile), interpolation=cv2.INTER_AREA)
+    read_seconds = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return dict(method=method, level=level, read_seconds=read_seconds, read_rss_mb=rss,
+                peak_rss_mb=rss)
+
+
 def run_one(slide: str, out: str, method: str, mpp: float, tile: int, overlap: float,
             model_name: str) -> dict:
     import torch
@@ -107,6 +145,7 @@ def run_one(slide: str, out: str, method: str, mpp: float, tile: int, overlap: f
             for x in window_positions(reader.width, window, stride):
                 reader.read_resized(x, y, window, window, downsample)
     read_seconds = time.perf_counter() - start
+    read_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stem = osp.splitext(out)[0]
     outputs = SlideOutputs(geojson=stem + '.geojson', objects_csv=stem + '_objects.csv')
     result = infer_slide(model, slide, out, tile=tile, overlap=overlap, mpp=mpp, batch=8,
@@ -114,7 +153,8 @@ def run_one(slide: str, out: str, method: str, mpp: float, tile: int, overlap: f
     with open(outputs.objects_csv) as f:
         objects = sum(1 for _ in f) - 1
     return dict(method=method, level=result.level, tiles=result.tiles_run,
-                read_seconds=read_seconds, infer_seconds=result.seconds - result.export_seconds,
+                read_seconds=read_seconds, read_rss_mb=read_rss_mb,
+                infer_seconds=result.seconds - result.export_seconds,
                 export_seconds=result.export_seconds, objects=objects,
                 peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
@@ -131,9 +171,19 @@ def main() -> None:
     args = parser.parse_args()
     if args.run:
         slide, method = args.run
+        if method in PEERS:
+            print(json.dumps(read_peer(slide, method, args.mpp, args.tile, args.overlap)))
+            return
         print(json.dumps(run_one(slide, osp.join(osp.dirname(slide), 'mask.tif'), method,
                                  args.mpp, args.tile, args.overlap, args.model)))
         return
+    methods = ['coarsest level that serves', 'level 0 + resize']
+    for method, (module, _) in PEERS.items():
+        try:
+            importlib.import_module(module)
+            methods.append(method)
+        except (ImportError, OSError) as err:  # OSError: openslide without its library
+            print(f'skipping {method}: {module} not installed ({err})', file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         slide = osp.join(tmp, 'slide.svs')
         start = time.perf_counter()
@@ -141,7 +191,7 @@ def main() -> None:
         print(f'wrote {args.side} x {args.side} SVS pyramid ({os.path.getsize(slide) / 2**20:.0f}'
               f' MB) in {time.perf_counter() - start:.0f} s', file=sys.stderr)
         rows = []
-        for method in ('coarsest level that serves', 'level 0 + resize'):
+        for method in methods:
             proc = subprocess.run(
                 [sys.executable, __file__, '--run', slide, method, '--mpp', str(args.mpp),
                  '--tile', str(args.tile), '--overlap', str(args.overlap), '--model',
@@ -149,13 +199,15 @@ def main() -> None:
                 capture_output=True, text=True, check=True)
             rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     read, infer = rows[0]['read_seconds'], rows[0]['infer_seconds']
-    print('| reading | level | windows read (s) | vs ours | inference (s) | vs ours | '
-          'peak RSS (MB) |')
-    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+    print('| reading | level | windows read (s) | vs ours | RSS after reading (MB) | '
+          'inference (s) | vs ours | peak RSS (MB) |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for row in rows:
+        whole = (f"{row['infer_seconds']:.1f} | {row['infer_seconds'] / infer:.1f}x"
+                 if 'infer_seconds' in row else '- | -')  # peers: reading only
         print(f"| {row['method']} | {row['level']} | {row['read_seconds']:.1f} | "
-              f"{row['read_seconds'] / read:.1f}x | {row['infer_seconds']:.1f} | "
-              f"{row['infer_seconds'] / infer:.1f}x | {row['peak_rss_mb']:.0f} |")
+              f"{row['read_seconds'] / read:.1f}x | {row['read_rss_mb']:.0f} | {whole} | "
+              f"{row['peak_rss_mb']:.0f} |")
     ours = rows[0]
     print(f"exports (GeoJSON + object table, {ours['objects']} objects): "
           f"{ours['export_seconds']:.2f} s = {100 * ours['export_seconds'] / infer:.1f} % of "

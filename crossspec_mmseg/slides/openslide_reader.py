@@ -14,7 +14,10 @@ __all__ = ['OpenSlideReader', 'open_slide']
 
 
 class OpenSlideReader(LevelReader):
-    """RGB windows of any slide OpenSlide reads, at any of its levels.
+    """RGB windows of any slide OpenSlide reads, at any of its levels. Where the
+    slide has no data (MRXS gaps, missing tiles: OpenSlide's transparent
+    pixels), the window is its background colour (``openslide.background-color``,
+    else white), not black.
 
     Args:
         path: Slide file.
@@ -33,12 +36,18 @@ class OpenSlideReader(LevelReader):
                        for w, h in self._slide.level_dimensions]
         mpp = self._slide.properties.get('openslide.mpp-x')
         self._metadata_mpp = (float(mpp) if mpp else None, 'the openslide.mpp-x property')
+        colour = self._slide.properties.get('openslide.background-color') or 'FFFFFF'
+        self._background = np.array([int(colour[i:i + 2], 16) for i in (0, 2, 4)], np.float32)
 
     def _read_level(self, level: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         info = self.levels[level]
         origin = (round(x0 * info.downsample_x), round(y0 * info.downsample_y))  # level 0
-        region = self._slide.read_region(origin, level, (x1 - x0, y1 - y0))
-        return np.ascontiguousarray(np.asarray(region)[..., :3])
+        region = np.asarray(self._slide.read_region(origin, level, (x1 - x0, y1 - y0)))
+        rgb = region[..., :3]
+        if region.shape[-1] == 4 and region[..., 3].min() < 255:  # over the background
+            alpha = region[..., 3:].astype(np.float32) / 255
+            rgb = (rgb * alpha + self._background * (1 - alpha)).round().astype(np.uint8)
+        return np.ascontiguousarray(rgb)
 
     def close(self) -> None:
         slide = getattr(self, '_slide', None)
@@ -67,7 +76,7 @@ def open_slide(path: str, base_mpp: Optional[float] = None) -> LevelReader:
         return SlideReader(path, base_mpp)
     try:
         import openslide  # noqa: F401
-    except ImportError:
+    except (ImportError, OSError):  # OSError: openslide-python without its library
         try:
             return SlideReader(path, base_mpp)  # raises, naming what tifffile found
         except SlideReadError as err:

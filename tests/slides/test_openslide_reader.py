@@ -49,6 +49,27 @@ def test_openslide_reads_other_formats_by_level(mrxs, monkeypatch):
         assert (window == reader._slide.levels_data[1][20:60, 10:90]).all()
 
 
+def test_real_openslide_fills_missing_tiles_with_the_background(tmp_path):
+    """A real OpenSlide returns transparent black where a tile is missing; the
+    reader composites it over the background (white), as tissue-free glass."""
+    try:
+        import openslide  # noqa: F401
+    except (ImportError, OSError):  # OSError: openslide-python without the library
+        pytest.skip('OpenSlide not installed')
+    import tifffile
+    path = str(tmp_path / 'sparse.tif')
+    tifffile.imwrite(path, np.full((512, 512, 3), 200, np.uint8), tile=(256, 256),
+                     photometric='rgb')
+    with tifffile.TiffFile(path) as tif:
+        counts = tif.pages[0].tags['TileByteCounts'].valueoffset
+    with open(path, 'r+b') as f:  # first tile missing: byte count 0
+        f.seek(counts)
+        f.write(b'\0' * 4)
+    with OpenSlideReader(path) as reader:
+        window = reader.read(0, 0, 512, 512)
+    assert (window[:256, :256] == 255).all() and (window[256:, 256:] == 200).all()
+
+
 def test_without_openslide_the_error_names_the_extra(mrxs, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, 'openslide', None)  # import fails
     with pytest.raises(SlideReadError, match=r'crossspec_mmseg\[openslide\]'):
