@@ -3,14 +3,12 @@ journal, manifest, skipped.csv) as one process, and resume the same way."""
 import os
 import os.path as osp
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from crossspec_mmseg.converters import convert_hubmap, convert_nuinsseg, convert_orbit
 from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw, write_nuinsseg_raw, write_orbit_raw
-from helpers import ORBIT_BLOBS_DIR, REPO
+from helpers import ORBIT_BLOBS_DIR, run_tool
 
 
 def tree(root):
@@ -89,13 +87,10 @@ def test_cli_workers(hubmap_raw, tmp_path):
     outputs = []
     for workers in ('1', '2'):
         out = str(tmp_path / f'out{workers}')
-        proc = subprocess.run([sys.executable, 'tools/dataset_converters/hubmap.py',
-                               hubmap_raw[0], out, '--tile', '32', '--workers', workers],
-                              cwd=REPO, capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, proc.stderr[-3000:]
+        run_tool(['tools/dataset_converters/hubmap.py', hubmap_raw[0], out, '--tile', '32',
+                  '--workers', workers], '', fresh=False)
         outputs.append(tree(out))
     assert outputs[0] == outputs[1]
-    proc = subprocess.run([sys.executable, 'tools/dataset_converters/hubmap.py', hubmap_raw[0],
-                           str(tmp_path / 'x'), '--workers', '0'], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    proc = run_tool(['tools/dataset_converters/hubmap.py', hubmap_raw[0], str(tmp_path / 'x'),
+                     '--workers', '0'], '', check=False, fresh=False)
     assert proc.returncode == 2 and 'out of range' in proc.stderr
