@@ -135,8 +135,11 @@ def load_study(path: str) -> Study:
         for key in ('config', 'pretrain'):
             if entry.get(key) and not osp.isfile(entry[key]):
                 raise ValueError(f'{path}: runs[{i}] {key} {entry[key]} does not exist')
-        runs.append(Run(**{k: v.to_dict() if isinstance(v, ConfigDict) else v
-                           for k, v in entry.items()}))
+        entry = {k: v.to_dict() if isinstance(v, ConfigDict) else v for k, v in entry.items()}
+        for key in ('config', 'pretrain'):  # as found from here; data roots stay relative
+            if entry.get(key):
+                entry[key] = osp.abspath(entry[key])
+        runs.append(Run(**entry))
     if not runs:
         raise ValueError(f'{path}: no runs')
     names = [(r.model, r.regime) for r in runs]
@@ -196,7 +199,7 @@ def build_stage_config(study: Study, cell: Cell, stage: str,
             continue
         parts = [p for p in dataset_parts(cfg[loader].dataset)
                  if manifest_of(p) == osp.normpath(manifest)]
-        if not parts:
+        if not parts and loader == 'test_dataloader':  # (a stage 1 may train on others)
             raise ValueError(f'{study.path}: {run.name}: no {loader} dataset of {cfg.filename} '
                              f'reads the folds\' manifest {manifest}')
         for part in parts:

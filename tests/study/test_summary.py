@@ -93,3 +93,24 @@ def test_a_study_without_its_data_stops_before_training(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match='manifest not found: .*nowhere'):
         check_study(study)
     assert not os.path.exists(study.work_dir)
+
+
+@pytest.mark.heavy
+def test_glomeruli_study_folds_hubmap_slides_and_keeps_orbit_splits(zoo_data, monkeypatch):
+    """The shipped glomeruli study on converted (synthetic) downloads: HuBMAP parts
+    train and test on complementary slide folds; Orbit parts keep their own split."""
+    from crossspec_mmseg.study.plan import build_stage_config, dataset_parts
+    study = load_study(osp.join(REPO, 'studies', 'glomeruli.py'))
+    study.k = 2  # the synthetic HuBMAP download has three slides
+    monkeypatch.chdir(zoo_data)  # the study's data/hubmap, data/orbit
+    cell = next(c for c in study.cells() if c.run.pretrain and c.fold == 1)
+    stage1 = build_stage_config(study, cell, 'pretrain')
+    stage2 = build_stage_config(study, cell, 'train', load_from='stage1.pth')
+    assert stage2.load_from == 'stage1.pth'
+    [orbit_train] = dataset_parts(stage1.train_dataloader.dataset)
+    assert orbit_train.type == 'OrbitGlomeruliDataset' and orbit_train.filters == {'split': 'train'}
+    [hubmap_train] = dataset_parts(stage2.train_dataloader.dataset)
+    hubmap_test, orbit_test = dataset_parts(stage2.test_dataloader.dataset)
+    held_out = hubmap_test.filters['group']
+    assert hubmap_train.filters == {'!group': held_out} and held_out
+    assert orbit_test.filters == {'split': 'test'}
