@@ -16,12 +16,12 @@ import argparse
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 
+from _launch import run_tool
 from mmengine.config import Config, DictAction
 
-from crossspec_mmseg.datasets import read_manifest
+from crossspec_mmseg.datasets import dataset_parts, manifest_of, read_manifest
 from crossspec_mmseg.evaluation.cross_validation import (
     compare_regimes,
     fold_filters,
@@ -29,14 +29,10 @@ from crossspec_mmseg.evaluation.cross_validation import (
 )
 from crossspec_mmseg.utils import atomic_path
 
-TOOLS = osp.dirname(osp.abspath(__file__))
-
 
 def fold_filters_of(cfg, k: int, split_by: str):
     """Per fold: (train filters, test filters) on the training manifest."""
-    dataset = cfg.train_dataloader.dataset
-    root = dataset.get('data_root') or ''
-    rows = read_manifest(osp.join(root, dataset.get('ann_file', 'manifest.csv')))
+    rows = read_manifest(manifest_of(dataset_parts(cfg.train_dataloader.dataset)[0]))
     try:
         return fold_filters(rows, k, split_by)
     except ValueError as err:
@@ -56,15 +52,7 @@ def fold_config(config: str, work: str, train_filter: dict, test_filter: dict) -
     return path
 
 
-def launch(tool: str, gpus: int) -> list:
-    """The command prefix that runs ``tools/<tool>`` on ``gpus`` processes."""
-    if gpus <= 1:
-        return [sys.executable, osp.join(TOOLS, tool)]
-    return [osp.join(TOOLS, 'torchrun.sh'), tool, str(gpus)]
-
-
 def run(args):
-    env = dict(os.environ, PYTHON=sys.executable)  # launchers use this interpreter
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -75,12 +63,10 @@ def run(args):
         work = osp.join(args.work_dir, f'fold{k}')
         config = fold_config(args.config, work, train_filter, test_filter)
         common = ['--work-dir', work] + (['--cfg-options', *options] if options else [])
-        subprocess.run([*launch('train.py', args.gpus), config, *common,
-                        *(['--amp'] if args.amp else [])], check=True, env=env)
+        run_tool('train.py', args.gpus, [config, *common, *(['--amp'] if args.amp else [])])
         with open(osp.join(work, 'last_checkpoint')) as f:
             checkpoint = f.read().strip()
-        subprocess.run([*launch('test.py', args.gpus), config, checkpoint, *common],
-                       check=True, env=env)
+        run_tool('test.py', args.gpus, [config, checkpoint, *common])
         with open(osp.join(work, 'metrics.json')) as f:
             summary[f'fold{k}'] = json.load(f)
     out = osp.join(args.work_dir, 'cv_summary.json')

@@ -16,9 +16,10 @@ import gc
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 import time
+
+from _launch import run_tool
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.apis import test_segmentor, train_segmentor
@@ -29,14 +30,7 @@ from crossspec_mmseg.study.summary import collect_scores, markdown_table, summar
 from crossspec_mmseg.utils import atomic_path
 from crossspec_mmseg.utils.cli import load_cli_config
 
-TOOLS = osp.dirname(osp.abspath(__file__))
 DONE = 'stage_done'  # holds the stage's final checkpoint
-
-
-def run_tool(tool: str, gpus: int, args: list) -> None:
-    """``tools/<tool>`` on ``gpus`` torchrun processes."""
-    env = dict(os.environ, PYTHON=sys.executable)  # the launcher uses this interpreter
-    subprocess.run([osp.join(TOOLS, 'torchrun.sh'), tool, str(gpus), *args], check=True, env=env)
 
 
 def train_stage(config: str, work: str, args) -> str:

@@ -11,6 +11,7 @@ from mmengine.dist import is_main_process
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.apis import test_segmentor
+from crossspec_mmseg.datasets import dataset_parts
 from crossspec_mmseg.engine import finish_distributed
 from crossspec_mmseg.evaluation import format_group_table
 from crossspec_mmseg.utils.cli import base_parser, load_cli_config
@@ -50,8 +51,7 @@ def use_tta(cfg):
     if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
         raise SystemExit(f'error: --tta needs tta_pipeline and tta_model in {cfg.filename}; '
                          "inherit configs/_base_/datasets/tiles.py or define them")
-    dataset = cfg.test_dataloader.dataset
-    for part in dataset.datasets if dataset.get('type') == 'ConcatDataset' else [dataset]:
+    for part in dataset_parts(cfg.test_dataloader.dataset):
         part.pipeline = cfg.tta_pipeline
     cfg.tta_model.module = cfg.model
     cfg.model = cfg.tta_model

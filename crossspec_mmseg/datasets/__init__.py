@@ -1,3 +1,4 @@
+from .config_parts import dataset_parts, manifest_of
 from .inverse_frequency import (
     inverse_frequency_weights,
     weights_from_dataset,
@@ -24,6 +25,6 @@ from .transforms import (
 __all__ = ['MANIFEST_COLUMNS', 'META_COLUMNS', 'CrossSpeciesSegDataset', 'GLOMERULUS_METAINFO',
            'HuBMAPAnatomyDataset', 'HuBMAPDataset', 'LoadInstanceMap', 'NuInsSegContourDataset',
            'NuInsSegDataset', 'OrbitGlomeruliDataset', 'PackSegInputsWithInstances', 'REGIMES',
-           'RandomHEDJitter', 'StainNormalize', 'analogous_organs', 'filter_rows',
-           'inverse_frequency_weights', 'read_manifest', 'select_regime', 'weights_from_dataset',
-           'weights_from_manifest', 'write_manifest']
+           'RandomHEDJitter', 'StainNormalize', 'analogous_organs', 'dataset_parts', 'filter_rows',
+           'inverse_frequency_weights', 'manifest_of', 'read_manifest', 'select_regime',
+           'weights_from_dataset', 'weights_from_manifest', 'write_manifest']

@@ -34,7 +34,7 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config, ConfigDict
 
-from ..datasets import read_manifest
+from ..datasets import dataset_parts, manifest_of, read_manifest
 from ..evaluation.cross_validation import fold_filters
 from ..utils import atomic_path
 
@@ -95,6 +95,7 @@ class Study:
     report: List[str]
     metrics: Dict[str, str]
     options: dict
+    _folds: Optional[tuple] = field(default=None, repr=False)
 
     def cells(self) -> List[Cell]:
         """Every run x fold x seed, baseline runs first."""
@@ -111,10 +112,12 @@ class Study:
         return cfg
 
     def fold_filters(self) -> tuple:
-        """(manifest path, [(train filters, test filters) per fold])."""
-        manifest = self.manifest or training_manifests(
-            self.load_config(self.baseline_runs()[0]))[0]
-        return manifest, fold_filters(read_manifest(manifest), self.k, self.split_by)
+        """(manifest path, [(train filters, test filters) per fold]), read once."""
+        if self._folds is None:
+            manifest = self.manifest or training_manifests(
+                self.load_config(self.baseline_runs()[0]))[0]
+            self._folds = manifest, fold_filters(read_manifest(manifest), self.k, self.split_by)
+        return self._folds
 
     def baseline_runs(self) -> List[Run]:
         return [r for r in self.runs if r.regime == self.baseline]
@@ -159,20 +162,6 @@ def load_study(path: str) -> Study:
                  seeds=[int(s) for s in cfg.get('seeds', [0])],
                  report=list(cfg.get('report', [''])), metrics=metrics,
                  options=dict(cfg.get('options') or {}))
-
-
-def dataset_parts(dataset: dict) -> List[dict]:
-    """The manifest datasets inside a dataset config (ConcatDataset parts,
-    wrapped datasets), in order."""
-    if dataset.get('type') == 'ConcatDataset':
-        return [p for d in dataset['datasets'] for p in dataset_parts(d)]
-    if 'dataset' in dataset:  # RepeatDataset, ClassBalancedDataset, ...
-        return dataset_parts(dataset['dataset'])
-    return [dataset]
-
-
-def manifest_of(part: dict) -> str:
-    return osp.normpath(osp.join(part.get('data_root') or '', part.get('ann_file', 'manifest.csv')))
 
 
 def training_manifests(cfg: Config) -> List[str]:

@@ -99,7 +99,8 @@ def test_a_study_without_its_data_stops_before_training(tmp_path, monkeypatch):
 def test_glomeruli_study_folds_hubmap_slides_and_keeps_orbit_splits(zoo_data, monkeypatch):
     """The shipped glomeruli study on converted (synthetic) downloads: HuBMAP parts
     train and test on complementary slide folds; Orbit parts keep their own split."""
-    from crossspec_mmseg.study.plan import build_stage_config, dataset_parts
+    from crossspec_mmseg.datasets import dataset_parts
+    from crossspec_mmseg.study.plan import build_stage_config
     study = load_study(osp.join(REPO, 'studies', 'glomeruli.py'))
     study.k = 2  # the synthetic HuBMAP download has three slides
     monkeypatch.chdir(zoo_data)  # the study's data/hubmap, data/orbit

@@ -8,7 +8,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from crossspec_mmseg.study.plan import dataset_parts
+from crossspec_mmseg.datasets import dataset_parts
 from crossspec_mmseg.utils.cli import drop_published_init
 from helpers import REPO, run_tool
 
