@@ -35,6 +35,9 @@ from types import SimpleNamespace
 import numpy as np
 
 BASE_MPP = 0.25  #: level 0 of the synthetic slide: a 40x scan
+#: The box model's threshold on mean brightness, between the discs' (0.64) and
+#: the background's (0.9): class 1 is the discs.
+DISC = 0.75
 
 
 def write_svs(path: str, side: int, tile: int = 512) -> None:
@@ -127,12 +130,13 @@ def run_one(slide: str, out: str, method: str, mpp: float, tile: int, overlap: f
 
     def inference(inputs, metas):
         local = F.avg_pool2d(inputs.mean(1, keepdim=True) / 255, 9, stride=1, padding=4)
-        return torch.cat([local - 0.5, 0.5 - local], 1) * 20  # pink/dark = class 1
+        return torch.cat([local - DISC, DISC - local], 1) * 20  # the darker discs: class 1
 
     model = SimpleNamespace(data_preprocessor=SegDataPreProcessor(
         mean=[0, 0, 0], std=[1, 1, 1], bgr_to_rgb=True), inference=inference)
     if model_name == 'mobilenetv3':
         from slide_inference import build_model  # benchmarks/slide_inference.py
+        torch.manual_seed(0)  # the same random weights, hence the same mask, every run
         preprocessor, net = build_model(model_name)
         model = SimpleNamespace(data_preprocessor=preprocessor,
                                 inference=lambda inputs, metas: net(inputs))

@@ -91,21 +91,30 @@ def write_outputs(mask: np.ndarray, mpp: Optional[float], outputs: SlideOutputs)
             write_objects_csv(outputs.objects_csv, objects, mpp, outputs)
 
 
-def _feature(obj: SlideObject, outputs: SlideOutputs) -> dict:
-    rings = [np.vstack([r, r[:1]]).round(2).tolist() for r in obj.rings]  # closed rings
-    return {'type': 'Feature', 'id': str(obj.id),
-            'geometry': {'type': 'Polygon', 'coordinates': rings},
-            'properties': {'objectType': outputs.object_type, 'name': str(obj.id),
-                           'classification': {'name': outputs.class_name(obj.label),
-                                              'color': outputs.color(obj.label)}}}
+#: A GeoJSON Feature: id, rings, object type, name (the id), classification.
+_FEATURE = ('{"type": "Feature", "id": "%d", "geometry": {"type": "Polygon", "coordinates": '
+            '[%s]}, "properties": {"objectType": "%s", "name": "%d", "classification": %s}}')
+
+
+def _ring_json(ring: np.ndarray) -> str:
+    """``[[x, y], ...]`` of an integer ring, closed (first point repeated), as
+    GeoJSON requires; formatted in one go (a list per point is ~10x slower)."""
+    return '[' + ('[%d, %d], ' * len(ring) + '[%d, %d]]') % (*ring.ravel().tolist(),
+                                                             *ring[0].tolist())
 
 
 def write_geojson(path: str, objects: List[SlideObject], outputs: SlideOutputs) -> None:
     """A GeoJSON FeatureCollection QuPath imports, one feature at a time."""
+    classification = {}  # label -> its JSON, made once
     with atomic_path(path) as tmp, open(tmp, 'w') as f:
         f.write('{"type": "FeatureCollection", "features": [')
         for i, obj in enumerate(objects):
-            f.write((',\n' if i else '\n') + json.dumps(_feature(obj, outputs)))
+            if obj.label not in classification:
+                classification[obj.label] = json.dumps({'name': outputs.class_name(obj.label),
+                                                        'color': outputs.color(obj.label)})
+            f.write(',\n' if i else '\n')
+            f.write(_FEATURE % (obj.id, ', '.join(map(_ring_json, obj.rings)),
+                                outputs.object_type, obj.id, classification[obj.label]))
         f.write('\n]}\n')
 
 

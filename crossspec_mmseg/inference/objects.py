@@ -1,15 +1,22 @@
-"""The objects of a label mask (4-connected regions of one class), traced band
-by band so memory is bounded by one band plus the objects' outlines.
+"""The objects of a label mask (4-connected regions of one class), found from
+the mask's row runs, so the mask is read once, band by band, and memory is
+bounded by one band plus the objects' runs and outlines.
 
-Each band is labelled per class; labels in the band's first row are joined
-(union-find) to the labels they touch in the row carried over from the band
-above, so an object crossing band borders is one object. Outlines are traced
-on pixel edges ("crack" edges, the lines between pixels): an edge is kept
-where the classes on its two sides differ, so outlines are exact (a ring's
-area is the object's pixel count) and need no merging at band borders. Rings
-are assembled per object (turning right where an object touches itself
-diagonally, as 4-connectivity demands), then simplified with
-``cv2.approxPolyDP`` within ``tolerance`` level-0 pixels.
+Each band is cut into runs (maximal stretches of one class along a row) with
+one comparison pass over its pixels; everything after that costs per run, not
+per pixel. A run is joined to the runs of its class it overlaps in the row
+above (the previous band's last row for a band's first row), and the objects
+are the connected components of that graph, so an object crossing band
+borders is one object. Pixel statistics (area, centroid, bounding box) are
+sums over an object's runs.
+
+Outlines are traced on pixel edges ("crack" edges, the lines between pixels),
+so they are exact (a ring's area is the object's pixel count): each run adds
+its left and right sides and the stretches of its top and bottom that no run
+of its class covers. These segments are chained into rings per object
+(turning right where an object touches itself diagonally, as 4-connectivity
+demands), then simplified with ``cv2.approxPolyDP`` within ``tolerance``
+level-0 pixels.
 
 Coordinates are level-0 pixel corners, as QuPath's: pixel ``(x, y)`` spans
 ``[x, x + 1] x [y, y + 1]``. The outer ring is counter-clockwise in the
@@ -22,11 +29,13 @@ from typing import Iterable, List, Tuple
 
 import cv2
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components, depth_first_order
 
 __all__ = ['SlideObject', 'trace_objects']
 
-#: Edge directions: right, down, left, up (y grows downwards).
-_STEPS = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]])
+#: Segment directions: right, down, left, up (y grows downwards).
+RIGHT, DOWN, LEFT, UP = range(4)
 
 
 @dataclass
@@ -38,7 +47,7 @@ class SlideObject:
     area: int                             #: pixels
     centroid: Tuple[float, float]         #: (x, y), level-0 pixels
     bbox: Tuple[int, int, int, int]       #: (x, y, width, height), level-0 pixels
-    rings: List[np.ndarray]               #: (n, 2) float corners; outer first, then holes
+    rings: List[np.ndarray]               #: (n, 2) int corners; outer first, then holes
 
     @property
     def perimeter(self) -> float:
@@ -47,130 +56,169 @@ class SlideObject:
                          for r in self.rings))
 
 
-class _Components:
-    """Provisional component ids with their statistics and a union-find."""
+@dataclass
+class _Runs:
+    """Runs of nonzero classes in raster order: row ``y``, columns ``[x0, x1)``."""
 
-    def __init__(self) -> None:
-        self.parent: List[int] = [0]  # id 0: background
-        self.stats: List[np.ndarray] = []  # rows: label, area, sum x, sum y, x0, y0, x1, y1
+    y: np.ndarray
+    x0: np.ndarray
+    x1: np.ndarray
+    label: np.ndarray
 
-    def add(self, label: int, top: int, stats: np.ndarray, centroids: np.ndarray) -> int:
-        """Register components 1..n of a band; their first id."""
-        first, n = len(self.parent), len(stats) - 1
-        self.parent.extend(range(first, first + n))
-        area = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
-        x0, y0 = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP] + top
-        self.stats.append(np.column_stack([
-            np.full(n, label), area, centroids[1:, 0] * area, (centroids[1:, 1] + top) * area,
-            x0, y0, x0 + stats[1:, cv2.CC_STAT_WIDTH], y0 + stats[1:, cv2.CC_STAT_HEIGHT]]))
-        return first
+    def __len__(self) -> int:
+        return len(self.y)
 
-    def find(self, i: int) -> int:
-        parent = self.parent
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    def take(self, index) -> '_Runs':
+        return _Runs(self.y[index], self.x0[index], self.x1[index], self.label[index])
 
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
-
-    def roots(self) -> np.ndarray:
-        return np.array([self.find(i) for i in range(len(self.parent))], np.int64)
+    @staticmethod
+    def concatenate(parts: List['_Runs']) -> '_Runs':
+        return _Runs(*(np.concatenate([getattr(p, f) for p in parts])
+                       for f in ('y', 'x0', 'x1', 'label')))
 
 
-def _label_band(band: np.ndarray, top: int, components: _Components) -> np.ndarray:
-    """Provisional ids ``(h, W)`` (int32) of the band's 4-connected regions, per class."""
-    ids = None
-    for label in np.flatnonzero(np.bincount(band.ravel(), minlength=1)[1:]) + 1:
-        n, local, stats, centroids = cv2.connectedComponentsWithStats(
-            (band == label).view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
-        first = components.add(int(label), top, stats, centroids)
-        np.add(local, first - 1, out=local, where=local > 0)
-        if ids is None:
-            ids = local
-        else:
-            ids += local  # classes do not overlap
-    return np.zeros(band.shape, np.int32) if ids is None else ids
+def _band_runs(band: np.ndarray, top: int) -> _Runs:
+    """The runs of a band whose first row is mask row ``top``."""
+    width = band.shape[1]
+    flat = np.ascontiguousarray(band).reshape(-1)
+    change = flat[1:] != flat[:-1]
+    change[width - 1::width] = True  # every row starts a run
+    starts = np.concatenate([[0], np.flatnonzero(change) + 1])
+    lengths = np.diff(starts, append=flat.size)
+    label = flat[starts]
+    keep = label > 0
+    y, x0 = np.divmod(starts[keep], width)
+    return _Runs((y + top).astype(np.int32), x0.astype(np.int32),
+                 (x0 + lengths[keep]).astype(np.int32), label[keep])
 
 
-def _band_edges(classes: np.ndarray, ids: np.ndarray, top: int) -> np.ndarray:
-    """Boundary edges ``(owner id, x, y, direction)`` of a band, including those
-    between its first row and the carried row above (row 0 of the inputs)."""
-    edges = []
-    # Horizontal lines y = top .. top + h - 1 between row i and row i + 1 of the inputs.
-    rows, cols = np.nonzero(classes[:-1] != classes[1:])
-    below, above = ids[1:][rows, cols], ids[:-1][rows, cols]
-    keep = below > 0  # top edge of the pixel below: rightwards from (x, y)
-    edges.append(np.column_stack([below[keep], cols[keep], rows[keep] + top,
-                                  np.zeros(keep.sum(), np.int64)]))
-    keep = above > 0  # bottom edge of the pixel above: leftwards from (x + 1, y)
-    edges.append(np.column_stack([above[keep], cols[keep] + 1, rows[keep] + top,
-                                  np.full(keep.sum(), 2)]))
-    # Vertical lines x = 0 .. W between columns of the band (outside is background).
-    band, band_ids = classes[1:], ids[1:]
-    rows, cols = np.nonzero(band[:, :-1] != band[:, 1:])
-    cols += 1  # line x lies between columns x - 1 and x
-    border = np.flatnonzero(band[:, 0])  # lines x = 0 and x = W: the mask's border
-    rows = np.concatenate([rows, border, np.flatnonzero(band[:, -1])])
-    cols = np.concatenate([cols, np.zeros(len(border), cols.dtype),
-                           np.full(len(rows) - len(cols) - len(border), band.shape[1])])
-    order = np.lexsort((cols, rows))  # row by row, as the lines are met
-    rows, cols = rows[order], cols[order]
-    right = np.where(cols < band.shape[1], band_ids[rows, np.minimum(cols, band.shape[1] - 1)], 0)
-    left = np.where(cols > 0, band_ids[rows, cols - 1], 0)
-    keep = right > 0  # left edge of the pixel right of the line: upwards from (x, y + 1)
-    edges.append(np.column_stack([right[keep], cols[keep], rows[keep] + top + 1,
-                                  np.full(keep.sum(), 3)]))
-    keep = left > 0  # right edge of the pixel left of the line: downwards from (x, y)
-    edges.append(np.column_stack([left[keep], cols[keep], rows[keep] + top,
-                                  np.ones(keep.sum(), np.int64)]))
-    return np.concatenate(edges).astype(np.int64)
+def _overlaps(runs: _Runs, width: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(lower, upper)`` of indexes into ``runs`` (raster order): runs of
+    one class that overlap in consecutive rows, ordered by lower then upper."""
+    row = runs.y.astype(np.int64) * (width + 1)  # a row's keys stay below the next row's
+    above = row - (width + 1)
+    lo = np.searchsorted(row + runs.x1, above + runs.x0, 'right')  # ends right of our start
+    hi = np.searchsorted(row + runs.x0, above + runs.x1, 'left')   # start left of our end
+    counts = np.maximum(hi - lo, 0)
+    lower = np.repeat(np.arange(len(runs)), counts)
+    first = np.cumsum(counts) - counts
+    upper = np.repeat(lo - first, counts) + np.arange(counts.sum())
+    same = runs.label[lower] == runs.label[upper]
+    return lower[same], upper[same]
 
 
-def _rings(edges: np.ndarray, height: int) -> List[np.ndarray]:
-    """Closed rings (corner vertices) from one object's edges ``(x, y, direction)``."""
-    start = edges[:, 0] * (height + 1) + edges[:, 1]
-    end_xy = edges[:, :2] + _STEPS[edges[:, 2]]
-    end = end_xy[:, 0] * (height + 1) + end_xy[:, 1]
-    order = np.lexsort((edges[:, 2], start))
-    sorted_start = start[order]
-    lo, hi = np.searchsorted(sorted_start, end, 'left'), np.searchsorted(sorted_start, end, 'right')
-    following = order[lo]
-    junction = np.flatnonzero(hi - lo > 1)  # the object touches itself diagonally: turn right
-    for i in junction:
-        candidates = order[lo[i]:hi[i]]
-        right_turn = candidates[edges[candidates, 2] == (edges[i, 2] + 1) % 4]
-        following[i] = right_turn[0] if len(right_turn) else candidates[0]
-    following = following.tolist()
-    seen = bytearray(len(edges))
-    rings = []
-    for first in range(len(edges)):
-        if seen[first]:
-            continue
-        chain, i = [], first
-        while not seen[i]:
-            seen[i] = 1
-            chain.append(i)
-            i = following[i]
-        ring = edges[chain]
-        turns = ring[:, 2] != np.roll(ring[:, 2], 1)  # keep corners only
-        rings.append(ring[turns, :2].astype(np.float64))
-    return rings
+def _uncovered(run: np.ndarray, start: np.ndarray, end: np.ndarray, runs: _Runs
+               ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(run, start, end)`` of the stretches of each run that the intervals
+    ``[start, end)`` of its pairs (sorted by run, then start) leave uncovered."""
+    first = np.ones(len(run), bool)
+    first[1:] = run[1:] != run[:-1]
+    last = np.append(first[1:], True)
+    lone = np.ones(len(runs), bool)
+    lone[run] = False
+    lone = np.flatnonzero(lone)
+    gap_run = np.concatenate([run, run[last], lone])
+    gap_start = np.concatenate([np.where(first, runs.x0[run], np.roll(end, 1)), end[last],
+                                runs.x0[lone]])
+    gap_end = np.concatenate([start, runs.x1[run[last]], runs.x1[lone]])
+    keep = gap_end > gap_start
+    return gap_run[keep], gap_start[keep], gap_end[keep]
 
 
-def _signed_area(ring: np.ndarray) -> float:
-    x, y = ring[:, 0], ring[:, 1]
-    return float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)) / 2
+def _segments(runs: _Runs, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Outline segments ``(run, start x, start y, end x, end y, direction)``."""
+    start = np.maximum(runs.x0[lower], runs.x0[upper])  # the pairs' shared columns
+    end = np.minimum(runs.x1[lower], runs.x1[upper])
+    top_run, top_start, top_end = _uncovered(lower, start, end, runs)
+    by_upper = np.argsort(upper, kind='stable')
+    bottom_run, bottom_start, bottom_end = _uncovered(upper[by_upper], start[by_upper],
+                                                      end[by_upper], runs)
+    every, y = np.arange(len(runs)), runs.y
+    top_y, bottom_y = y[top_run], y[bottom_run] + 1
+    return np.concatenate([
+        _segment_rows(top_run, top_start, top_y, top_end, top_y, RIGHT),
+        _segment_rows(every, runs.x1, y, runs.x1, y + 1, DOWN),
+        _segment_rows(bottom_run, bottom_end, bottom_y, bottom_start, bottom_y, LEFT),
+        _segment_rows(every, runs.x0, y + 1, runs.x0, y, UP)])
+
+
+def _segment_rows(run, start_x, start_y, end_x, end_y, direction: int) -> np.ndarray:
+    return np.column_stack([run, start_x, start_y, end_x, end_y,
+                            np.full(len(run), direction)]).astype(np.int64)
+
+
+def _rings(segments: np.ndarray, owner: np.ndarray, bbox: np.ndarray
+           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Chain the segments of each owner (bbox ``(x0, y0, x1, y1)`` by owner) into rings.
+
+    Returns:
+        ``(corners (n, 2) int32, each ring's first corner, each ring's owner,
+        each ring's doubled signed area)``, the rings of an owner together.
+    """
+    # A key per (owner, vertex): vertices numbered inside their owner's bbox.
+    spans = (bbox[:, 2] - bbox[:, 0] + 1)
+    offset = np.concatenate([[0], np.cumsum(spans * (bbox[:, 3] - bbox[:, 1] + 1))])
+
+    def key(x, y):
+        return offset[owner] + (y - bbox[owner, 1]) * spans[owner] + (x - bbox[owner, 0])
+
+    direction = segments[:, 5]
+    starts = key(segments[:, 1], segments[:, 2]) * 4 + direction
+    order = np.argsort(starts)
+    segments, owner, direction, starts = (a[order] for a in (segments, owner, direction,
+                                                             starts))
+    ends = key(segments[:, 3], segments[:, 4]) * 4  # the vertex, any direction
+    following = np.minimum(np.searchsorted(starts, ends), len(starts) - 1)
+    if (starts[following] // 4 != ends // 4).any():
+        raise RuntimeError('outline segments do not close into rings')
+    # Two segments leave a vertex where the object touches itself diagonally:
+    # take the right turn, which keeps each ring on its side of the contact.
+    second = np.minimum(following + 1, len(starts) - 1)
+    junction = (second > following) & (starts[second] < ends + 4)
+    right_turn = direction[second] == (direction + 1) % 4
+    following[junction & right_turn] += 1
+    path, ring_start = _cycles_in_order(following)
+    ring_last = np.append(ring_start[1:], len(path)) - 1
+    d = direction[path]
+    previous = np.roll(d, 1)
+    previous[ring_start] = d[ring_last]
+    corner = d != previous  # a vertex where the outline turns
+    seg = segments[path]
+    doubled_area = np.add.reduceat(seg[:, 1] * seg[:, 4] - seg[:, 3] * seg[:, 2], ring_start)
+    corner_start = np.cumsum(corner)[ring_start] - corner[ring_start]
+    corners = np.ascontiguousarray(seg[corner, 1:3], np.int32)
+    return corners, corner_start, owner[path[ring_start]], doubled_area
+
+
+def _cycles_in_order(following: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The cycles of the permutation ``following`` as ``(elements in cycle order,
+    where each cycle starts)``; cycles ordered by their smallest element, each
+    starting there."""
+    n = len(following)
+    if (np.bincount(following, minlength=n) != 1).any():
+        raise RuntimeError('outline segments do not close into rings')
+    graph = csr_matrix((np.ones(n, np.int8), following, np.arange(n + 1)), shape=(n, n))
+    _, cycle = connected_components(graph, directed=True, connection='strong')
+    _, first = np.unique(cycle, return_index=True)
+    first.sort()
+    # One path through every cycle: each cycle's last element leads to the next's first.
+    previous = np.empty(n, np.int64)
+    previous[following] = np.arange(n)
+    chained = following.copy()
+    chained[previous[first]] = np.roll(first, -1)
+    tail = previous[first[-1]]
+    indptr = np.arange(n + 1) - (np.arange(n + 1) > tail)
+    path = depth_first_order(csr_matrix((np.ones(n - 1, np.int8), np.delete(chained, tail),
+                                         indptr), shape=(n, n)),
+                             first[0], directed=True, return_predecessors=False)
+    return path, np.flatnonzero(np.isin(path, first))
 
 
 def _simplified(ring: np.ndarray, tolerance: float) -> np.ndarray:
     if tolerance <= 0:
         return ring
-    points = cv2.approxPolyDP(ring.astype(np.float32).reshape(-1, 1, 2), tolerance, True)
-    return points.reshape(-1, 2).astype(np.float64) if len(points) >= 3 else ring
+    points = cv2.approxPolyDP(ring, tolerance, True)
+    return points[:, 0] if len(points) >= 3 else ring
 
 
 def trace_objects(bands: Iterable[Tuple[int, np.ndarray]], width: int,
@@ -186,46 +234,69 @@ def trace_objects(bands: Iterable[Tuple[int, np.ndarray]], width: int,
         One :class:`SlideObject` per 4-connected region of a nonzero class,
         numbered from 1 in order of their first pixel (top to bottom).
     """
-    components = _Components()
-    carried_classes, carried_ids = np.zeros(width, np.uint8), np.zeros(width, np.int64)
-    edges, height = [], 0
-    for top, band in bands:
-        band = np.asarray(band)
-        ids = _label_band(band, top, components)
-        touching = (carried_classes == band[0]) & (carried_classes != 0)
-        for a, b in set(zip(carried_ids[touching].tolist(), ids[0, touching].tolist())):
-            components.union(a, b)
-        edges.append(_band_edges(np.vstack([carried_classes, band]),
-                                 np.vstack([carried_ids, ids]), top))
-        carried_classes, carried_ids = band[-1].copy(), ids[-1].copy()
-        height = top + len(band)
-    last = np.vstack([carried_classes, np.zeros(width, np.uint8)])  # the mask's bottom border
-    edges.append(_band_edges(last, np.vstack([carried_ids, np.zeros(width, np.int64)]),
-                             height))
-    if not components.stats:
+    runs, lower, upper = _mask_runs(bands, width)
+    if not len(runs):
         return []
-    roots = components.roots()
-    stats = np.concatenate(components.stats)
-    owners = roots[1:]
-    unique_roots, index = np.unique(owners, return_inverse=True)
-    merged = np.zeros((len(unique_roots), 8))
-    merged[:, 0] = stats[unique_roots - 1, 0]
-    merged[:, 4:6], merged[:, 6:] = np.inf, -np.inf
-    np.add.at(merged[:, 1:4], index, stats[:, 1:4])
-    np.minimum.at(merged[:, 4:6], index, stats[:, 4:6])
-    np.maximum.at(merged[:, 6:], index, stats[:, 6:])
-    all_edges = np.concatenate(edges)
-    object_of = np.searchsorted(unique_roots, roots[all_edges[:, 0]])
-    order = np.argsort(object_of, kind='stable')
-    bounds = np.searchsorted(object_of[order], np.arange(len(unique_roots) + 1))
-    objects = []
-    for k, row in enumerate(merged):
-        rings = _rings(all_edges[order[bounds[k]:bounds[k + 1]], 1:], height)
-        rings.sort(key=_signed_area, reverse=True)  # the outer ring (positive) first
-        area = row[1]
-        objects.append(SlideObject(
-            id=k + 1, label=int(row[0]), area=int(area),
-            centroid=(row[2] / area + 0.5, row[3] / area + 0.5),  # pixel centres
-            bbox=(int(row[4]), int(row[5]), int(row[6] - row[4]), int(row[7] - row[5])),
-            rings=[_simplified(r, tolerance) for r in rings]))
-    return objects
+    # Objects: connected runs, numbered in raster order of their first run.
+    _, component = connected_components(
+        csr_matrix((np.ones(len(lower), np.int8), (lower, upper)), shape=(len(runs),) * 2),
+        directed=False)
+    _, first = np.unique(component, return_index=True)
+    n = len(first)
+    rank = np.empty(n, np.int64)
+    rank[np.argsort(first)] = np.arange(n)
+    owner = rank[component]
+    label, area, centroid, bbox = _statistics(runs, owner, n)
+    segments = _segments(runs, lower, upper)
+    corners, corner_start, ring_owner, doubled_area = _rings(
+        segments, owner[segments[:, 0]], bbox)
+    # Per object: the outer ring (the one with a positive area) first, then the holes.
+    ring_order = np.lexsort((-doubled_area, ring_owner))
+    bounds = np.append(corner_start, len(corners))
+    rings = [_simplified(corners[a:b], tolerance) for a, b in
+             zip(bounds[ring_order].tolist(), bounds[ring_order + 1].tolist())]
+    object_start = np.searchsorted(ring_owner[ring_order], np.arange(n + 1)).tolist()
+    bbox[:, 2:] -= bbox[:, :2]  # (x, y, width, height)
+    return [SlideObject(k + 1, *values, rings[object_start[k]:object_start[k + 1]])
+            for k, values in enumerate(zip(label.tolist(), area.tolist(), centroid,
+                                           map(tuple, bbox.tolist())))]
+
+
+def _mask_runs(bands: Iterable[Tuple[int, np.ndarray]], width: int
+               ) -> Tuple[_Runs, np.ndarray, np.ndarray]:
+    """All runs of the mask and the pairs ``(lower, upper)`` of runs of one
+    class overlapping in consecutive rows, band borders included."""
+    parts, pairs, count = [], [], 0
+    last_row = _band_runs(np.zeros((1, width), np.uint8), -1)  # none above the mask
+    last_index = np.zeros(0, np.int64)
+    for top, band in bands:
+        runs = _band_runs(np.asarray(band), top)
+        lower, upper = _overlaps(_Runs.concatenate([last_row, runs]), width)
+        index = np.concatenate([last_index, np.arange(count, count + len(runs))])
+        pairs.append((index[lower], index[upper]))
+        in_last = runs.y == top + len(band) - 1
+        last_row, last_index = runs.take(in_last), count + np.flatnonzero(in_last)
+        parts.append(runs)
+        count += len(runs)
+    if not parts:
+        return last_row, last_index, last_index
+    return (_Runs.concatenate(parts), *(np.concatenate(p) for p in zip(*pairs)))
+
+
+def _statistics(runs: _Runs, owner: np.ndarray, n: int):
+    """Per object: class (array), area (array), centroid ((x, y) list) and bbox
+    ``(x0, y0, x1, y1)`` (array), summed over its runs."""
+    length = (runs.x1 - runs.x0).astype(np.float64)
+    area = np.bincount(owner, length, n)
+    centroid_x = np.bincount(owner, length * (runs.x0.astype(np.float64) + runs.x1) / 2, n)
+    centroid_y = np.bincount(owner, length * (runs.y + 0.5), n)
+    bbox = np.empty((n, 4), np.int64)
+    bbox[:, :2], bbox[:, 2:] = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    np.minimum.at(bbox[:, 0], owner, runs.x0)
+    np.minimum.at(bbox[:, 1], owner, runs.y)
+    np.maximum.at(bbox[:, 2], owner, runs.x1)
+    np.maximum.at(bbox[:, 3], owner, runs.y + 1)
+    label = np.empty(n, np.uint8)
+    label[owner] = runs.label
+    centroid = list(zip((centroid_x / area).tolist(), (centroid_y / area).tolist()))
+    return label, area.astype(np.int64), centroid, bbox
