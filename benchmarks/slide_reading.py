@@ -13,10 +13,13 @@ Each run also writes the QuPath GeoJSON and the object table from the mask;
 their time (``SlidePrediction.export_seconds``) is reported apart, as a share
 of the inference it follows (the issue's goal: at most 10 %). ``--model
 mobilenetv3`` runs MMSeg's LR-ASPP MobileNetV3 (random weights) instead of the
-box filter: a real model's forward, for that share.
+box filter: a real model's forward, for that share. Peak RSS is each run's
+whole process; ``--height`` makes the slide taller than wide, to tell memory
+that follows the slide's width (one band of tile rows) from memory that
+follows its area (none should).
 
-    python benchmarks/slide_reading.py [--side 16000] [--mpp 1.0] [--tile 512]
-        [--overlap 0.5] [--model box|mobilenetv3]
+    python benchmarks/slide_reading.py [--side 16000] [--height H] [--mpp 1.0]
+        [--tile 512] [--overlap 0.5] [--model box|mobilenetv3]
 """
 from __future__ import annotations
 
@@ -40,24 +43,24 @@ BASE_MPP = 0.25  #: level 0 of the synthetic slide: a 40x scan
 DISC = 0.75
 
 
-def write_svs(path: str, side: int, tile: int = 512) -> None:
-    """A JPEG SVS pyramid (downsamples 1, 4, 16) of grainy pink discs on a grainy
-    background, every level drawn tile by tile from the same geometry, so no
-    level is held whole."""
+def write_svs(path: str, width: int, height: int, tile: int = 512) -> None:
+    """A JPEG SVS pyramid (downsamples 1, 4, 16) of grainy pink discs (400 per
+    16,000 px square) on a grainy background, every level drawn tile by tile
+    from the same geometry, so no level is held whole."""
     import cv2
     import tifffile
 
     from crossspec_mmseg.demo.pyramids import default_compression
     rng = np.random.default_rng(0)
-    centres = rng.random((400, 2)) * side
-    radii = rng.uniform(100, 600, 400)
+    n = max(1, round(400 * width * height / 16000 ** 2))
+    centres = rng.random((n, 2)) * (width, height)
+    radii = rng.uniform(100, 600, n)
     texture = rng.integers(-25, 25, (tile, tile, 3))  # stain grain: JPEG as costly as a scan
 
     def tiles(downsample: int):
-        size = side // downsample
         discs = np.column_stack([centres / downsample, radii / downsample])
-        for y in range(0, size, tile):
-            for x in range(0, size, tile):
+        for y in range(0, height // downsample, tile):
+            for x in range(0, width // downsample, tile):
                 block = np.full((tile, tile, 3), 230, np.uint8)
                 near = ((np.abs(discs[:, 0] - x - tile / 2) < discs[:, 2] + tile)
                         & (np.abs(discs[:, 1] - y - tile / 2) < discs[:, 2] + tile))
@@ -67,17 +70,16 @@ def write_svs(path: str, side: int, tile: int = 512) -> None:
                 yield np.clip(block + np.roll(texture, (x + y) % tile, (0, 1)), 0,
                               255).astype(np.uint8)
 
-    description = (f'Aperio Image Library v12.0.15\r\n{side}x{side} [0,0 {side}x{side}] '
+    description = (f'Aperio Image Library v12.0.15\r\n{width}x{height} [0,0 {width}x{height}] '
                    f'({tile}x{tile}) JPEG/RGB Q=80|AppMag = 40|MPP = {BASE_MPP}')
     options = dict(dtype=np.uint8, tile=(tile, tile), photometric='rgb', metadata=None,
                    compression=default_compression())
     with tifffile.TiffWriter(path, bigtiff=True) as tif:
-        tif.write(tiles(1), shape=(side, side, 3), description=description, **options)
-        thumbnail = side // 64
-        tif.write(np.full((thumbnail, thumbnail, 3), 240, np.uint8), photometric='rgb',
+        tif.write(tiles(1), shape=(height, width, 3), description=description, **options)
+        tif.write(np.full((height // 64, width // 64, 3), 240, np.uint8), photometric='rgb',
                   description='Aperio thumbnail', metadata=None)
         for downsample in (4, 16):
-            tif.write(tiles(downsample), shape=(side // downsample, side // downsample, 3),
+            tif.write(tiles(downsample), shape=(height // downsample, width // downsample, 3),
                       description='Aperio level', **options)
 
 
@@ -167,6 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--side', type=int, default=16000)
+    parser.add_argument('--height', type=int, help='slide height (default: --side, a square)')
     parser.add_argument('--mpp', type=float, default=1.0)
     parser.add_argument('--tile', type=int, default=512)
     parser.add_argument('--overlap', type=float, default=0.5)
@@ -191,8 +194,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         slide = osp.join(tmp, 'slide.svs')
         start = time.perf_counter()
-        write_svs(slide, args.side)
-        print(f'wrote {args.side} x {args.side} SVS pyramid ({os.path.getsize(slide) / 2**20:.0f}'
+        height = args.height or args.side
+        write_svs(slide, args.side, height)
+        print(f'wrote {args.side} x {height} SVS pyramid ({os.path.getsize(slide) / 2**20:.0f}'
               f' MB) in {time.perf_counter() - start:.0f} s', file=sys.stderr)
         rows = []
         for method in methods:

@@ -8,27 +8,26 @@
 * a per-object CSV: id, class, area (px and um^2), perimeter, centroid and
   bounding box.
 
-The mask is read in row bands (:data:`BAND_PIXELS` at a time) and objects are
-traced band by band (:mod:`.objects`), so memory stays bounded.
+The mask is read in row bands (:func:`.disk_mask.mask_bands`) and objects are
+found band by band (:mod:`.objects`), so memory stays bounded.
 """
 from __future__ import annotations
 
 import csv
 import json
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import numpy as np
 import tifffile
 
 from ..utils.atomic import atomic_path
+from .disk_mask import Mask, mask_bands, mask_tiles
 from .objects import SlideObject, trace_objects
 
-__all__ = ['BAND_PIXELS', 'OBJECT_TYPES', 'SlideOutputs', 'write_outputs', 'write_geojson',
+__all__ = ['OBJECT_TYPES', 'SlideOutputs', 'write_outputs', 'write_geojson',
            'write_objects_csv', 'write_ome_mask']
 
-#: Mask pixels read (and labelled) at once.
-BAND_PIXELS = 8 * 2 ** 20
 OBJECT_TYPES = ('annotation', 'detection')
 CSV_COLUMNS = ('id', 'class', 'area_px', 'area_um2', 'perimeter_px', 'perimeter_um',
                'centroid_x', 'centroid_y', 'bbox_x', 'bbox_y', 'bbox_width', 'bbox_height')
@@ -72,15 +71,9 @@ class SlideOutputs:
         return rng.integers(40, 256, 3).tolist()
 
 
-def mask_bands(mask: np.ndarray) -> Iterator[Tuple[int, np.ndarray]]:
-    """``(first row, rows)`` bands of about :data:`BAND_PIXELS` pixels."""
-    rows = max(1, BAND_PIXELS // max(1, mask.shape[1]))
-    for top in range(0, mask.shape[0], rows):
-        yield top, np.asarray(mask[top:top + rows])
-
-
-def write_outputs(mask: np.ndarray, mpp: Optional[float], outputs: SlideOutputs) -> None:
-    """Write each output ``outputs`` names from the level-0 ``mask``."""
+def write_outputs(mask: Mask, mpp: Optional[float], outputs: SlideOutputs) -> None:
+    """Write each output ``outputs`` names from the level-0 ``mask`` (an array
+    or a :class:`~.disk_mask.DiskMask`), reading it a band at a time."""
     if outputs.ome_tiff:
         write_ome_mask(outputs.ome_tiff, mask, mpp)
     if outputs.geojson or outputs.objects_csv:
@@ -134,31 +127,23 @@ def write_objects_csv(path: str, objects: List[SlideObject], mpp: Optional[float
                              f'{obj.centroid[1]:.2f}', *obj.bbox])
 
 
-def _tiles(image: np.ndarray, tile: int) -> Iterator[np.ndarray]:
-    """Row-major ``tile x tile`` tiles, zero-padded at the borders."""
-    for y in range(0, image.shape[0], tile):
-        band = np.asarray(image[y:y + tile])
-        for x in range(0, image.shape[1], tile):
-            part = band[:, x:x + tile]
-            yield np.pad(part, ((0, tile - part.shape[0]), (0, tile - part.shape[1])))
-
-
-def write_ome_mask(path: str, mask: np.ndarray, mpp: Optional[float], tile: int = 512) -> None:
+def write_ome_mask(path: str, mask: Mask, mpp: Optional[float], tile: int = 512) -> None:
     """Pyramidal OME-TIFF of the labels (levels halve until one fits a tile)."""
-    levels = [mask]
-    while max(levels[-1].shape) > tile:
-        levels.append(mask[::2 ** len(levels), ::2 ** len(levels)])
+    steps = [1]
+    while max(-(-side // steps[-1]) for side in mask.shape) > tile:
+        steps.append(2 * steps[-1])
     options = dict(tile=(tile, tile), compression='zlib', photometric='minisblack',
-                   dtype=mask.dtype)
+                   dtype=np.uint8)
     metadata = {'axes': 'YX'}
     if mpp:
         metadata.update(PhysicalSizeX=mpp, PhysicalSizeXUnit='µm', PhysicalSizeY=mpp,
                         PhysicalSizeYUnit='µm')
-    with atomic_path(path) as tmp, tifffile.TiffWriter(tmp, bigtiff=mask.size > 2 ** 31,
-                                                       ome=True) as tif:
-        for i, level in enumerate(levels):
-            per_cm = dict(resolution=(1e4 / (mpp * 2 ** i),) * 2,
+    with atomic_path(path) as tmp, tifffile.TiffWriter(
+            tmp, bigtiff=mask.shape[0] * mask.shape[1] > 2 ** 31, ome=True) as tif:
+        for i, step in enumerate(steps):
+            per_cm = dict(resolution=(1e4 / (mpp * step),) * 2,
                           resolutionunit='CENTIMETER') if mpp else {}
-            extra = dict(subifds=len(levels) - 1, metadata=metadata) if i == 0 else dict(
+            extra = dict(subifds=len(steps) - 1, metadata=metadata) if i == 0 else dict(
                 subfiletype=1, metadata=None)
-            tif.write(_tiles(level, tile), shape=level.shape, **options, **per_cm, **extra)
+            shape = tuple(-(-side // step) for side in mask.shape)
+            tif.write(mask_tiles(mask, tile, step), shape=shape, **options, **per_cm, **extra)

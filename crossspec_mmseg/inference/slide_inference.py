@@ -7,9 +7,9 @@ model's forward pass on this one. Background windows are skipped by looking
 them up in a tissue map made once per slide from a low level (a row of
 background is not read at all), tiles are resized by ``scale`` and batched
 through the model, and the predictions are recombined band by band
-(:mod:`.stitching`) at the original resolution into a disk-backed mask, so
-only one band of rows is ever held in memory. Outputs are
-written atomically: a tiled, compressed TIFF (or PNG for small slides), and
+(:mod:`.stitching`) at the original resolution into a mask on disk
+(:class:`.disk_mask.DiskMask`), so only one band of rows is ever held in
+memory. Outputs are written atomically: a tiled, compressed TIFF (or PNG for small slides), and
 optionally the Kaggle RLE row, the component count and the outputs of
 :mod:`.exports` (GeoJSON, pyramidal OME-TIFF, object table).
 """
@@ -34,6 +34,7 @@ from tqdm import tqdm
 from ..evaluation.group_iou_metric import count_components
 from ..slides import LevelReader, TissueMap, open_slide, rle_encode, to_tile, window_positions
 from ..utils.atomic import atomic_path
+from .disk_mask import DiskMask, mask_tiles
 from .exports import SlideOutputs, write_outputs
 from .stitching import BandAccumulator
 
@@ -317,57 +318,57 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         stride = max(1, round(window * (1 - overlap)))
         height, width = reader.shape
         xs, ys = window_positions(width, window, stride), window_positions(height, window, stride)
-        mask = np.lib.format.open_memmap(osp.join(tmp, 'mask.npy'), 'w+', np.uint8,
-                                         (height, width))
         acc = BandAccumulator(width, height, window, xs, ys, blend)
         predict = TilePredictor(model, amp, channels_last, tta)
         level = reader.level_for(window / tile)
         tissue = TissueMap(reader, window) if min_tissue > 0 else None
         read_row = _RowReader(reader, level, xs, ys, window, tile, min_tissue, tissue)
         upcoming = pool.submit(read_row, 0)
-        try:
-            for row in tqdm(range(len(ys)), desc=osp.basename(slide), unit='row', disable=None):
-                keep, inputs = upcoming.result()
-                if row + 1 < len(ys):  # read the next row while the model runs on this one
-                    upcoming = pool.submit(read_row, row + 1)
-                tiles: List[Optional[np.ndarray]] = [None] * len(xs)
-                h = min(window, height - ys[row])
-                for start in range(0, len(keep), batch):
-                    predictions = _tile_predictions(predict, inputs[start:start + batch],
-                                                    window, blend)
-                    for i, pred in zip(keep[start:start + batch], predictions):
-                        tiles[i] = pred[..., :h, :min(window, width - xs[i])]
-                run += len(keep)
-                skipped += len(xs) - len(keep)
-                for first, band in acc.add_row(row, tiles):
-                    mask[first:first + band.shape[0]] = band
-        finally:
-            upcoming.cancel()  # an error or Ctrl-C does not wait for one more band
-        mask.flush()
-        _write_mask(out_path, mask, reader.mpp)
-        exported = time.perf_counter()
-        if outputs is not None:
-            write_outputs(mask, reader.mpp, outputs)
-        result = SlidePrediction(out_path, (height, width), run, skipped, reader.mpp, level,
-                                 export_seconds=time.perf_counter() - exported)
-        if rle:
-            result.rle = rle_encode(mask)
-        if count_class is not None:
-            result.count = count_components(np.asarray(mask) == count_class, min_area)
-        del mask
+        with DiskMask(osp.join(tmp, 'mask.u8'), (height, width)) as mask:
+            try:
+                for row in tqdm(range(len(ys)), desc=osp.basename(slide), unit='row',
+                                disable=None):
+                    keep, inputs = upcoming.result()
+                    if row + 1 < len(ys):  # read the next row while the model runs on this one
+                        upcoming = pool.submit(read_row, row + 1)
+                    tiles: List[Optional[np.ndarray]] = [None] * len(xs)
+                    h = min(window, height - ys[row])
+                    for start in range(0, len(keep), batch):
+                        predictions = _tile_predictions(predict, inputs[start:start + batch],
+                                                        window, blend)
+                        for i, pred in zip(keep[start:start + batch], predictions):
+                            tiles[i] = pred[..., :h, :min(window, width - xs[i])]
+                    run += len(keep)
+                    skipped += len(xs) - len(keep)
+                    for first, band in acc.add_row(row, tiles):
+                        mask.write(first, band)
+            finally:
+                upcoming.cancel()  # an error or Ctrl-C does not wait for one more band
+            _write_mask(out_path, mask, reader.mpp)
+            exported = time.perf_counter()
+            if outputs is not None:
+                write_outputs(mask, reader.mpp, outputs)
+            result = SlidePrediction(out_path, (height, width), run, skipped, reader.mpp, level,
+                                     export_seconds=time.perf_counter() - exported)
+            if rle or count_class is not None:  # whole-mask summaries
+                labels = mask.rows(0, height)
+                result.rle = rle_encode(labels) if rle else None
+                if count_class is not None:
+                    result.count = count_components(labels == count_class, min_area)
     result.seconds = time.perf_counter() - began
     return result
 
 
-def _write_mask(path: str, mask: np.ndarray, mpp: Optional[float]) -> None:
-    """Tiled zlib TIFF (read in tiles from the memmap, with its um/px when
+def _write_mask(path: str, mask: DiskMask, mpp: Optional[float]) -> None:
+    """Tiled zlib TIFF (written a band of tiles at a time, with its um/px when
     known) or PNG, atomically."""
     with atomic_path(path) as tmp:
         if osp.splitext(path)[1].lower() == '.png':
-            if not cv2.imwrite(tmp, np.asarray(mask)):
+            if not cv2.imwrite(tmp, mask.rows(0, mask.shape[0])):
                 raise OSError(f'could not write {path}')
         else:
             resolution = dict(resolution=(1e4 / mpp, 1e4 / mpp),
                               resolutionunit='CENTIMETER') if mpp else {}
-            tifffile.imwrite(tmp, mask, tile=(512, 512), compression='zlib',
-                             photometric='minisblack', **resolution)
+            tifffile.imwrite(tmp, mask_tiles(mask, 512), shape=mask.shape, dtype=np.uint8,
+                             tile=(512, 512), compression='zlib', photometric='minisblack',
+                             **resolution)

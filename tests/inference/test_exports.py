@@ -10,7 +10,7 @@ import tifffile
 from skimage.draw import polygon as fill_polygon
 from skimage.measure import label as reference_label
 
-from crossspec_mmseg.inference import SlideOutputs, exports, trace_objects, write_outputs
+from crossspec_mmseg.inference import SlideOutputs, disk_mask, exports, trace_objects, write_outputs
 from crossspec_mmseg.slides import SlideReader
 
 SHAPE = (700, 900)
@@ -112,7 +112,7 @@ def monkeypatch_module():
 @pytest.fixture(scope='module')
 def written(mask, tmp_path_factory, monkeypatch_module):
     folder = tmp_path_factory.mktemp('exports')
-    monkeypatch_module.setattr(exports, 'BAND_PIXELS', 50 * SHAPE[1])  # 14 bands
+    monkeypatch_module.setattr(disk_mask, 'BAND_PIXELS', 50 * SHAPE[1])  # 14 bands
     outputs = SlideOutputs(geojson=str(folder / 'objects.geojson'),
                            ome_tiff=str(folder / 'mask.ome.tif'),
                            objects_csv=str(folder / 'objects.csv'),
