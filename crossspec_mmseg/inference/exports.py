@@ -13,17 +13,18 @@ found band by band (:mod:`.objects`), so memory stays bounded.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 import tifffile
 
 from ..utils.atomic import atomic_path
 from .disk_mask import Mask, mask_bands, mask_tiles
-from .objects import SlideObject, trace_objects
+from .objects import SlideObject, iter_objects
 
 __all__ = ['OBJECT_TYPES', 'SlideOutputs', 'write_outputs', 'write_geojson',
            'write_objects_csv', 'write_ome_mask']
@@ -73,15 +74,36 @@ class SlideOutputs:
 
 def write_outputs(mask: Mask, mpp: Optional[float], outputs: SlideOutputs) -> None:
     """Write each output ``outputs`` names from the level-0 ``mask`` (an array
-    or a :class:`~.disk_mask.DiskMask`), reading it a band at a time."""
+    or a :class:`~.disk_mask.DiskMask`), reading it a band at a time; objects
+    go to the GeoJSON and the table as they are found, never all held."""
     if outputs.ome_tiff:
         write_ome_mask(outputs.ome_tiff, mask, mpp)
     if outputs.geojson or outputs.objects_csv:
-        objects = trace_objects(mask_bands(mask), mask.shape[1], outputs.tolerance)
-        if outputs.geojson:
-            write_geojson(outputs.geojson, objects, outputs)
-        if outputs.objects_csv:
-            write_objects_csv(outputs.objects_csv, objects, mpp, outputs)
+        with contextlib.ExitStack() as files:
+            sinks = []
+            if outputs.geojson:
+                sinks.append(files.enter_context(_geojson_file(outputs.geojson, outputs)))
+            if outputs.objects_csv:
+                sinks.append(files.enter_context(
+                    _objects_csv_file(outputs.objects_csv, mpp, outputs)))
+            for obj in iter_objects(mask_bands(mask), mask.shape[1], outputs.tolerance):
+                for add in sinks:
+                    add(obj)
+
+
+def write_geojson(path: str, objects: Iterable[SlideObject], outputs: SlideOutputs) -> None:
+    """A GeoJSON FeatureCollection QuPath imports, one feature at a time."""
+    with _geojson_file(path, outputs) as add:
+        for obj in objects:
+            add(obj)
+
+
+def write_objects_csv(path: str, objects: Iterable[SlideObject], mpp: Optional[float],
+                      outputs: SlideOutputs) -> None:
+    """One row per object; um columns empty when the slide's um/px is unknown."""
+    with _objects_csv_file(path, mpp, outputs) as add:
+        for obj in objects:
+            add(obj)
 
 
 #: A GeoJSON Feature: id, rings, object type, name (the id), classification.
@@ -96,35 +118,47 @@ def _ring_json(ring: np.ndarray) -> str:
                                                              *ring[0].tolist())
 
 
-def write_geojson(path: str, objects: List[SlideObject], outputs: SlideOutputs) -> None:
-    """A GeoJSON FeatureCollection QuPath imports, one feature at a time."""
+@contextlib.contextmanager
+def _geojson_file(path: str, outputs: SlideOutputs) -> Iterator[Callable[[SlideObject], None]]:
+    """A function adding one feature to the GeoJSON at ``path`` (atomic: the
+    file appears complete when the block ends without an error)."""
     classification = {}  # label -> its JSON, made once
+    separator = '\n'
     with atomic_path(path) as tmp, open(tmp, 'w') as f:
         f.write('{"type": "FeatureCollection", "features": [')
-        for i, obj in enumerate(objects):
+
+        def add(obj: SlideObject) -> None:
+            nonlocal separator
             if obj.label not in classification:
                 classification[obj.label] = json.dumps({'name': outputs.class_name(obj.label),
                                                         'color': outputs.color(obj.label)})
-            f.write(',\n' if i else '\n')
+            f.write(separator)
+            separator = ',\n'
             f.write(_FEATURE % (obj.id, ', '.join(map(_ring_json, obj.rings)),
                                 outputs.object_type, obj.id, classification[obj.label]))
+
+        yield add
         f.write('\n]}\n')
 
 
-def write_objects_csv(path: str, objects: List[SlideObject], mpp: Optional[float],
-                      outputs: SlideOutputs) -> None:
-    """One row per object; um columns empty when the slide's um/px is unknown."""
+@contextlib.contextmanager
+def _objects_csv_file(path: str, mpp: Optional[float], outputs: SlideOutputs
+                      ) -> Iterator[Callable[[SlideObject], None]]:
+    """A function adding one object's row to the table at ``path`` (atomic)."""
     def um(value: float, power: int = 1) -> str:
         return '' if mpp is None else f'{value * mpp ** power:.4f}'
 
     with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
-        for obj in objects:
+
+        def add(obj: SlideObject) -> None:
             perimeter = obj.perimeter
             writer.writerow([obj.id, outputs.class_name(obj.label), obj.area, um(obj.area, 2),
                              f'{perimeter:.2f}', um(perimeter), f'{obj.centroid[0]:.2f}',
                              f'{obj.centroid[1]:.2f}', *obj.bbox])
+
+        yield add
 
 
 def write_ome_mask(path: str, mask: Mask, mpp: Optional[float], tile: int = 512) -> None:

@@ -25,14 +25,14 @@ Coordinates are level-0 pixel corners, as QuPath's: pixel ``(x, y)`` spans
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, List, Tuple
+from typing import Iterable, Iterator, List, Tuple
 
 import cv2
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, depth_first_order
 
-__all__ = ['SlideObject', 'trace_objects']
+__all__ = ['SlideObject', 'iter_objects', 'trace_objects']
 
 #: Segment directions: right, down, left, up (y grows downwards).
 RIGHT, DOWN, LEFT, UP = range(4)
@@ -111,9 +111,8 @@ def _uncovered(run: np.ndarray, start: np.ndarray, end: np.ndarray, runs: _Runs
                ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(run, start, end)`` of the stretches of each run that the intervals
     ``[start, end)`` of its pairs (sorted by run, then start) leave uncovered."""
-    first = np.ones(len(run), bool)
-    first[1:] = run[1:] != run[:-1]
-    last = np.append(first[1:], True)
+    first, last = np.ones(len(run), bool), np.ones(len(run), bool)
+    first[1:] = last[:-1] = run[1:] != run[:-1]
     lone = np.ones(len(runs), bool)
     lone[run] = False
     lone = np.flatnonzero(lone)
@@ -221,31 +220,105 @@ def _simplified(ring: np.ndarray, tolerance: float) -> np.ndarray:
     return points[:, 0] if len(points) >= 3 else ring
 
 
-def trace_objects(bands: Iterable[Tuple[int, np.ndarray]], width: int,
-                  tolerance: float = 0.5) -> List[SlideObject]:
-    """Objects of a label mask given as consecutive row bands.
+def iter_objects(bands: Iterable[Tuple[int, np.ndarray]], width: int,
+                 tolerance: float = 0.5) -> Iterator[SlideObject]:
+    """Objects of a label mask given as consecutive row bands, each yielded as
+    soon as a band ends below it: only the objects still open (touching the
+    last row read) are held, with their runs.
 
     Args:
         bands: ``(first row, uint8 labels (h, width))`` in order, covering the mask.
         width: Mask width.
         tolerance: ``approxPolyDP`` epsilon in pixels (0: exact pixel outlines).
 
-    Returns:
+    Yields:
         One :class:`SlideObject` per 4-connected region of a nonzero class,
-        numbered from 1 in order of their first pixel (top to bottom).
+        numbered from 1 in the order they end (the band below their last row),
+        objects ending in the same band by their first pixel.
     """
-    runs, lower, upper = _mask_runs(bands, width)
-    if not len(runs):
-        return []
-    # Objects: connected runs, numbered in raster order of their first run.
-    _, component = connected_components(
-        csr_matrix((np.ones(len(lower), np.int8), (lower, upper)), shape=(len(runs),) * 2),
-        directed=False)
-    _, first = np.unique(component, return_index=True)
+    held = _OpenObjects()
+    next_id = 1
+    for top, band in bands:
+        finished = held.add_band(_band_runs(np.asarray(band), top), top + len(band) - 1, width)
+        if finished is not None:
+            yield from _objects(*finished, next_id, tolerance)
+            next_id += len(np.unique(finished[3]))
+    finished = held.finish()
+    if finished is not None:
+        yield from _objects(*finished, next_id, tolerance)
+
+
+def trace_objects(bands: Iterable[Tuple[int, np.ndarray]], width: int,
+                  tolerance: float = 0.5) -> List[SlideObject]:
+    """:func:`iter_objects` as a list."""
+    return list(iter_objects(bands, width, tolerance))
+
+
+class _OpenObjects:
+    """The runs of the objects that touch the last row read, the pairs of
+    overlapping runs among them, and which object each run belongs to."""
+
+    def __init__(self) -> None:
+        self.runs = _band_runs(np.zeros((1, 1), np.uint8), 0)  # none
+        self.lower = self.upper = self.component = np.zeros(0, np.int64)
+
+    def add_band(self, runs: _Runs, last_row: int, width: int):
+        """Join the band's runs to the open objects; the objects that end above
+        the band's last row, as ``(runs, lower, upper, component)``, or None."""
+        held, top = self.runs, runs.y[0] if len(runs) else last_row
+        above = np.flatnonzero(held.y == top - 1) if len(runs) else np.zeros(0, np.int64)
+        lower, upper = _overlaps(_Runs.concatenate([held.take(above), runs]), width)
+        index = np.concatenate([above, len(held) + np.arange(len(runs))])
+        lower, upper = index[lower], index[upper]
+        # One graph node per open object, then one per band run.
+        count = self.component.max(initial=-1) + 1
+        node = np.concatenate([self.component, count + np.arange(len(runs))])
+        nodes = count + len(runs)
+        _, component = connected_components(
+            csr_matrix((np.ones(len(lower), np.int8), (node[lower], node[upper])),
+                       shape=(nodes, nodes)), directed=False)
+        self.runs = _Runs.concatenate([held, runs])
+        self.lower, self.upper = (np.concatenate(p) for p in ((self.lower, lower),
+                                                              (self.upper, upper)))
+        self.component = component[node]
+        open_ = np.zeros(nodes, bool)
+        open_[self.component[self.runs.y == last_row]] = True
+        return self._split(open_[self.component])
+
+    def finish(self):
+        """Every object still open, as :meth:`add_band` returns them."""
+        return self._split(np.zeros(len(self.runs), bool))
+
+    def _split(self, keep: np.ndarray):
+        """Keep the runs ``keep`` marks; the others (and their pairs) go."""
+        if keep.all():
+            return None
+        done = ~keep
+        finished = _subset(self.runs, self.lower, self.upper, self.component, done)
+        self.runs, self.lower, self.upper, component = _subset(
+            self.runs, self.lower, self.upper, self.component, keep)
+        self.component = np.unique(component, return_inverse=True)[1].reshape(-1)
+        return finished
+
+
+def _subset(runs: _Runs, lower: np.ndarray, upper: np.ndarray, component: np.ndarray,
+            chosen: np.ndarray):
+    """The ``chosen`` runs, the pairs between them reindexed, their components."""
+    index = np.full(len(runs), -1)
+    index[chosen] = np.arange(chosen.sum())
+    pairs = chosen[lower]  # a pair's runs are in one object: both chosen or neither
+    return runs.take(chosen), index[lower[pairs]], index[upper[pairs]], component[chosen]
+
+
+def _objects(runs: _Runs, lower: np.ndarray, upper: np.ndarray, component: np.ndarray,
+             first_id: int, tolerance: float) -> List[SlideObject]:
+    """Whole objects from their runs (raster order), pairs and component labels,
+    numbered from ``first_id`` in order of their first run."""
+    _, first, component = np.unique(component, return_index=True, return_inverse=True)
     n = len(first)
     rank = np.empty(n, np.int64)
     rank[np.argsort(first)] = np.arange(n)
-    owner = rank[component]
+    owner = rank[component.reshape(-1)]
     label, area, centroid, bbox = _statistics(runs, owner, n)
     segments = _segments(runs, lower, upper)
     corners, corner_start, ring_owner, doubled_area = _rings(
@@ -257,30 +330,9 @@ def trace_objects(bands: Iterable[Tuple[int, np.ndarray]], width: int,
              zip(bounds[ring_order].tolist(), bounds[ring_order + 1].tolist())]
     object_start = np.searchsorted(ring_owner[ring_order], np.arange(n + 1)).tolist()
     bbox[:, 2:] -= bbox[:, :2]  # (x, y, width, height)
-    return [SlideObject(k + 1, *values, rings[object_start[k]:object_start[k + 1]])
+    return [SlideObject(first_id + k, *values, rings[object_start[k]:object_start[k + 1]])
             for k, values in enumerate(zip(label.tolist(), area.tolist(), centroid,
                                            map(tuple, bbox.tolist())))]
-
-
-def _mask_runs(bands: Iterable[Tuple[int, np.ndarray]], width: int
-               ) -> Tuple[_Runs, np.ndarray, np.ndarray]:
-    """All runs of the mask and the pairs ``(lower, upper)`` of runs of one
-    class overlapping in consecutive rows, band borders included."""
-    parts, pairs, count = [], [], 0
-    last_row = _band_runs(np.zeros((1, width), np.uint8), -1)  # none above the mask
-    last_index = np.zeros(0, np.int64)
-    for top, band in bands:
-        runs = _band_runs(np.asarray(band), top)
-        lower, upper = _overlaps(_Runs.concatenate([last_row, runs]), width)
-        index = np.concatenate([last_index, np.arange(count, count + len(runs))])
-        pairs.append((index[lower], index[upper]))
-        in_last = runs.y == top + len(band) - 1
-        last_row, last_index = runs.take(in_last), count + np.flatnonzero(in_last)
-        parts.append(runs)
-        count += len(runs)
-    if not parts:
-        return last_row, last_index, last_index
-    return (_Runs.concatenate(parts), *(np.concatenate(p) for p in zip(*pairs)))
 
 
 def _statistics(runs: _Runs, owner: np.ndarray, n: int):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from crossspec_mmseg.inference import SlideOutputs, write_outputs
+from crossspec_mmseg.inference import SlideOutputs, disk_mask, write_outputs
 from crossspec_mmseg.inference.disk_mask import DiskMask, mask_bands, mask_tiles, read_rows
 
 SHAPE = (301, 520)  # wider than a 512 px tile: two OME-TIFF levels
@@ -67,3 +67,21 @@ def test_exports_from_disk_equal_exports_from_memory(labels, on_disk, tmp_path):
         levels = [level.asarray() for level in tif.series[0].levels]
     assert [lv.shape for lv in levels] == [SHAPE, (151, 260)]
     assert (levels[0] == labels).all() and (levels[1] == labels[::2, ::2]).all()
+
+
+def test_an_error_while_reading_leaves_no_output(labels, tmp_path, monkeypatch):
+    """Objects stream into the GeoJSON and the table: a failure part-way
+    leaves neither file (nor a temporary one) behind."""
+    class FailingMask:
+        shape = SHAPE
+
+        def __getitem__(self, rows):
+            if rows[0].start >= 100:
+                raise OSError('disk gone')
+            return labels[rows]
+
+    monkeypatch.setattr(disk_mask, 'BAND_PIXELS', 50 * SHAPE[1])
+    outputs = SlideOutputs(geojson=str(tmp_path / 'o.geojson'), objects_csv=str(tmp_path / 'o.csv'))
+    with pytest.raises(OSError, match='disk gone'):
+        write_outputs(FailingMask(), 0.5, outputs)
+    assert os.listdir(tmp_path) == []
