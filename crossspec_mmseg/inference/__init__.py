@@ -1,5 +1,5 @@
 from .exports import OBJECT_TYPES, SlideOutputs, write_outputs
-from .objects import SlideObject, trace_objects
+from .objects import SlideObject, iter_objects, trace_objects
 from .slide_inference import (
     MASK_EXTENSIONS,
     SlidePrediction,
@@ -12,4 +12,4 @@ from .stitching import BLENDS, BandAccumulator, ownership_bounds
 
 __all__ = ['BLENDS', 'MASK_EXTENSIONS', 'OBJECT_TYPES', 'BandAccumulator', 'SlideObject',
            'SlideOutputs', 'SlidePrediction', 'TilePredictor', 'channel_argmax', 'check_mask_path',
-           'infer_slide', 'ownership_bounds', 'trace_objects', 'write_outputs']
+           'infer_slide', 'iter_objects', 'ownership_bounds', 'trace_objects', 'write_outputs']
