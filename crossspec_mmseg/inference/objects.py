@@ -1,6 +1,7 @@
 """The objects of a label mask (4-connected regions of one class), found from
-the mask's row runs, so the mask is read once, band by band, and memory is
-bounded by one band plus the objects' runs and outlines.
+the mask's row runs: the mask is read once, band by band, and each object is
+handed out as soon as a band ends below it, so memory is one band plus the
+runs of the objects still open.
 
 Each band is cut into runs (maximal stretches of one class along a row) with
 one comparison pass over its pixels; everything after that costs per run, not
@@ -67,6 +68,10 @@ class _Runs:
 
     def __len__(self) -> int:
         return len(self.y)
+
+    @staticmethod
+    def empty() -> '_Runs':
+        return _Runs(*(np.zeros(0, np.int32),) * 3, np.zeros(0, np.uint8))
 
     def take(self, index) -> '_Runs':
         return _Runs(self.y[index], self.x0[index], self.x1[index], self.label[index])
@@ -239,7 +244,7 @@ def iter_objects(bands: Iterable[Tuple[int, np.ndarray]], width: int,
     held = _OpenObjects()
     next_id = 1
     for top, band in bands:
-        finished = held.add_band(_band_runs(np.asarray(band), top), top + len(band) - 1, width)
+        finished = held.add_band(_band_runs(np.asarray(band), top), top, len(band), width)
         if finished is not None:
             yield from _objects(*finished, next_id, tolerance)
             next_id += len(np.unique(finished[3]))
@@ -259,14 +264,15 @@ class _OpenObjects:
     overlapping runs among them, and which object each run belongs to."""
 
     def __init__(self) -> None:
-        self.runs = _band_runs(np.zeros((1, 1), np.uint8), 0)  # none
+        self.runs = _Runs.empty()
         self.lower = self.upper = self.component = np.zeros(0, np.int64)
 
-    def add_band(self, runs: _Runs, last_row: int, width: int):
-        """Join the band's runs to the open objects; the objects that end above
-        the band's last row, as ``(runs, lower, upper, component)``, or None."""
-        held, top = self.runs, runs.y[0] if len(runs) else last_row
-        above = np.flatnonzero(held.y == top - 1) if len(runs) else np.zeros(0, np.int64)
+    def add_band(self, runs: _Runs, top: int, rows: int, width: int):
+        """Join the runs of the band of ``rows`` rows from ``top`` to the open
+        objects; the objects that end above the band's last row, as ``(runs,
+        lower, upper, component)``, or None."""
+        held = self.runs
+        above = np.flatnonzero(held.y == top - 1)
         lower, upper = _overlaps(_Runs.concatenate([held.take(above), runs]), width)
         index = np.concatenate([above, len(held) + np.arange(len(runs))])
         lower, upper = index[lower], index[upper]
@@ -282,7 +288,7 @@ class _OpenObjects:
                                                               (self.upper, upper)))
         self.component = component[node]
         open_ = np.zeros(nodes, bool)
-        open_[self.component[self.runs.y == last_row]] = True
+        open_[self.component[self.runs.y == top + rows - 1]] = True
         return self._split(open_[self.component])
 
     def finish(self):
