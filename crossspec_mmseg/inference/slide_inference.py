@@ -9,9 +9,10 @@ background is not read at all), tiles are resized by ``scale`` and batched
 through the model, and the predictions are recombined band by band
 (:mod:`.stitching`) at the original resolution into a mask on disk
 (:class:`.disk_mask.DiskMask`), so only one band of rows is ever held in
-memory. Outputs are written atomically: a tiled, compressed TIFF (or PNG for small slides), and
-optionally the Kaggle RLE row, the component count and the outputs of
-:mod:`.exports` (GeoJSON, pyramidal OME-TIFF, object table).
+memory. Outputs are written atomically: a tiled, compressed TIFF (or PNG
+for small slides), and optionally the Kaggle RLE row, the component count
+and the outputs of :mod:`.exports` (GeoJSON, pyramidal OME-TIFF, object
+table).
 """
 from __future__ import annotations
 
@@ -371,4 +372,5 @@ def _write_mask(path: str, mask: DiskMask, mpp: Optional[float]) -> None:
                               resolutionunit='CENTIMETER') if mpp else {}
             tifffile.imwrite(tmp, mask_tiles(mask, 512), shape=mask.shape, dtype=np.uint8,
                              tile=(512, 512), compression='zlib', photometric='minisblack',
-                             **resolution)
+                             bigtiff=mask.shape[0] * mask.shape[1] > 2 ** 32 - 2 ** 25,
+                             **resolution)  # tiles from a generator: tifffile sees no size
