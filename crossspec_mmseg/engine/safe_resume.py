@@ -10,9 +10,9 @@
   writes ``last_checkpoint`` with a plain ``open``; a torn one is handled
   below.)
 * :func:`resume_checkpoint` is what ``tools/train.py --resume`` resumes from:
-  the checkpoint ``last_checkpoint`` names if it is complete, else the newest
-  complete ``iter_N.pth``/``epoch_N.pth`` in the work dir (with a warning
-  naming the bad file); temporaries of a killed write are removed first.
+  the most recently written complete checkpoint (``last_checkpoint``'s or a
+  newer ``iter_N.pth``/``epoch_N.pth``, with a warning when they differ);
+  temporaries of a killed write are removed first.
 """
 from __future__ import annotations
 
@@ -64,21 +64,29 @@ RESUMABLE = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
 
 
 def resume_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint to resume from in ``work_dir`` (``None``: start afresh)."""
+    """The checkpoint to resume from in ``work_dir`` (``None``: start afresh):
+    the most recently written complete one among ``iter_N.pth``/``epoch_N.pth``
+    and what ``last_checkpoint`` names. A kill between writing ``iter_N.pth``
+    and rewriting ``last_checkpoint`` leaves the latter naming the previous
+    checkpoint; older files of an earlier run in the same folder lose to a
+    newer, lower-numbered one."""
     if not osp.isdir(work_dir):
         return None
     remove_stale_temporaries(work_dir)
     latest = find_latest_checkpoint(work_dir)
-    if latest and checkpoint_is_complete(latest):
-        return latest
-    candidates = sorted((n for n in os.listdir(work_dir) if RESUMABLE.match(n)),
-                        key=lambda n: int(RESUMABLE.match(n).group(2)), reverse=True)
-    for name in candidates:
-        path = osp.join(work_dir, name)
-        if path != latest and checkpoint_is_complete(path):
-            if latest:
-                print_log(f'{latest} is incomplete or corrupt: resuming from {path} instead',
-                          logger='current', level=logging.WARNING)
+    candidates = {osp.realpath(p): p for p in (osp.join(work_dir, n) for n in
+                                                os.listdir(work_dir) if RESUMABLE.match(n))}
+    if latest and osp.exists(latest):
+        candidates.setdefault(osp.realpath(latest), latest)
+    named = osp.realpath(latest) if latest else None
+    for real in sorted(candidates, key=lambda p: (os.stat(p).st_mtime_ns, p), reverse=True):
+        if checkpoint_is_complete(real):
+            path = candidates[real]
+            if named is not None and real != named:
+                why = ('is incomplete or corrupt' if not checkpoint_is_complete(named) else
+                       'is older than another complete checkpoint')
+                print_log(f'{latest} {why}: resuming from {path} instead', logger='current',
+                          level=logging.WARNING)
             return path
     if latest:
         print_log(f'{latest} is incomplete or corrupt and no other checkpoint is complete: '

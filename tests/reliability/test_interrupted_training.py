@@ -15,6 +15,7 @@ import time
 import pytest
 import torch
 
+from crossspec_mmseg.engine.safe_resume import resume_checkpoint
 from helpers import REPO, run_tool
 
 CONFIG = 'tests/configs/tiny_resume.py'  # 8 iterations, checkpoint every 2, SampleLogHook
@@ -51,8 +52,9 @@ def test_sigkill_then_resume_continues_the_same_run(uninterrupted, demo_data, tm
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
-    resumed_from = int(re.search(r'iter_(\d+)', open(osp.join(work, 'last_checkpoint')).read())
-                       .group(1))
+    # What --resume will pick (the kill may land while mmengine rewrites
+    # last_checkpoint with a plain open: then the newest complete iter_N.pth).
+    resumed_from = int(re.search(r'iter_(\d+)\.pth$', resume_checkpoint(work)).group(1))
     assert 4 <= resumed_from < 8
 
     log = run_tool(['tools/train.py', CONFIG, '--work-dir', work, '--resume'],
@@ -125,3 +127,18 @@ def test_fallback_ignores_best_checkpoints_and_temporaries(tmp_path):
     (tmp_path / '.iter_8.k3j2h1g0.tmp.pth').write_bytes(b'half a checkpoint')
     assert resume_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
     assert not (tmp_path / '.iter_8.k3j2h1g0.tmp.pth').exists()
+
+
+def test_resume_takes_the_newest_complete_checkpoint(tmp_path):
+    """A kill between writing iter_4.pth and rewriting last_checkpoint leaves
+    last_checkpoint naming iter_2.pth: iter_4.pth is resumed. A higher-numbered
+    checkpoint left by an earlier run in the folder (older) is not."""
+    from crossspec_mmseg.engine import resume_checkpoint
+    for age, name in ((300, 'iter_8.pth'), (20, 'iter_2.pth'), (10, 'iter_4.pth')):
+        path = str(tmp_path / name)
+        torch.save({'meta': {}}, path)
+        os.utime(path, (time.time() - age,) * 2)
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_2.pth'))
+    assert resume_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
+    os.utime(tmp_path / 'iter_4.pth', (time.time() - 400,) * 2)  # iter_2 is the newest
+    assert resume_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_2.pth')
