@@ -77,7 +77,7 @@ def resume_checkpoint(work_dir: str) -> Optional[str]:
     candidates = {osp.realpath(p): p for p in (osp.join(work_dir, n) for n in
                                                 os.listdir(work_dir) if RESUMABLE.match(n))}
     if latest and osp.exists(latest):
-        candidates.setdefault(osp.realpath(latest), latest)
+        candidates[osp.realpath(latest)] = latest  # as last_checkpoint writes it
     named = osp.realpath(latest) if latest else None
     for real in sorted(candidates, key=lambda p: (os.stat(p).st_mtime_ns, p), reverse=True):
         if checkpoint_is_complete(real):
