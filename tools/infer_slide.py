@@ -233,10 +233,10 @@ def main():
     for slide in slides:
         paths = output_paths(args, slide, many)
         if many and all(osp.isfile(p) for p in paths.values()):
-            print(json.dumps(dict(slide=slide, done=True, **paths)))  # finished earlier
+            print_record(dict(slide=slide, done=True, **paths))  # finished earlier
             continue
         try:
-            print(json.dumps(predict(model, args, slide, paths, outputs)), flush=True)
+            print_record(predict(model, args, slide, paths, outputs))
         except BadInputError as err:  # a slide the reader cannot use: named, with the reason
             if not many:
                 sys.exit(f'error: {err}')
@@ -245,6 +245,13 @@ def main():
     if failed:
         sys.exit(f'error: {len(failed)} of {len(slides)} slides failed (listed above); the '
                  'others are written: fix those and rerun to finish')
+
+
+def print_record(record):
+    """One JSON line on stdout in a single write, so the lines of ranks
+    sharing a pipe never interleave (``print`` may write text and newline apart)."""
+    sys.stdout.write(json.dumps(record) + '\n')
+    sys.stdout.flush()
 
 
 if __name__ == '__main__':

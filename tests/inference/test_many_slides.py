@@ -72,8 +72,38 @@ def test_dist_infer_splits_slides_across_ranks(tmp_path, demo_data):
               str(single), *flags], demo_data, fresh=False)
     ranked = tmp_path / 'ranked'
     proc = run_tool(['tools/dist_infer.sh', TINY_CONFIG, checkpoint, '2', str(folder),
-                     '--out', str(ranked), *flags], demo_data)
+                     '--out', str(ranked), *flags], demo_data,
+                    env=dict(PYTHONUNBUFFERED='1'))  # as in containers: every write a syscall
     summaries = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{')]
     assert sorted(os.path.basename(s['slide']) for s in summaries) == ['a.svs', 'b.svs', 'c.svs']
     assert not any(s.get('done') for s in summaries)
     assert len(outputs(ranked)) == 9 and outputs(ranked) == outputs(single)
+
+
+def test_summary_line_is_one_write(monkeypatch):
+    """Ranks share one stdout pipe: a summary and its newline leave in a single
+    write, or two ranks' lines run together (``print`` writes them apart)."""
+    import importlib.util
+    import io
+    import sys
+
+    from helpers import REPO
+    spec = importlib.util.spec_from_file_location('infer_slide', f'{REPO}/tools/infer_slide.py')
+    infer_slide = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(infer_slide)
+
+    class Recorder(io.StringIO):
+        def __init__(self):
+            super().__init__()
+            self.writes = []
+
+        def write(self, text):
+            self.writes.append(text)
+            return super().write(text)
+
+    recorder = Recorder()
+    monkeypatch.setattr(sys, 'stdout', recorder)
+    infer_slide.print_record(dict(slide='a.svs', objects=3))
+    assert len(recorder.writes) == 1
+    assert json.loads(recorder.writes[0]) == dict(slide='a.svs', objects=3)
+    assert recorder.writes[0].endswith('\n')
