@@ -1,8 +1,10 @@
 """Synthetic pyramidal slides in the layouts scanners and converters write:
-Aperio SVS, OME-TIFF (SubIFDs or one series per level) and generic pyramidal
-TIFF, each recording its level-0 um/px the way that format does."""
+Aperio SVS, Hamamatsu NDPI, OME-TIFF (SubIFDs or one series per level) and
+generic pyramidal TIFF, each recording its level-0 um/px the way that format
+does."""
 from __future__ import annotations
 
+import struct
 from typing import Optional, Sequence
 
 import cv2
@@ -11,7 +13,9 @@ import tifffile
 
 __all__ = ['PYRAMID_LAYOUTS', 'write_pyramid', 'default_compression']
 
-PYRAMID_LAYOUTS = ('svs', 'ome', 'ome-series', 'generic')
+PYRAMID_LAYOUTS = ('svs', 'ndpi', 'ome', 'ome-series', 'generic')
+
+NDPI_FORMAT_FLAG, NDPI_SOURCE_LENS = 65420, 65421  # Hamamatsu private tags
 
 
 def default_compression() -> str:
@@ -38,7 +42,8 @@ def write_pyramid(path: str, image: np.ndarray, layout: str, mpp: Optional[float
     Args:
         path: Output file.
         image: ``(H, W, 3)`` uint8 level 0.
-        layout: One of :data:`PYRAMID_LAYOUTS`.
+        layout: One of :data:`PYRAMID_LAYOUTS` (``'ndpi'``: ``path`` must end
+            in ``.ndpi``, the extension by which readers know NDPI's offsets).
         mpp: Level-0 um/px to record (None: record none).
         downsamples: Level-0 pixels per pixel of each level, 1 first.
         tile: TIFF tile side.
@@ -46,6 +51,8 @@ def write_pyramid(path: str, image: np.ndarray, layout: str, mpp: Optional[float
     """
     if layout not in PYRAMID_LAYOUTS:
         raise ValueError(f'unknown layout {layout!r}; one of {PYRAMID_LAYOUTS}')
+    if layout == 'ndpi' and not path.lower().endswith('.ndpi'):
+        raise ValueError(f'{path}: an NDPI slide needs the .ndpi extension')
     levels = _levels(image, downsamples)
     options = dict(tile=(tile, tile), photometric='rgb',
                    compression=compression or default_compression())
@@ -74,9 +81,55 @@ def write_pyramid(path: str, image: np.ndarray, layout: str, mpp: Optional[float
                 tif.write(level, metadata=dict(axes='YXS', **(
                     {'PhysicalSizeX': mpp * d, 'PhysicalSizeY': mpp * d} if mpp else {})),
                     **options)
+        elif layout == 'ndpi':  # every level a full page with its own resolution and lens
+            for d, level in zip(downsamples, levels):
+                resolution = dict(resolution=(1e4 / (mpp * d), 1e4 / (mpp * d)),
+                                  resolutionunit='CENTIMETER') if mpp else {}
+                tif.write(level, metadata=None, software='NDP.scan', **resolution, **options,
+                          extratags=[(271, 's', 0, 'Hamamatsu', True),  # Make
+                                     (NDPI_FORMAT_FLAG, 'I', 1, 1, True),
+                                     (NDPI_SOURCE_LENS, 'f', 1, 20.0 / d, True)])
+            macro = np.full((64, 192, 3), 230, np.uint8)  # the slide's label end, lens -1
+            tif.write(macro, metadata=None, software='NDP.scan', photometric='rgb',
+                      extratags=[(271, 's', 0, 'Hamamatsu', True),
+                                 (NDPI_FORMAT_FLAG, 'I', 1, 1, True),
+                                 (NDPI_SOURCE_LENS, 'f', 1, -1.0, True)])
         else:
             resolution = dict(resolution=(1e4 / mpp, 1e4 / mpp),
                               resolutionunit='CENTIMETER') if mpp else {}
             for i, level in enumerate(levels):
                 tif.write(level, subfiletype=0 if i == 0 else 1, metadata=None,
                           **(resolution if i == 0 else {}), **options)
+    if layout == 'ndpi':
+        _to_ndpi_offsets(path)
+
+
+def _to_ndpi_offsets(path: str) -> None:
+    """Rewrite a classic little-endian TIFF's IFDs the NDPI way, in place.
+
+    NDPI keeps TIFF's 12-byte tag entries but makes every IFD offset 64-bit:
+    the header's first-IFD offset and each IFD's next-IFD offset take 8 bytes,
+    and each IFD ends with the high 32 bits of its entries' values/offsets
+    (zero below 4 GiB). The data stay where they are; the new IFDs are
+    appended and the old ones left unreferenced.
+    """
+    with open(path, 'r+b') as f:
+        data = f.read()
+        if data[:4] != b'II*\x00':
+            raise ValueError(f'{path}: not a classic little-endian TIFF')
+        ifds, offset = [], struct.unpack_from('<I', data, 4)[0]
+        while offset:
+            count = struct.unpack_from('<H', data, offset)[0]
+            ifds.append((count, data[offset + 2:offset + 2 + 12 * count]))
+            offset = struct.unpack_from('<I', data, offset + 2 + 12 * count)[0]
+        if struct.unpack_from('<I', data, 4)[0] != 8:
+            raise ValueError(f'{path}: the first IFD must follow the header')
+        first = position = len(data) + len(data) % 2  # IFDs start on a word boundary
+        f.write(b'\x00' * (len(data) % 2))
+        for i, (count, entries) in enumerate(ifds):
+            position += 2 + 16 * count + 8
+            following = position if i + 1 < len(ifds) else 0
+            f.write(struct.pack('<H', count) + entries + struct.pack('<Q', following)
+                    + b'\x00' * (4 * count))
+        f.seek(4)
+        f.write(struct.pack('<Q', first))  # over the old first IFD's count and entries

@@ -44,14 +44,18 @@ def pyramid(tmp_path_factory):
     folder = tmp_path_factory.mktemp('pyramid')
     path, bare = str(folder / 'slide.svs'), str(folder / 'bare.tif')
     write_pyramid(path, image, 'svs', MPP, compression='zlib')
+    write_pyramid(str(folder / 'slide.ndpi'), image, 'ndpi', MPP, compression='zlib')
     write_pyramid(bare, image, 'generic', None, compression='zlib')
     return path, bare, image
 
 
+@pytest.mark.parametrize('suffix', ['.svs', '.ndpi'])
 @pytest.mark.parametrize('target, level', [(0.5, 0), (1.0, 1), (2.0, 2)])
-def test_reads_the_level_that_serves_and_writes_level0_size(pyramid, tmp_path, target, level):
+def test_reads_the_level_that_serves_and_writes_level0_size(pyramid, tmp_path, target, level,
+                                                            suffix):
     import tifffile
-    path, _, image = pyramid
+    svs, _, image = pyramid
+    path = svs.replace('.svs', suffix)
     out = str(tmp_path / 'mask.tif')
     result = infer_slide(BrightStub(), path, out, tile=64, mpp=target)
     mask = tifffile.imread(out)

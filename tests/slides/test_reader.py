@@ -31,9 +31,14 @@ def image():
     return smooth_image()
 
 
+def slide_name(stem, layout):
+    """NDPI is known by its extension (64-bit offsets); the others by content."""
+    return f'{stem}.{layout}.' + ('ndpi' if layout == 'ndpi' else 'tif')
+
+
 @pytest.fixture(scope='module', params=PYRAMID_LAYOUTS)
 def pyramid(request, image, tmp_path_factory):
-    path = str(tmp_path_factory.mktemp('pyramid') / f'slide.{request.param}.tif')
+    path = str(tmp_path_factory.mktemp('pyramid') / slide_name('slide', request.param))
     write_pyramid(path, image, request.param, MPP)
     return path
 
@@ -105,7 +110,7 @@ def test_ome_length_units(tmp_path, image):
 
 @pytest.mark.parametrize('layout', PYRAMID_LAYOUTS)
 def test_missing_mpp_asks_for_base_mpp(tmp_path, image, layout):
-    path = str(tmp_path / f'nompp.{layout}.tif')
+    path = str(tmp_path / slide_name('nompp', layout))
     write_pyramid(path, image, layout, None)
     with SlideReader(path) as reader:
         assert reader.mpp is None
