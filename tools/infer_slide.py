@@ -136,10 +136,11 @@ def check_outputs(args, slides):
                      f'{", ".join(given) or "the outputs"} take no path (each slide writes '
                      'beside its mask)')
         names = [osp.splitext(osp.basename(s))[0] for s in slides]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            sys.exit(f'error: slides named {twice[:3]} come from several folders; their '
-                     'outputs would collide: run those folders separately')
+        clash = [s for s, n in zip(slides, names) if names.count(n) > 1]
+        if clash:
+            sys.exit(f'error: {", ".join(clash[:4])}{" ..." if len(clash) > 4 else ""} share '
+                     f'a name, so their outputs in {args.out} would collide: rename them, '
+                     'or run them into separate --out folders')
         return
     try:
         check_mask_path(args.out)

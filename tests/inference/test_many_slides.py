@@ -80,6 +80,23 @@ def test_dist_infer_splits_slides_across_ranks(tmp_path, demo_data):
     assert len(outputs(ranked)) == 9 and outputs(ranked) == outputs(single)
 
 
+def test_slides_sharing_a_name_are_refused_before_any_work(tmp_path, demo_data):
+    """a.svs and a.ndpi would both write a.tif: both named, nothing written."""
+    from helpers import TINY_CONFIG, run_tool
+    folder = tmp_path / 'scans'
+    folder.mkdir()
+    image = np.zeros((64, 64, 3), np.uint8)
+    write_pyramid(str(folder / 'a.svs'), image, 'svs', 0.5, downsamples=(1,), tile=64)
+    write_pyramid(str(folder / 'a.ndpi'), image, 'ndpi', 0.5, downsamples=(1,), tile=64)
+    checkpoint = tmp_path / 'never_loaded.pth'
+    checkpoint.write_bytes(b'')
+    out = tmp_path / 'pred'
+    proc = run_tool(['tools/infer_slide.py', TINY_CONFIG, str(checkpoint), str(folder),
+                     '--out', str(out)], demo_data, check=False, fresh=False)
+    message = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 1 and 'a.svs' in message and 'a.ndpi' in message
+    assert 'collide' in message and not out.exists()
+
 def test_summary_line_is_one_write(monkeypatch):
     """Ranks share one stdout pipe: a summary and its newline leave in a single
     write, or two ranks' lines run together (``print`` writes them apart)."""
