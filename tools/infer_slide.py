@@ -135,8 +135,8 @@ def check_outputs(args, slides):
             sys.exit(f'error: {len(slides)} slides: --out must be a folder and '
                      f'{", ".join(given) or "the outputs"} take no path (each slide writes '
                      'beside its mask)')
-        names = [osp.splitext(osp.basename(s))[0] for s in slides]
-        clash = [s for s, n in zip(slides, names) if names.count(n) > 1]
+        masks = [output_paths(args, s, many)['mask'] for s in slides]
+        clash = [s for s, m in zip(slides, masks) if masks.count(m) > 1]
         if clash:
             sys.exit(f'error: {", ".join(clash[:4])}{" ..." if len(clash) > 4 else ""} share '
                      f'a name, so their outputs in {args.out} would collide: rename them, '

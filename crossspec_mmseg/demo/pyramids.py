@@ -85,15 +85,9 @@ def write_pyramid(path: str, image: np.ndarray, layout: str, mpp: Optional[float
             for d, level in zip(downsamples, levels):
                 resolution = dict(resolution=(1e4 / (mpp * d), 1e4 / (mpp * d)),
                                   resolutionunit='CENTIMETER') if mpp else {}
-                tif.write(level, metadata=None, software='NDP.scan', **resolution, **options,
-                          extratags=[(271, 's', 0, 'Hamamatsu', True),  # Make
-                                     (NDPI_FORMAT_FLAG, 'I', 1, 1, True),
-                                     (NDPI_SOURCE_LENS, 'f', 1, 20.0 / d, True)])
-            macro = np.full((64, 192, 3), 230, np.uint8)  # the slide's label end, lens -1
-            tif.write(macro, metadata=None, software='NDP.scan', photometric='rgb',
-                      extratags=[(271, 's', 0, 'Hamamatsu', True),
-                                 (NDPI_FORMAT_FLAG, 'I', 1, 1, True),
-                                 (NDPI_SOURCE_LENS, 'f', 1, -1.0, True)])
+                tif.write(level, metadata=None, **resolution, **options, **_ndpi_page(20.0 / d))
+            macro = np.full((64, 192, 3), 230, np.uint8)  # the slide's label end
+            tif.write(macro, metadata=None, photometric='rgb', **_ndpi_page(-1.0))
         else:
             resolution = dict(resolution=(1e4 / mpp, 1e4 / mpp),
                               resolutionunit='CENTIMETER') if mpp else {}
@@ -102,6 +96,13 @@ def write_pyramid(path: str, image: np.ndarray, layout: str, mpp: Optional[float
                           **(resolution if i == 0 else {}), **options)
     if layout == 'ndpi':
         _to_ndpi_offsets(path)
+
+
+def _ndpi_page(lens: float) -> dict:
+    """The tags that mark a page as Hamamatsu's; ``lens`` -1 is the macro image."""
+    return dict(software='NDP.scan', extratags=[(271, 's', 0, 'Hamamatsu', True),  # Make
+                                                (NDPI_FORMAT_FLAG, 'I', 1, 1, True),
+                                                (NDPI_SOURCE_LENS, 'f', 1, lens, True)])
 
 
 def _to_ndpi_offsets(path: str) -> None:
@@ -117,13 +118,14 @@ def _to_ndpi_offsets(path: str) -> None:
         data = f.read()
         if data[:4] != b'II*\x00':
             raise ValueError(f'{path}: not a classic little-endian TIFF')
-        ifds, offset = [], struct.unpack_from('<I', data, 4)[0]
+        offset = struct.unpack_from('<I', data, 4)[0]
+        if offset != 8:  # the 8-byte offset written below covers bytes 8-11
+            raise ValueError(f'{path}: the first IFD must follow the header')
+        ifds = []
         while offset:
             count = struct.unpack_from('<H', data, offset)[0]
             ifds.append((count, data[offset + 2:offset + 2 + 12 * count]))
             offset = struct.unpack_from('<I', data, offset + 2 + 12 * count)[0]
-        if struct.unpack_from('<I', data, 4)[0] != 8:
-            raise ValueError(f'{path}: the first IFD must follow the header')
         first = position = len(data) + len(data) % 2  # IFDs start on a word boundary
         f.write(b'\x00' * (len(data) % 2))
         for i, (count, entries) in enumerate(ifds):

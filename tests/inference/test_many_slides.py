@@ -97,6 +97,7 @@ def test_slides_sharing_a_name_are_refused_before_any_work(tmp_path, demo_data):
     assert proc.returncode == 1 and 'a.svs' in message and 'a.ndpi' in message
     assert 'collide' in message and not out.exists()
 
+
 def test_summary_line_is_one_write(monkeypatch):
     """Ranks share one stdout pipe: a summary and its newline leave in a single
     write, or two ranks' lines run together (``print`` writes them apart)."""
