@@ -2,9 +2,12 @@
 # Create .venv and install the MMSeg stack + crossspec_mmseg into it.
 #
 # Idempotent: a second run only checks what is there (seconds). mmcv 2.1.0 is
-# source-only on PyPI, so it is built once with its compiled ops and the wheel
-# is kept in .wheelcache/ (git-ignored), keyed by the torch build, the ops
-# (CPU or CUDA) and the CUDA version it was compiled for.
+# source-only on PyPI, so it is built once with its compiled ops (a cold CPU
+# build takes about 12.5 minutes on 2 cores) and the wheel is kept in
+# .wheelcache/ (git-ignored) and a user-level cache, keyed by all it was built
+# for: the torch build, the ops (CPU or CUDA), the CUDA versions, the GPU
+# architectures, the Python tag and the platform. Only a wheel whose file name
+# carries this interpreter's tags is taken from a cache.
 #
 # Torch: an existing torch is kept (users bring their CUDA build): the venv sees
 # the base interpreter's, or install into your own environment with
@@ -12,6 +15,22 @@
 # then and its torch is used. Otherwise torch==2.13.0.
 # mmcv: CUDA or CPU ops, GPU architectures, parallel jobs and cache key are
 # decided (and announced) by scripts/mmcv_build_plan.py.
+
+# The cached mmcv wheel: the first file named like $1 (a glob such as
+# mmcv-2.1.0-cp311-cp311-linux_x86_64.whl, MMCV_WHEEL_GLOB) in the folders after it.
+cached_wheel() {
+  local glob=$1 dir file
+  shift
+  for dir in "$@"; do
+    for file in "$dir"/$glob; do
+      if [ -f "$file" ]; then printf '%s\n' "$file"; return 0; fi
+    done
+  done
+  return 1
+}
+# Sourced (the tests do): only the functions above.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
+
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -102,14 +121,16 @@ elif try_prebuilt_mmcv; then
   say "installed a prebuilt mmcv 2.1.0"
 else
   pip_install ninja  # parallel compilation (without it the build is serial)
-  eval "$("$PY" scripts/mmcv_build_plan.py)"
+  PLAN=$("$PY" scripts/mmcv_build_plan.py)
+  eval "$PLAN"
   say "$MMCV_OPS_REASON"
   [ -z "$MMCV_ARCH_LIST" ] || say "GPU architectures: $MMCV_ARCH_LIST ($MMCV_ARCH_REASON)"
+  say "mmcv wheel cache key: $MMCV_CACHE_KEY${MMCV_ARCH_KEY:+ (arch hash of '$MMCV_ARCH_KEY')}"
   CACHE="$WHEELCACHE/$MMCV_CACHE_KEY"
-  WHEEL=$(ls "$CACHE"/mmcv-2.1.0-*.whl "$USERCACHE/$MMCV_CACHE_KEY"/mmcv-2.1.0-*.whl \
-          2>/dev/null | head -n1 || true)
+  WHEEL=$(cached_wheel "$MMCV_WHEEL_GLOB" "$CACHE" "$USERCACHE/$MMCV_CACHE_KEY" || true)
   if [ -z "$WHEEL" ]; then
-    say "building mmcv 2.1.0 ($MMCV_OPS ops, $MMCV_MAX_JOBS jobs; a few minutes, cached afterwards)"
+    say "building mmcv 2.1.0 ($MMCV_OPS ops, $MMCV_MAX_JOBS jobs; cached afterwards; CPU ops"
+    say "take about 12.5 minutes on 2 cores, CUDA ops longer)"
     # mmcv 2.1.0's setup.py needs setuptools<70 to build; the runtime pin
     # from requirements/runtime.txt is restored right after.
     pip_install "setuptools<70"
@@ -117,12 +138,19 @@ else
       [ "$MMCV_OPS" = cuda ] || exit 1
       say "WARNING: the CUDA build of mmcv failed; building CPU ops instead (no shipped config"
       say "WARNING: uses mmcv.ops; fix CUDA_HOME/TORCH_CUDA_ARCH_LIST and rerun for CUDA ops)"
-      MMCV_CACHE_KEY="${MMCV_CACHE_KEY%-ops-*}-ops-cpu"
+      MMCV_CACHE_KEY=$MMCV_CPU_CACHE_KEY
       CACHE="$WHEELCACHE/$MMCV_CACHE_KEY"
-      build_mmcv cpu
+      WHEEL=$(cached_wheel "$MMCV_WHEEL_GLOB" "$CACHE" "$USERCACHE/$MMCV_CACHE_KEY" || true)
+      [ -n "$WHEEL" ] || build_mmcv cpu
     fi
-    WHEEL=$(ls "$CACHE"/mmcv-2.1.0-*.whl | head -n1)
-    mkdir -p "$USERCACHE/$MMCV_CACHE_KEY" && cp "$WHEEL" "$USERCACHE/$MMCV_CACHE_KEY/" || true
+    if [ -z "$WHEEL" ]; then
+      WHEEL=$(cached_wheel "$MMCV_WHEEL_GLOB" "$CACHE" || true)
+      if [ -z "$WHEEL" ]; then  # tags other than expected: install it, no later cache hit
+        WHEEL=$(ls -t "$CACHE"/mmcv-2.1.0-*.whl | head -n1)
+        say "WARNING: built $(basename "$WHEEL"), expected $MMCV_WHEEL_GLOB"
+      fi
+      mkdir -p "$USERCACHE/$MMCV_CACHE_KEY" && cp "$WHEEL" "$USERCACHE/$MMCV_CACHE_KEY/" || true
+    fi
     pip_install "$(grep '^setuptools' requirements/runtime.txt | cut -d' ' -f1)"
   fi
   say "installing $WHEEL"

@@ -1,4 +1,10 @@
 """The stack is the real one: compiled mmcv ops, and the package registers."""
+import fnmatch
+import os
+import re
+import subprocess
+import sys
+
 import torch
 
 
@@ -41,12 +47,12 @@ def test_custom_imports_in_config_registers(tmp_path):
     assert type(metric).__name__ == 'GroupIoUMetric'
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def build_plan_module():
     import importlib.util
-    import os.path as osp
-    import sys
-    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'scripts',
-                    'mmcv_build_plan.py')
+    path = os.path.join(REPO, 'scripts', 'mmcv_build_plan.py')
     spec = importlib.util.spec_from_file_location('mmcv_build_plan', path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -54,22 +60,31 @@ def build_plan_module():
     return module
 
 
+#: the arch names torch's extension builder accepts (``supported_arches``), by torch version
+TORCH_26_ARCHS = ['3.5', '3.7', '5.0', '5.2', '5.3', '6.0', '6.1', '6.2', '7.0', '7.2', '7.5',
+                  '8.0', '8.6', '8.7', '8.9', '9.0', '9.0a']
+TORCH_27_ARCHS = TORCH_26_ARCHS + ['10.0', '10.0a', '12.0', '12.0a']
+
+
 def make_plan(torch_cuda=None, gpus=(), nvcc=None, env=None, cores=16, mem=64.0, ninja=True,
-              torch_version='2.4.1+cu124'):
+              torch_version='2.4.1+cu124', python_tag='cp311', platform='linux_x86_64',
+              torch_archs=TORCH_27_ARCHS):
     return build_plan_module().plan(torch_version, torch_cuda, list(gpus), nvcc, env or {},
-                                    cores, mem, ninja)
+                                    cores, mem, ninja, python_tag=python_tag,
+                                    platform=platform, torch_archs=torch_archs)
 
 
 def test_build_plan_cpu_torch():
     plan = make_plan(torch_version='2.13.0+cpu')
     assert (plan.ops, plan.arch_list) == ('cpu', '')
-    assert plan.cache_key == 'torch-2.13.0_cpu-ops-cpu'
+    assert plan.cache_key == 'torch-2.13.0_cpu-ops-cpu-cp311-linux_x86_64'
+    assert plan.wheel_glob == 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl'
 
 
 def test_build_plan_gpu_visible_without_nvcc_forces_cpu_ops():
     plan = make_plan(torch_cuda='12.4', gpus=[(8, 0)], nvcc=None)
     assert plan.ops == 'cpu' and 'no nvcc' in plan.reason and 'CUDA_HOME' in plan.reason
-    assert plan.cache_key.endswith('-ops-cpu')
+    assert plan.cache_key == 'torch-2.4.1_cu124-ops-cpu-cp311-linux_x86_64'
 
 
 def test_build_plan_nvcc_major_must_match_torch():
@@ -77,10 +92,81 @@ def test_build_plan_nvcc_major_must_match_torch():
     assert plan.ops == 'cpu' and 'nvcc is CUDA 11.8' in plan.reason
 
 
-def test_build_plan_cuda_with_visible_gpus_uses_their_archs():
+def test_build_plan_cuda_with_visible_gpus_uses_their_archs_ptx_on_the_highest():
     plan = make_plan(torch_cuda='12.4', gpus=[(8, 0), (9, 0), (8, 0)], nvcc='12.6')
-    assert plan.ops == 'cuda' and plan.arch_list == '8.0;9.0'
-    assert plan.cache_key == 'torch-2.4.1_cu124-ops-cu12.4'  # never shared with a CPU build
+    assert plan.ops == 'cuda' and plan.arch_list == '8.0;9.0+PTX'  # an H100 runs an A100 build
+    assert 'visible GPUs' in plan.arch_reason
+    assert make_plan(torch_cuda='12.4', gpus=[(8, 0)], nvcc='12.4').arch_list == '8.0+PTX'
+    # numeric order: 10.0 is above 9.0
+    blackwell = make_plan(torch_cuda='12.8', gpus=[(10, 0), (9, 0)], nvcc='12.8')
+    assert blackwell.arch_list == '9.0;10.0+PTX'
+    assert plan.cache_key.startswith('torch-2.4.1_cu124-ops-cu12.4-nvcc12.6-arch-')  # not CPU
+    assert plan.cpu_cache_key == make_plan(gpus=[(8, 0)]).cache_key  # the CPU fallback's
+
+
+def test_build_plan_visible_gpu_newer_than_torch_gets_highest_known_arch():
+    plan = make_plan(torch_cuda='12.8', gpus=[(10, 0)], nvcc='12.8', torch_archs=TORCH_26_ARCHS)
+    assert plan.arch_list == '9.0+PTX' and '10.0 built as 9.0' in plan.arch_reason
+
+
+def test_build_plan_cache_key_has_arch_list_python_tag_and_platform():
+    def key(**kw):
+        return make_plan(torch_cuda='12.4', nvcc='12.4', **kw).cache_key
+    a100, h100 = key(gpus=[(8, 0)]), key(gpus=[(9, 0)])
+    assert a100 != h100
+    assert key(gpus=[(8, 0)], python_tag='cp310') != a100
+    assert make_plan(torch_cuda='12.4', nvcc='12.6', gpus=[(8, 0)]).cache_key != a100
+    assert key(gpus=[(8, 0)], platform='linux_aarch64') != a100
+    assert key(gpus=[(8, 0)], python_tag='cp310').endswith('-cp310-linux_x86_64')
+    assert key(gpus=[(8, 0)], platform='linux_aarch64').endswith('-cp311-linux_aarch64')
+    # CPU builds too
+    cpu = make_plan(torch_version='2.13.0+cpu')
+    assert cpu.cache_key != make_plan(torch_version='2.13.0+cpu', python_tag='cp310').cache_key
+    assert cpu.cache_key != make_plan(torch_version='2.13.0+cpu',
+                                      platform='linux_aarch64').cache_key
+    # a user's list: normalised (order, spaces, repeats) before it is hashed; a safe name
+    env = dict(TORCH_CUDA_ARCH_LIST='9.0 8.0;8.0')
+    user = make_plan(torch_cuda='12.4', nvcc='12.4', env=env)
+    assert user.arch_list == '9.0 8.0;8.0' and user.arch_key == '8.0;9.0'
+    assert user.cache_key == key(env=dict(TORCH_CUDA_ARCH_LIST='8.0;9.0'))
+    assert user.cache_key != key(env=dict(TORCH_CUDA_ARCH_LIST='8.0;9.0+PTX'))
+    assert re.fullmatch(r'[A-Za-z0-9._+-]+', user.cache_key)
+
+
+def test_build_plan_wheel_glob_matches_only_this_interpreter():
+    plan = make_plan(torch_version='2.13.0+cpu')
+    assert fnmatch.fnmatchcase('mmcv-2.1.0-cp311-cp311-linux_x86_64.whl', plan.wheel_glob)
+    for other in ('mmcv-2.1.0-cp310-cp310-linux_x86_64.whl',
+                  'mmcv-2.1.0-cp311-cp311-linux_aarch64.whl'):
+        assert not fnmatch.fnmatchcase(other, plan.wheel_glob)
+    module = build_plan_module()
+    assert module.wheel_platform('linux-x86_64') == 'linux_x86_64'
+    assert module.wheel_platform('macosx-11.0-arm64') == 'macosx_11_0_arm64'
+    mac = make_plan(platform='macosx_11_0_arm64')
+    assert fnmatch.fnmatchcase('mmcv-2.1.0-cp311-cp311-macosx_14_0_arm64.whl', mac.wheel_glob)
+    python_tag, abi_tag = module.interpreter_tags()
+    assert python_tag == 'cp%d%d' % sys.version_info[:2] and abi_tag.startswith(python_tag)
+
+
+def test_install_sh_cached_wheel_takes_only_this_interpreters_wheel(tmp_path):
+    glob = make_plan(torch_version='2.13.0+cpu').wheel_glob
+    local, user = tmp_path / 'local', tmp_path / 'user'
+    local.mkdir()
+    user.mkdir()
+    for name in ('mmcv-2.1.0-cp310-cp310-linux_x86_64.whl',
+                 'mmcv-2.1.0-cp311-cp311-linux_aarch64.whl'):
+        (local / name).write_bytes(b'')
+
+    def lookup(*dirs):
+        return subprocess.run(
+            ['bash', '-c', 'source scripts/install.sh && cached_wheel "$@"', 'bash', glob,
+             *map(str, dirs)], cwd=REPO, capture_output=True, text=True)
+    miss = lookup(local, tmp_path / 'absent')
+    assert (miss.returncode, miss.stdout) == (1, '')
+    (user / 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl').write_bytes(b'')
+    hit = lookup(local, user)
+    assert hit.returncode == 0
+    assert hit.stdout == f'{user}/mmcv-2.1.0-cp311-cp311-linux_x86_64.whl\n'
 
 
 def test_build_plan_no_gpu_visible_gets_default_archs():
@@ -89,7 +175,68 @@ def test_build_plan_no_gpu_visible_gets_default_archs():
     assert 'no GPU visible' in plan.arch_reason
     assert '7.0' not in make_plan(torch_cuda='13.0', nvcc='13.0').arch_list  # Volta dropped
     user = make_plan(torch_cuda='12.4', nvcc='12.4', env=dict(TORCH_CUDA_ARCH_LIST='8.6'))
-    assert user.arch_list == '8.6'
+    assert user.arch_list == '8.6' and 'as given' in user.arch_reason  # no +PTX added
+
+
+def test_build_plan_default_archs_only_those_torch_accepts():
+    old = make_plan(torch_cuda='12.8', nvcc='12.8', torch_version='2.6.0+cu126',
+                    torch_archs=TORCH_26_ARCHS)
+    assert old.ops == 'cuda' and old.arch_list == '7.0;7.5;8.0;8.6;8.9;9.0+PTX'
+    assert '10.0, 12.0' in old.arch_reason
+    new = make_plan(torch_cuda='12.8', nvcc='12.8', torch_version='2.7.0+cu128')
+    assert new.arch_list == '7.0;7.5;8.0;8.6;8.9;9.0;10.0;12.0+PTX'
+    unknown = make_plan(torch_cuda='12.8', nvcc='12.8', torch_archs=None)
+    assert unknown.arch_list == new.arch_list and 'unknown' in unknown.arch_reason
+    none = make_plan(torch_cuda='12.8', nvcc='12.8', torch_archs=['3.5'])
+    assert none.ops == 'cpu' and 'TORCH_CUDA_ARCH_LIST' in none.reason
+
+
+def test_torch_accepted_archs_read_from_torch(tmp_path, monkeypatch):
+    import importlib.util
+    module = build_plan_module()
+    archs = module.torch_accepted_archs()  # the installed torch
+    assert archs and '8.0' in archs and not any('PTX' in a for a in archs)
+
+    def load(name, source):
+        path = tmp_path / f'{name}.py'
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    literal = load('cpp_ext_literal', "def _get_cuda_arch_flags():\n"
+                                      "    supported_arches = ['8.0', '9.0']\n")
+    assert module.torch_accepted_archs(literal) == ['8.0', '9.0']
+    # no literal to read: each candidate is put to the function itself
+    probed = load('cpp_ext_probe', "import os\n"
+                                   "def _get_cuda_arch_flags():\n"
+                                   "    if os.environ['TORCH_CUDA_ARCH_LIST'] == '10.0':\n"
+                                   "        raise ValueError('Unknown CUDA arch (10.0)')\n"
+                                   "    return []\n")
+    monkeypatch.setenv('TORCH_CUDA_ARCH_LIST', 'mine')
+    assert module.torch_accepted_archs(probed, ['9.0', '10.0']) == ['9.0']
+    assert os.environ['TORCH_CUDA_ARCH_LIST'] == 'mine'  # restored
+    assert module.torch_accepted_archs(load('cpp_ext_none', 'x = 1\n'), ['9.0']) is None
+
+
+def test_find_nvcc_cuda_home_then_path_then_usr_local_cuda(tmp_path):
+    module = build_plan_module()
+
+    def toolkit(name):
+        nvcc = tmp_path / name / 'bin' / 'nvcc'
+        nvcc.parent.mkdir(parents=True)
+        nvcc.write_text('')
+        return str(nvcc)
+    default, home = toolkit('usr-local-cuda'), toolkit('cuda-12.4')
+    default_home = str(tmp_path / 'usr-local-cuda')
+
+    def find(env, on_path=None):
+        return module.find_nvcc(env, which=lambda name: on_path, default_home=default_home)
+    assert find({}) == default  # where torch looks when nothing else says
+    assert find({}, on_path='/opt/bin/nvcc') == '/opt/bin/nvcc'
+    assert find(dict(CUDA_HOME=str(tmp_path / 'cuda-12.4')), on_path='/opt/bin/nvcc') == home
+    assert module.find_nvcc({}, which=lambda name: None,
+                            default_home=str(tmp_path / 'absent')) is None
 
 
 def test_build_plan_jobs_capped_by_memory_and_ninja():
@@ -103,6 +250,11 @@ def test_build_plan_shell_output_and_nvcc_parsing():
     module = build_plan_module()
     out = make_plan(torch_cuda='12.4', nvcc='12.4').shell()
     assert "MMCV_OPS=cuda" in out and "MMCV_ARCH_LIST='7.0;7.5" in out
+    shown = subprocess.run(['bash', '-c', 'eval "$1"; printf "%s|%s" "$MMCV_WHEEL_GLOB" '
+                            '"$MMCV_CPU_CACHE_KEY"', 'bash', out],
+                           capture_output=True, text=True).stdout
+    assert shown == ('mmcv-2.1.0-cp311-cp311-linux_x86_64.whl|'
+                     'torch-2.4.1_cu124-ops-cpu-cp311-linux_x86_64')
 
     class Done:
         stdout = 'Cuda compilation tools, release 12.6, V12.6.77'

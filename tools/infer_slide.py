@@ -26,10 +26,15 @@ OUT_DIR/<slide name>.tif and its outputs there; a slide whose outputs all
 exist is skipped, so an interrupted run resumes where it stopped. Prints one
 JSON summary per slide.
 
-Under torchrun (tools/dist_infer.sh CONFIG CHECKPOINT GPUS SLIDES... --out DIR)
-the slides are shared out by RANK and WORLD_SIZE: rank r predicts slides r,
-r + WORLD_SIZE, ...; with --device cuda each process uses cuda:LOCAL_RANK. No
-process group is started: the ranks only split the list.
+A slide that cannot be read or runs out of GPU memory is reported (on stderr,
+and as a summary with an "error" key) and the next slide goes on; the exit
+status is 1 at the end when any slide failed.
+
+With several processes (tools/dist_infer.sh CONFIG CHECKPOINT GPUS SLIDES...
+--out DIR) the slides are shared out by RANK and WORLD_SIZE: rank r predicts
+slides r, r + WORLD_SIZE, ...; with --device cuda each process uses (and
+touches only) cuda:LOCAL_RANK. No process group is started: the ranks only
+split the list, and one rank's failure stops no other.
 """
 import argparse
 import csv
@@ -43,12 +48,14 @@ import torch
 from mmseg.apis import init_model
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
+from crossspec_mmseg.engine import UnreadableCheckpointError
 from crossspec_mmseg.errors import BadInputError
 from crossspec_mmseg.inference import (
     BLENDS,
     MASK_EXTENSIONS,
     OBJECT_TYPES,
     SlideOutputs,
+    amp_dtype,
     check_mask_path,
     infer_slide,
 )
@@ -199,7 +206,8 @@ def main():
     parser.add_argument('--count-class', type=int, help='count components of this class')
     parser.add_argument('--min-area', type=int, default=0)
     parser.add_argument('--amp', action='store_true',
-                        help='autocast the forward: bfloat16 on CPU, float16 on GPU')
+                        help='autocast the forward: bfloat16 on CPU and on GPUs that '
+                        'support it (Ampere and newer), else float16')
     parser.add_argument('--channels-last', action='store_true',
                         help='channels-last memory for the model and its inputs')
     parser.add_argument('--tta', action='store_true',
@@ -226,7 +234,16 @@ def main():
     many = len(slides) > 1
     slides = rank_share(slides)
 
-    model = init_model(args.config, args.checkpoint, device=rank_device(args.device))
+    device = rank_device(args.device)
+    if device.startswith('cuda'):
+        torch.cuda.set_device(torch.device(device))  # this rank's GPU only, also for libraries
+        torch.backends.cudnn.benchmark = True  # every forward has the same tile shape
+    try:
+        model = init_model(args.config, args.checkpoint, device=device)
+    except UnreadableCheckpointError as err:
+        sys.exit(f'error: {err}')
+    if args.amp:
+        print(f'autocast: {amp_dtype(torch.device(device))}', file=sys.stderr, flush=True)
     meta = model.dataset_meta or {}
     outputs = SlideOutputs(classes=meta.get('classes'), palette=meta.get('palette'),
                            object_type=args.object_type, tolerance=args.simplify)
@@ -238,10 +255,14 @@ def main():
             continue
         try:
             print_record(predict(model, args, slide, paths, outputs))
-        except BadInputError as err:  # a slide the reader cannot use: named, with the reason
+        except (BadInputError, torch.cuda.OutOfMemoryError) as err:
+            reason = str(err) if isinstance(err, BadInputError) else (
+                f'{slide}: out of GPU memory; rerun it with a smaller --batch or --tile')
             if not many:
-                sys.exit(f'error: {err}')
-            print(f'error: {err}', file=sys.stderr, flush=True)
+                sys.exit(f'error: {reason}')
+            torch.cuda.empty_cache()
+            sys.stderr.write(f'error: {reason}\n')
+            print_record(dict(slide=slide, error=reason))
             failed.append(slide)
     if failed:
         sys.exit(f'error: {len(failed)} of {len(slides)} slides failed (listed above); the '

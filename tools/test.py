@@ -6,13 +6,14 @@ written to ``--metrics-out`` (default ``<work_dir>/metrics.json``).
 """
 import os
 import os.path as osp
+import sys
 
 from mmengine.dist import is_main_process
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.apis import test_segmentor
 from crossspec_mmseg.datasets import dataset_parts
-from crossspec_mmseg.engine import finish_distributed
+from crossspec_mmseg.engine import UnreadableCheckpointError, finish_distributed
 from crossspec_mmseg.evaluation import format_group_table
 from crossspec_mmseg.utils.cli import base_parser, load_cli_config
 
@@ -77,7 +78,10 @@ def main():
     if args.out is not None:
         save_predictions(cfg, args.out)
     out = args.metrics_out or osp.join(cfg.work_dir, 'metrics.json')
-    metrics = test_segmentor(cfg, args.checkpoint, out)
+    try:
+        metrics = test_segmentor(cfg, args.checkpoint, out)
+    except UnreadableCheckpointError as err:
+        sys.exit(f'error: {err}')
     if is_main_process():
         if any('/' in k for k in metrics):
             print(format_group_table(metrics))

@@ -9,7 +9,11 @@ import sys
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.apis import train_segmentor
-from crossspec_mmseg.engine import StageCheckpointMissing, finish_distributed
+from crossspec_mmseg.engine import (
+    StageCheckpointMissing,
+    UnreadableCheckpointError,
+    finish_distributed,
+)
 from crossspec_mmseg.utils.cli import ConfigError, base_parser, load_cli_config
 
 
@@ -32,8 +36,8 @@ def main():
         sys.exit(f'error: {err}')
     try:
         train_segmentor(cfg, resume=args.resume, amp=args.amp)
-    except StageCheckpointMissing as err:  # a finetune config run before its pretrain stage
-        sys.exit(f'error: {err}')
+    except (StageCheckpointMissing, UnreadableCheckpointError) as err:
+        sys.exit(f'error: {err}')  # e.g. a finetune config run before its pretrain stage
     finish_distributed()
 
 

@@ -9,7 +9,7 @@
 _base_ = [
     'mmseg::_base_/models/deeplabv3plus_r50-d8.py',
     '../_base_/datasets/nuinsseg.py',
-    'mmseg::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
 ]
 data_root = 'data/demo/nuinsseg'
 target = dict(species='human', organ='kidney')

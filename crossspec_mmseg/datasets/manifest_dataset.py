@@ -50,6 +50,11 @@ class CrossSpeciesSegDataset(BaseSegDataset):
         instance_column: Manifest column with the instance map, given to
             ``LoadInstanceMap`` as ``instance_path``; a manifest without the
             column (or an empty cell) gives none.
+        tile_check_cache: Folder for the check's cache where the manifest's
+            folder is not writable (a read-only dataset); default: the
+            running runner's ``<work_dir>/.tile_checks``, else
+            ``~/.cache/crossspec_mmseg/tile_checks`` (see
+            :mod:`.validation`).
         **kwargs: As :class:`mmseg.datasets.BaseSegDataset` (``metainfo``
             with ``classes``/``palette``, ``pipeline``, ``data_root``...).
     """
@@ -57,9 +62,10 @@ class CrossSpeciesSegDataset(BaseSegDataset):
     def __init__(self, ann_file: str = 'manifest.csv', filters: Optional[Filters] = None,
                  seg_map_column: str = 'mask', regime: Optional[dict] = None,
                  label_offset: int = 0, check_pixels: bool = True,
-                 instance_column: str = 'instance', **kwargs) -> None:
+                 instance_column: str = 'instance', tile_check_cache: Optional[str] = None,
+                 **kwargs) -> None:
         self.filters = dict(filters or {})
-        self.check_pixels = check_pixels
+        self.check_pixels, self.tile_check_cache = check_pixels, tile_check_cache
         self.regime = dict(regime) if regime else None
         self.seg_map_column, self.instance_column = seg_map_column, instance_column
         self.label_offset = label_offset
@@ -116,7 +122,8 @@ class CrossSpeciesSegDataset(BaseSegDataset):
             plain = classes and not self.reduce_zero_label and not self.label_map
             check_tiles([(f'{self.ann_file}:{seen[row["image"]]}', info['img_path'],
                           info['seg_map_path']) for row, info in zip(rows, data_list)],
-                        self.ann_file, len(classes) if plain else None, self.ignore_index)
+                        self.ann_file, len(classes) if plain else None, self.ignore_index,
+                        cache_dir=self.tile_check_cache)
         return data_list
 
     def get_group_labels(self, column: str = 'species') -> List[str]:

@@ -3,24 +3,56 @@
 Every image must decode as 8-bit RGB(A) (OpenCV, as ``LoadImageFromFile``),
 every mask as one 8-bit channel of the image's size (Pillow, as MMSeg's
 ``LoadAnnotations``: palette PNGs give their indices) with labels below
-``num_classes`` or equal to ``ignore_index``. Files checked before are
-remembered in ``.tile_checks.json`` beside the manifest (path -> size, mtime,
-labels present), so only new or changed files are decoded again; the check
-runs in threads with a progress bar. In a distributed run rank 0 checks (and
-writes the cache) while the other ranks wait for its verdict.
+``num_classes`` or equal to ``ignore_index``. The check runs in threads with a
+progress bar.
+
+Cache: files checked before are remembered (path -> size, mtime, labels
+present), so only new or changed files are decoded again. The cache is read
+from two places, in this order, and a file counts as checked where either
+holds its current size and mtime:
+
+1. ``.tile_checks.json`` beside the manifest;
+2. the fallback ``<cache_dir>/<sha1 of the manifest's absolute path>.json``,
+   where ``cache_dir`` is the caller's (the dataset's ``tile_check_cache``),
+   else ``<work_dir>/.tile_checks`` of the running mmengine ``Runner`` (found
+   from the current ``MMLogger``'s log file,
+   ``<work_dir>/<timestamp>/<timestamp>.log``, which the runner sets up before
+   it builds any dataset; another log file gives its own folder), else
+   ``$XDG_CACHE_HOME/crossspec_mmseg/tile_checks`` (``~/.cache/...``).
+
+New results go beside the manifest; where that folder is not writable (a
+read-only dataset), to the fallback, so a read-only dataset is not decoded
+again on every run.
+
+Distributed (``world_size > 1``): the tiles are split by index, rank ``r``
+looking up and decoding ``pairs[r::world_size]`` only; the problems and new
+cache entries of all ranks are then exchanged with
+``mmengine.dist.all_gather_object`` (NCCL or gloo), so every rank raises the
+same :class:`TileCheckError` or none does. Rank 0 writes the merged cache
+while the others wait at a barrier, so the next check (another dataset on the
+same manifest) finds it. A rank that fails otherwise (an ``OSError``, say)
+still joins the exchange and its failure is listed on every rank, so no rank
+is left waiting for it. The split does not depend on what a rank reads from
+the cache, so ranks that see different cache files (a per-node ``~/.cache``,
+a shared file system's delay) still check every tile exactly once. The ranks
+wait only for the slowest share and for rank 0's write; the process group's
+timeout is set in ``configs/_base_/default_runtime.py``.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import os.path as osp
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-from mmengine.dist import broadcast_object_list, get_dist_info
+from mmengine.dist import all_gather_object, barrier, get_dist_info
+from mmengine.logging import MMLogger
 from PIL import Image
 from tqdm import tqdm
 
@@ -29,6 +61,8 @@ from ..utils.atomic import atomic_path
 __all__ = ['TileCheckError', 'check_tiles']
 
 CACHE_NAME = '.tile_checks.json'
+#: The fallback cache folder inside a runner's work dir.
+WORK_DIR_CACHE = '.tile_checks'
 FIX = ('fix: delete the listed files and re-run the converter (it resumes and rewrites them), '
        'or remove their rows from the manifest')
 
@@ -87,62 +121,94 @@ def _check_pair(image_path: str, mask_path: str, sizes: Tuple[int, int]
 
 
 def check_tiles(pairs: Sequence[Tuple[str, str, str]], manifest: str,
-                num_classes: Optional[int], ignore_index: int = 255, workers: int = 4) -> None:
+                num_classes: Optional[int], ignore_index: int = 255, workers: int = 4,
+                cache_dir: Optional[str] = None) -> None:
     """Check ``(where, image_path, mask_path)`` triples; raise one
     :class:`TileCheckError` listing every bad tile (``where`` is the manifest
     line) with the fix. ``num_classes=None`` skips the label range check.
+    ``cache_dir``: the fallback cache folder, used where the manifest's folder
+    is not writable (default: see the module docstring).
 
-    Distributed: only rank 0 decodes; the others wait at a broadcast of its
-    verdict (so every rank raises the same error, or none does).
+    Distributed: every rank checks its share of the tiles and all verdicts are
+    gathered, so every rank raises the same error, or none does.
     """
     rank, world_size = get_dist_info()
-    if world_size == 1:
-        _check_tiles(pairs, manifest, num_classes, ignore_index, workers)
-        return
-    verdict = [None]
-    if rank == 0:
-        try:
-            _check_tiles(pairs, manifest, num_classes, ignore_index, workers)
-        except Exception as err:  # the other ranks must hear of any failure, then re-raise
-            verdict[0] = str(err) if isinstance(err, TileCheckError) else (
-                f'rank 0 failed to check the tiles of {manifest}: {type(err).__name__}: {err}')
-            broadcast_object_list(verdict, src=0)
+    failure: Optional[Exception] = None
+    cache_paths: Tuple[str, ...] = ()
+    try:
+        cache_paths = _cache_paths(manifest, cache_dir)
+        problems, entries = _check_tiles(pairs, rank, world_size, cache_paths, num_classes,
+                                         ignore_index, workers)
+    except Exception as err:  # the other ranks must hear of it, not wait for it
+        if world_size == 1:
             raise
-    broadcast_object_list(verdict, src=0)
-    if verdict[0] is not None:
-        raise TileCheckError(verdict[0])
-
-
-def _check_tiles(pairs: Sequence[Tuple[str, str, str]], manifest: str,
-                 num_classes: Optional[int], ignore_index: int, workers: int) -> None:
-    """:func:`check_tiles` in this process."""
-    cache_path = osp.join(osp.dirname(osp.abspath(manifest)), CACHE_NAME)
-    cache = _load_cache(cache_path)
-    problems: List[str] = []
-    todo = []
-    for where, image_path, mask_path in pairs:
-        stats = [*_stat(image_path), None], list(_stat(mask_path))
-        entry = cache.get(mask_path)
-        if entry and cache.get(image_path) == stats[0] and entry[:2] == stats[1]:
-            problems += _label_problems(where, mask_path, entry[2], num_classes, ignore_index)
-            continue
-        todo.append((where, image_path, mask_path, stats))
-    with ThreadPoolExecutor(workers) as pool:
-        results = pool.map(lambda t: _check_pair(t[1], t[2], (t[3][0][0], t[3][1][0])), todo)
-        for (where, image_path, mask_path, stats), (found, labels) in zip(todo, tqdm(
-                results, total=len(todo), desc='checking tiles', unit='tile',
-                disable=None if len(todo) > 500 else True)):
-            problems += [f'{where}: {p}' for p in found]
-            if labels is not None:
-                problems += _label_problems(where, mask_path, labels, num_classes, ignore_index)
-            if not found and labels is not None:
-                cache[image_path], cache[mask_path] = stats[0], [*stats[1], labels]
-    if todo:
-        _save_cache(cache_path, cache)
+        failure = err
+        problems = [(-1, f'rank {rank} failed to check the tiles of {manifest}: '
+                         f'{type(err).__name__}: {err}')]
+        entries = {}
+    if world_size > 1:
+        gathered = all_gather_object((problems, entries))
+        problems = [p for found, _ in gathered for p in found]
+        entries = {k: v for _, new in gathered for k, v in new.items()}
+    if entries:  # the same on every rank
+        if rank == 0 and cache_paths:
+            try:
+                _save_cache(*cache_paths, entries)
+            except Exception as err:  # never keep the other ranks waiting at the barrier
+                warnings.warn(f'cannot write the tile check cache: {type(err).__name__}: {err}')
+        if world_size > 1:
+            barrier()  # the next check (another dataset on this manifest) reads the new cache
     if problems:
-        shown = '\n  '.join(problems[:20])
-        more = f'\n  ... and {len(problems) - 20} more' if len(problems) > 20 else ''
-        raise TileCheckError(f'{manifest}: {len(problems)} unusable tiles\n  {shown}{more}\n{FIX}')
+        problems.sort(key=lambda p: p[0])  # manifest order (failed ranks first), on every rank
+        texts = [text for _, text in problems]
+        shown = '\n  '.join(texts[:20])
+        more = f'\n  ... and {len(texts) - 20} more' if len(texts) > 20 else ''
+        raise TileCheckError(f'{manifest}: {len(texts)} unusable tiles\n  {shown}{more}\n'
+                             f'{FIX}') from failure
+
+
+def _check_tiles(pairs: Sequence[Tuple[str, str, str]], rank: int, world_size: int,
+                 cache_paths: Sequence[str], num_classes: Optional[int], ignore_index: int,
+                 workers: int) -> Tuple[List[Tuple[int, str]], Dict[str, list]]:
+    """This process's share of :func:`check_tiles`, ``pairs[rank::world_size]``:
+    its problems as ``(index in pairs, text)`` and its new cache entries."""
+    caches = [_load_cache(path) for path in cache_paths]
+    problems: List[Tuple[int, str]] = []
+    todo = []
+    for index in range(rank, len(pairs), world_size):
+        where, image_path, mask_path = pairs[index]
+        stats = [*_stat(image_path), None], list(_stat(mask_path))
+        labels = _cached_labels(caches, image_path, mask_path, stats)
+        if labels is not None:
+            problems += [(index, p) for p in _label_problems(where, mask_path, labels,
+                                                              num_classes, ignore_index)]
+        else:
+            todo.append((index, where, image_path, mask_path, stats))
+    entries: Dict[str, list] = {}
+    with ThreadPoolExecutor(workers) as pool:
+        results = pool.map(lambda t: _check_pair(t[2], t[3], (t[4][0][0], t[4][1][0])), todo)
+        for (index, where, image_path, mask_path, stats), (found, labels) in zip(todo, tqdm(
+                results, total=len(todo), desc='checking tiles', unit='tile',
+                disable=None if len(todo) > 500 and rank == 0 else True)):
+            problems += [(index, f'{where}: {p}') for p in found]
+            if labels is not None:
+                problems += [(index, p) for p in _label_problems(where, mask_path, labels,
+                                                                  num_classes, ignore_index)]
+            if not found and labels is not None:
+                entries[image_path], entries[mask_path] = stats[0], [*stats[1], labels]
+    return problems, entries
+
+
+def _cached_labels(caches: Sequence[Dict[str, list]], image_path: str, mask_path: str,
+                   stats: Tuple[list, list]) -> Optional[List[int]]:
+    """The labels of a tile whose two files a cache holds with their current
+    ``stats`` (size, mtime); ``None`` if no cache does."""
+    for cache in caches:
+        entry = cache.get(mask_path)
+        if (cache.get(image_path) == stats[0] and isinstance(entry, list) and len(entry) == 3
+                and entry[:2] == stats[1] and isinstance(entry[2], list)):
+            return entry[2]
+    return None
 
 
 def _label_problems(where: str, mask_path: str, labels: List[int], num_classes: Optional[int],
@@ -156,6 +222,36 @@ def _label_problems(where: str, mask_path: str, labels: List[int], num_classes: 
             'other value allowed)']
 
 
+def _cache_paths(manifest: str, cache_dir: Optional[str]) -> Tuple[str, str]:
+    """The cache file beside ``manifest`` and the fallback one (module docstring)."""
+    manifest = osp.abspath(manifest)
+    if cache_dir is None:
+        work_dir = _runner_work_dir()
+        cache_dir = osp.join(work_dir, WORK_DIR_CACHE) if work_dir else osp.join(
+            os.environ.get('XDG_CACHE_HOME') or osp.join(osp.expanduser('~'), '.cache'),
+            'crossspec_mmseg', 'tile_checks')
+    digest = hashlib.sha1(manifest.encode(), usedforsecurity=False).hexdigest()
+    return (osp.join(osp.dirname(manifest), CACHE_NAME),
+            osp.join(osp.abspath(cache_dir), f'{digest}.json'))
+
+
+def _runner_work_dir() -> Optional[str]:
+    """The running mmengine ``Runner``'s work dir, from its logger's file
+    ``<work_dir>/<timestamp>/<timestamp>.log`` (ranks other than 0 may add
+    ``_<host>_device<d>_rank<r>`` to the name); the folder of any other log
+    file; ``None`` without one."""
+    try:
+        log_file = MMLogger.get_current_instance().log_file
+    except Exception:  # no usable logger: use the user's cache
+        return None
+    if not log_file:
+        return None
+    log_dir = osp.dirname(osp.abspath(log_file))
+    if osp.basename(log_file).startswith(osp.basename(log_dir)):
+        return osp.dirname(log_dir)
+    return log_dir
+
+
 def _load_cache(path: str) -> Dict[str, list]:
     try:
         with open(path) as f:
@@ -165,7 +261,15 @@ def _load_cache(path: str) -> Dict[str, list]:
         return {}
 
 
-def _save_cache(path: str, cache: Dict[str, list]) -> None:
-    with contextlib.suppress(OSError):  # a read-only dataset is checked every time
-        with atomic_path(path) as tmp, open(tmp, 'w') as f:
-            json.dump(cache, f)
+def _save_cache(beside: str, fallback: str, entries: Dict[str, list]) -> None:
+    """Add ``entries`` to the cache beside the manifest or, where that folder
+    is not writable, to the fallback one."""
+    for path in (beside, fallback):
+        cache = _load_cache(path)
+        cache.update(entries)
+        with contextlib.suppress(OSError):
+            with atomic_path(path) as tmp, open(tmp, 'w') as f:
+                json.dump(cache, f)
+            return
+    warnings.warn(f'cannot write the tile check cache to {beside} or {fallback}: these '
+                  'tiles will be decoded again by the next run', stacklevel=3)

@@ -1,4 +1,9 @@
-from .checkpoint_compat import CHECKPOINT_SAFE_GLOBALS, register_checkpoint_safe_globals
+from .checkpoint_compat import (
+    CHECKPOINT_SAFE_GLOBALS,
+    UnreadableCheckpointError,
+    load_local_checkpoint,
+    register_checkpoint_safe_globals,
+)
 from .cpu_ddp import CPUDistributedDataParallel, finish_distributed, prepare_cpu_distributed
 from .group_count_hook import GroupCountHook
 from .inverse_frequency_hook import InverseFrequencyWeightHook
@@ -14,5 +19,6 @@ from .stage_checkpoint_hook import InitFromStageHook, StageCheckpointMissing
 __all__ = ['ATOMIC_BACKEND', 'CHECKPOINT_SAFE_GLOBALS', 'AtomicLocalBackend',
            'CPUDistributedDataParallel', 'GroupCountHook', 'InitFromStageHook',
            'InverseFrequencyWeightHook', 'SampleLogHook',
-           'StageCheckpointMissing', 'checkpoint_is_complete', 'finish_distributed',
+           'StageCheckpointMissing', 'UnreadableCheckpointError', 'checkpoint_is_complete',
+           'finish_distributed', 'load_local_checkpoint',
            'prepare_cpu_distributed', 'register_checkpoint_safe_globals', 'resume_checkpoint']

@@ -169,6 +169,10 @@ class GroupIoUMetric(IoUMetric):
         return scores
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
+        if self.format_only:  # MMSeg's --format-only: the PNGs are the output, no scores
+            print_log(f'format_only: predictions written to {self.output_dir}, not scored',
+                      logger=MMLogger.get_current_instance())
+            return {}
         metrics: Dict[str, float] = {}
         if self.tree is None:
             metrics.update(self._scores(results))

@@ -4,6 +4,7 @@ from .slide_inference import (
     MASK_EXTENSIONS,
     SlidePrediction,
     TilePredictor,
+    amp_dtype,
     channel_argmax,
     check_mask_path,
     infer_slide,
@@ -11,5 +12,6 @@ from .slide_inference import (
 from .stitching import BLENDS, BandAccumulator, ownership_bounds
 
 __all__ = ['BLENDS', 'MASK_EXTENSIONS', 'OBJECT_TYPES', 'BandAccumulator', 'SlideObject',
-           'SlideOutputs', 'SlidePrediction', 'TilePredictor', 'channel_argmax', 'check_mask_path',
+           'SlideOutputs', 'SlidePrediction', 'TilePredictor', 'amp_dtype', 'channel_argmax',
+           'check_mask_path',
            'infer_slide', 'iter_objects', 'ownership_bounds', 'trace_objects', 'write_outputs']

@@ -22,7 +22,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -37,12 +37,11 @@ from ..slides import LevelReader, TissueMap, open_slide, rle_encode, to_tile, wi
 from ..utils.atomic import atomic_path
 from .disk_mask import DiskMask, mask_tiles
 from .exports import SlideOutputs, write_outputs
-from .stitching import BandAccumulator
+from .stitching import MAX_CLASSES, BandAccumulator, channel_argmax
 
 MASK_EXTENSIONS = ('.tif', '.tiff', '.png')
-MAX_CLASSES = 256  #: labels 0..255 fit the uint8 mask
 
-__all__ = ['MASK_EXTENSIONS', 'SlidePrediction', 'TilePredictor', 'channel_argmax',
+__all__ = ['MASK_EXTENSIONS', 'SlidePrediction', 'TilePredictor', 'amp_dtype', 'channel_argmax',
            'check_mask_path', 'infer_slide']
 
 
@@ -72,14 +71,16 @@ class TilePredictor:
     done on the whole batch into an input buffer reused across batches (a
     fresh tensor per batch costs page faults comparable to a small model's
     forward). On a GPU the batch crosses as uint8 (a quarter of float32's
-    bytes) from a pinned host buffer without blocking, and is converted and
+    bytes): it is first copied into a page-locked (pinned) host buffer, from
+    which the host -> device copy runs asynchronously (``non_blocking``: the
+    host goes on while the DMA engine copies), and is converted and
     normalised on the device. Preprocessors that pad at test time
     (``test_cfg``), and any other preprocessor class, are called as they are;
     padding is cropped off the logits.
 
     Args:
         model: The segmentor.
-        amp: Run the forward under autocast: bfloat16 on CPU, float16 on GPU.
+        amp: Run the forward under autocast, in :func:`amp_dtype`'s type.
         channels_last: Convert the model (in place) and inputs to
             channels-last memory, which oneDNN and cuDNN convolutions prefer.
         tta: Flip test-time augmentation: each batch is also predicted
@@ -93,8 +94,7 @@ class TilePredictor:
         self.tta = tta
         self.preprocessor = model.data_preprocessor
         self.device = _resolved(torch.device(self.preprocessor.device))
-        self.amp_dtype = (torch.bfloat16 if self.device.type == 'cpu' else torch.float16) \
-            if amp else None
+        self.amp_dtype = amp_dtype(self.device) if amp else None
         self.channels_last = channels_last
         if channels_last and isinstance(model, torch.nn.Module):
             model.to(memory_format=torch.channels_last)
@@ -192,25 +192,21 @@ def _logits(probabilities: torch.Tensor) -> torch.Tensor:
     return probabilities.clamp_min(1e-30).log()
 
 
+def amp_dtype(device: torch.device) -> torch.dtype:
+    """The autocast type for ``device``: bfloat16 on the CPU and on GPUs that
+    support it (Ampere and newer: float32's range, no overflow), else float16."""
+    device = torch.device(device)
+    if device.type == 'cuda':
+        with torch.cuda.device(device):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16
+
+
 def _resolved(device: torch.device) -> torch.device:
     """``cuda`` -> ``cuda:<current>`` so buffers are compared by their real device."""
     if device.type == 'cuda' and device.index is None:
         return torch.device('cuda', torch.cuda.current_device())
     return device
-
-
-def channel_argmax(scores: torch.Tensor) -> torch.Tensor:
-    """``scores.argmax(1)`` as uint8 on the scores' device, by a running maximum
-    over the channels (torch's argmax over a non-last dimension is slow on CPU)."""
-    if scores.shape[1] > MAX_CLASSES:
-        raise ValueError(f'{scores.shape[1]} classes do not fit a uint8 mask')
-    best = scores[:, 0]
-    labels = torch.zeros(best.shape, dtype=torch.uint8, device=scores.device)
-    for c in range(1, scores.shape[1]):
-        better = scores[:, c] > best
-        labels.masked_fill_(better, c)
-        best = torch.where(better, scores[:, c], best)
-    return labels
 
 
 class _RowReader:
@@ -243,28 +239,39 @@ class _RowReader:
 UPSAMPLE_BYTES = 256 * 2 ** 20
 
 
-def _tile_predictions(predict: TilePredictor, inputs: np.ndarray, window: int,
-                      blend: str) -> List[np.ndarray]:
-    """Per tile: uint8 labels ``(window, window)`` for centre blending, else
-    class probabilities ``(C, window, window)``, at full resolution.
+def _tile_predictions(predict: TilePredictor, inputs: np.ndarray, window: int, blend: str,
+                      cap: int = UPSAMPLE_BYTES) -> Iterator[Tuple[int, object]]:
+    """``(index in the batch, prediction)`` per tile, at full resolution: uint8
+    labels ``(window, window)`` (NumPy) for centre blending, else class
+    probabilities ``(C, window, window)`` on the model's device.
 
-    Upsampling, argmax or softmax run on the model's device for the batch (in
-    chunks of at most :data:`UPSAMPLE_BYTES`); the results reach the host in
-    one copy per batch, uint8 labels for centre blending.
+    The logits are upsampled in chunks of at most ``cap`` bytes of float32
+    scores, and each chunk is reduced (argmax or softmax) before the next is
+    made: a chunk of labels is freed at once, a chunk of probabilities as soon
+    as the caller has blended it, so peak memory is the logits plus about one
+    chunk, whatever the batch. Centre labels reach the host in one copy per
+    batch.
     """
     scores = predict(inputs)
-    outputs = []
-    if scores.shape[-1] != window:  # back to full resolution
-        per_tile = scores.shape[1] * window * window * 4
-        chunk = max(1, UPSAMPLE_BYTES // per_tile)
-        parts = [F.interpolate(s, size=(window, window), mode='bilinear', align_corners=False)
-                 for s in scores.split(chunk)]
-    else:
-        parts = [scores]
-    for part in parts:
-        outputs.append(channel_argmax(part) if blend == 'center' else part.softmax(1))
-    batch = outputs[0] if len(outputs) == 1 else torch.cat(outputs)
-    return list(batch.cpu().numpy())  # the one device -> host copy of this batch
+    per_tile = scores.shape[1] * window * window * 4
+    chunk = len(scores) if scores.shape[-1] == window else max(1, cap // per_tile)
+    labels = []
+    for first in range(0, len(scores), chunk):
+        part = scores[first:first + chunk]
+        if part.shape[-1] != window:  # back to full resolution
+            part = F.interpolate(part, size=(window, window), mode='bilinear',
+                                 align_corners=False)
+        if blend == 'center':
+            labels.append(channel_argmax(part))
+            continue
+        probabilities = part.softmax(1)
+        del part
+        for i in range(len(probabilities)):
+            yield first + i, probabilities[i]
+        del probabilities
+    if labels:
+        batch = labels[0] if len(labels) == 1 else torch.cat(labels)
+        yield from enumerate(batch.cpu().numpy())  # the one device -> host copy of this batch
 
 
 def check_mask_path(path: str) -> None:
@@ -332,16 +339,16 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
                     keep, inputs = upcoming.result()
                     if row + 1 < len(ys):  # read the next row while the model runs on this one
                         upcoming = pool.submit(read_row, row + 1)
-                    tiles: List[Optional[np.ndarray]] = [None] * len(xs)
                     h = min(window, height - ys[row])
                     for start in range(0, len(keep), batch):
-                        predictions = _tile_predictions(predict, inputs[start:start + batch],
-                                                        window, blend)
-                        for i, pred in zip(keep[start:start + batch], predictions):
-                            tiles[i] = pred[..., :h, :min(window, width - xs[i])]
+                        for j, pred in _tile_predictions(predict, inputs[start:start + batch],
+                                                         window, blend):
+                            i = keep[start + j]
+                            acc.add(row, i, pred[..., :h, :min(window, width - xs[i])])
+                            del pred  # its chunk is freed before the next one is upsampled
                     run += len(keep)
                     skipped += len(xs) - len(keep)
-                    for first, band in acc.add_row(row, tiles):
+                    for first, band in acc.finish_row(row):
                         mask.write(first, band)
             finally:
                 upcoming.cancel()  # an error or Ctrl-C does not wait for one more band

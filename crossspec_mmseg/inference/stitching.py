@@ -11,17 +11,23 @@ Blending rules for a pixel covered by several tiles:
   (sigma = window / 8, as MONAI's sliding-window inference).
 
 Rows are finalised as soon as no later tile row can cover them, so only one
-band of ``window`` rows x slide width is ever held.
+band of ``window`` rows x slide width is ever held. ``mean``/``gaussian``
+blend on the device the probabilities come from (the model's GPU): the
+weighted sums stay there and only the finished band's uint8 labels are
+copied to the host.
 """
 from __future__ import annotations
 
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
+import torch
 
-__all__ = ['BLENDS', 'ownership_bounds', 'tile_weights', 'BandAccumulator']
+__all__ = ['BLENDS', 'MAX_CLASSES', 'BandAccumulator', 'channel_argmax', 'ownership_bounds',
+           'tile_weights']
 
 BLENDS = ('center', 'gaussian', 'mean')
+MAX_CLASSES = 256  #: labels 0..255 fit the uint8 mask
 
 
 def ownership_bounds(starts: List[int], window: int, length: int) -> List[Tuple[int, int]]:
@@ -46,7 +52,12 @@ def tile_weights(window: int, blend: str) -> np.ndarray:
 
 
 class BandAccumulator:
-    """Accumulates one row of tiles and yields finished row bands.
+    """Accumulates tile rows and yields finished row bands of uint8 labels.
+
+    Tiles are given one at a time (:meth:`add`) and a tile row is closed by
+    :meth:`finish_row`: uint8 labels ``(h, w)`` (NumPy) for ``center``
+    blending; class probabilities ``(C, h, w)`` (torch, on any device) for
+    ``mean``/``gaussian``, which are weighted and summed on their device.
 
     Args:
         width, height: Slide size (pixels).
@@ -63,62 +74,87 @@ class BandAccumulator:
         self.xs, self.ys, self.blend = xs, ys, blend
         self.x_own = ownership_bounds(xs, window, width)
         self.y_own = ownership_bounds(ys, window, height)
-        self.weights = None if blend == 'center' else tile_weights(window, blend)
-        self.top = 0                      # first row not yet emitted
-        self.acc = None                   # (C, rows, width), once the first tile arrives
-        self.norm = np.zeros((0, width), np.float32)
+        self.top = 0                                  # first row not yet emitted
+        self.band: Optional[np.ndarray] = None        # center: the row band being filled
+        self.acc: Optional[torch.Tensor] = None       # blends: (C, rows, width) weighted sums
+        self.norm: Optional[torch.Tensor] = None      # blends: (rows, width) summed weights
+        self.weights: Optional[torch.Tensor] = None   # blends: one tile's weights, on the device
 
-    def add_row(self, row: int, tiles: List[np.ndarray]) -> Iterator[Tuple[int, np.ndarray]]:
+    def add_row(self, row: int, tiles: List) -> Iterator[Tuple[int, np.ndarray]]:
         """Add tile row ``row`` (one entry per x start, ``None`` for skipped
-        background tiles) and yield ``(first_row, labels)`` bands that are now
-        final. Tiles are uint8 labels ``(h, w)`` for ``center`` blending, else
-        class probabilities ``(C, h, w)``."""
-        y = self.ys[row]
+        background tiles) and yield the ``(first_row, labels)`` bands now final."""
+        for i, tile in enumerate(tiles):
+            if tile is not None:
+                self.add(row, i, tile)
+        yield from self.finish_row(row)
+
+    def add(self, row: int, col: int, tile) -> None:
+        """Add the tile at tile row ``row``, column index ``col``."""
+        y, x = self.ys[row], self.xs[col]
         if self.blend == 'center':
             lo, hi = self.y_own[row]
-            band = np.zeros((hi - lo, self.width), np.uint8)
-            for (x_lo, x_hi), x, labels in zip(self.x_own, self.xs, tiles):
-                if labels is not None:
-                    band[:, x_lo:x_hi] = labels[lo - y:hi - y, x_lo - x:x_hi - x]
+            if self.band is None:
+                self.band = np.zeros((hi - lo, self.width), np.uint8)
+            x_lo, x_hi = self.x_own[col]
+            self.band[:, x_lo:x_hi] = tile[lo - y:hi - y, x_lo - x:x_hi - x]
+            return
+        self._grow(tile, min(y + self.window, self.height))
+        h, w = tile.shape[1:]
+        weight = self.weights[:h, :w]
+        rows = slice(y - self.top, y - self.top + h)
+        self.acc[:, rows, x:x + w].addcmul_(tile, weight)
+        self.norm[rows, x:x + w] += weight
+
+    def finish_row(self, row: int) -> Iterator[Tuple[int, np.ndarray]]:
+        """Close tile row ``row``: yield the ``(first_row, labels)`` bands now final."""
+        if self.blend == 'center':
+            lo, hi = self.y_own[row]
+            band = self.band if self.band is not None else np.zeros((hi - lo, self.width),
+                                                                     np.uint8)
+            self.band = None
             yield lo, band
             return
-        if self.acc is None:
-            classes = next((t.shape[0] for t in tiles if t is not None), None)
-            if classes is None:  # nothing predicted yet: these rows are background
-                yield from self._emit_background(row)
-                return
-            self.acc = np.zeros((classes, self.norm.shape[0], self.width), np.float32)
-        end = min(y + self.window, self.height)
-        grow = end - (self.top + self.acc.shape[1])
-        if grow > 0:  # extend the buffer down to this tile row's bottom
-            self.acc = np.concatenate(
-                [self.acc, np.zeros((self.acc.shape[0], grow, self.width), np.float32)], 1)
-            self.norm = np.concatenate([self.norm, np.zeros((grow, self.width), np.float32)])
-        for x, probs in zip(self.xs, tiles):
-            if probs is None:
-                continue
-            h, w = probs.shape[1:]
-            weight = self.weights[:h, :w]
-            self.acc[:, y - self.top:y - self.top + h, x:x + w] += probs * weight
-            self.norm[y - self.top:y - self.top + h, x:x + w] += weight
-        yield from self._emit(self._final(row))
-
-    def _final(self, row: int) -> int:
-        """Rows above the next tile row's start are final after row ``row``."""
-        return self.ys[row + 1] if row + 1 < len(self.ys) else self.height
-
-    def _emit_background(self, row: int) -> Iterator[Tuple[int, np.ndarray]]:
-        final = self._final(row)
-        if final > self.top:
-            yield self.top, np.zeros((final - self.top, self.width), np.uint8)
-            self.top = final
-
-    def _emit(self, final: int) -> Iterator[Tuple[int, np.ndarray]]:
+        final = self.ys[row + 1] if row + 1 < len(self.ys) else self.height
         n = final - self.top
         if n <= 0:
             return
-        labels = self.acc[:, :n].argmax(0).astype(np.uint8)
-        labels[self.norm[:n] == 0] = 0  # covered only by skipped background tiles
+        if self.acc is None:  # nothing predicted yet: these rows are background
+            labels = np.zeros((n, self.width), np.uint8)
+        else:
+            scores = self.acc[:, :n]
+            kept = min(n, scores.shape[1])
+            labels_t = channel_argmax(scores[None, :, :kept])[0]
+            labels_t.masked_fill_(self.norm[:kept] == 0, 0)  # only skipped tiles covered these
+            labels = np.zeros((n, self.width), np.uint8)
+            labels[:kept] = labels_t.cpu().numpy()  # the one device -> host copy of the band
+            self.acc, self.norm = self.acc[:, kept:], self.norm[kept:]
         yield self.top, labels
-        self.acc, self.norm = self.acc[:, n:], self.norm[n:]
         self.top = final
+
+    def _grow(self, tile: torch.Tensor, end: int) -> None:
+        """Make the sums reach row ``end`` (allocated on the tile's device)."""
+        if self.acc is None:
+            self.acc = tile.new_zeros((tile.shape[0], 0, self.width), dtype=torch.float32)
+            self.norm = tile.new_zeros((0, self.width), dtype=torch.float32)
+            self.weights = torch.from_numpy(tile_weights(self.window, self.blend)).to(
+                tile.device)
+        grow = end - (self.top + self.acc.shape[1])
+        if grow > 0:
+            self.acc = torch.cat([self.acc, self.acc.new_zeros(
+                (self.acc.shape[0], grow, self.width))], 1)
+            self.norm = torch.cat([self.norm, self.norm.new_zeros((grow, self.width))])
+
+
+def channel_argmax(scores: torch.Tensor) -> torch.Tensor:
+    """``scores.argmax(1)`` as uint8 on the scores' device, by a running maximum
+    over the channels (torch's argmax over a non-last dimension is slow on CPU);
+    ties go to the lower class, as argmax."""
+    if scores.shape[1] > MAX_CLASSES:
+        raise ValueError(f'{scores.shape[1]} classes do not fit a uint8 mask')
+    best = scores[:, 0]
+    labels = torch.zeros(best.shape, dtype=torch.uint8, device=scores.device)
+    for c in range(1, scores.shape[1]):
+        better = scores[:, c] > best
+        labels.masked_fill_(better, c)
+        best = torch.where(better, scores[:, c], best)
+    return labels

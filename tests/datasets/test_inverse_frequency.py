@@ -30,10 +30,15 @@ def test_bad_input(counts, cap, message):
         inverse_frequency_weights(counts, cap)
 
 
-def test_weights_from_manifest_count_the_filtered_rows(demo_data):
-    import os.path as osp
-
-    from crossspec_mmseg.datasets import weights_from_manifest
-    weights = weights_from_manifest(osp.join(demo_data, 'manifest.csv'),
-                                    filters=dict(split=['fold0', 'fold1', 'fold2']))
-    assert min(weights.values()) == 1.0 and set(weights) == {'human', 'mouse'}
+def test_weights_from_manifest_count_the_filtered_rows(tmp_path):
+    """Only the filtered rows count: fold0 has 1 human and 3 mouse tiles (human
+    weighs 3), the whole manifest 9 human and 3 mouse (mouse would weigh 3)."""
+    from crossspec_mmseg.datasets import MANIFEST_COLUMNS, weights_from_manifest, write_manifest
+    tiles = [('human', 'fold0')] + [('mouse', 'fold0')] * 3 + [('human', 'fold3')] * 8
+    rows = [{**dict.fromkeys(MANIFEST_COLUMNS, '0'), 'image': f'{k}.png', 'species': species,
+             'split': split} for k, (species, split) in enumerate(tiles)]
+    manifest = str(tmp_path / 'manifest.csv')
+    write_manifest(manifest, rows)
+    assert weights_from_manifest(manifest, filters=dict(split='fold0')) == dict(human=3.0,
+                                                                                mouse=1.0)
+    assert weights_from_manifest(manifest) == dict(human=1.0, mouse=3.0)

@@ -137,3 +137,15 @@ def test_wrong_leaf_lowers_only_the_finer_set():
     result = metric.evaluate(2)
     assert result['labelset/coarse/mIoU'] == 100.0
     assert result['labelset/fine/IoU.a'] == 50.0
+
+
+def test_format_only_writes_predictions_and_scores_nothing(tmp_path):
+    """MMSeg's ``tools/test.py --format-only`` path: PNGs written, no metric keys."""
+    from PIL import Image
+
+    metric = GroupIoUMetric(format_only=True, output_dir=str(tmp_path))
+    metric.dataset_meta = dict(classes=('bg', 'fg'))
+    pred = np.eye(8, dtype=np.int64)
+    metric.process({}, [sample(pred, np.full((8, 8), 255), 'human')])
+    assert metric.evaluate(1) == {}
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / 'human.png')), pred)

@@ -49,9 +49,11 @@ def test_folder_glob_and_file_resume_and_skip_bad(tmp_path, demo_data):
 
 
 @pytest.mark.heavy
-def test_dist_infer_splits_slides_across_ranks(tmp_path, demo_data):
-    """tools/dist_infer.sh with 2 CPU processes over 3 slides: rank r takes slides
-    r, r + 2; every slide predicted once, the same bytes as one process."""
+def test_dist_infer_splits_slides_and_a_bad_slide_stops_no_rank(tmp_path, demo_data):
+    """tools/dist_infer.sh with 2 CPU processes over 4 slides: rank r takes slides
+    r, r + 2; every good slide predicted once, the same bytes as one process.
+    Rank 0's unreadable slide fails fast while rank 1 still has two slides to
+    do: rank 1 finishes them, the failure is listed at the end, exit 1."""
     import os
 
     from helpers import TINY_CONFIG, run_tool, write_tiny_checkpoint
@@ -62,6 +64,7 @@ def test_dist_infer_splits_slides_across_ranks(tmp_path, demo_data):
     for name in ('a', 'b', 'c'):
         write_pyramid(str(folder / f'{name}.svs'), rng.integers(0, 255, (80, 100, 3), np.uint8),
                       'svs', 0.5, downsamples=(1,), tile=64, compression='zlib')
+    (folder / 'b0_broken.svs').write_bytes(b'II*\x00 not really a tiff')  # rank 0's 2nd
     flags = ['--tile', '64', '--geojson', '--objects-csv']
 
     def outputs(out):
@@ -69,15 +72,20 @@ def test_dist_infer_splits_slides_across_ranks(tmp_path, demo_data):
 
     single = tmp_path / 'single'
     run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, str(folder), '--out',
-              str(single), *flags], demo_data, fresh=False)
+              str(single), *flags], demo_data, fresh=False, check=False)
     ranked = tmp_path / 'ranked'
     proc = run_tool(['tools/dist_infer.sh', TINY_CONFIG, checkpoint, '2', str(folder),
-                     '--out', str(ranked), *flags], demo_data,
+                     '--out', str(ranked), *flags], demo_data, check=False,
                     env=dict(PYTHONUNBUFFERED='1'))  # as in containers: every write a syscall
     summaries = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{')]
-    assert sorted(os.path.basename(s['slide']) for s in summaries) == ['a.svs', 'b.svs', 'c.svs']
+    done = sorted(os.path.basename(s['slide']) for s in summaries if 'error' not in s)
+    failed = [os.path.basename(s['slide']) for s in summaries if 'error' in s]
+    assert done == ['a.svs', 'b.svs', 'c.svs'] and failed == ['b0_broken.svs']
     assert not any(s.get('done') for s in summaries)
     assert len(outputs(ranked)) == 9 and outputs(ranked) == outputs(single)
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    assert 'worker 0 (exit 1) of 2 failed' in proc.stderr
+    assert 'b0_broken.svs' in proc.stderr.rsplit('Failed (1):', 1)[1]
 
 
 def test_slides_sharing_a_name_are_refused_before_any_work(tmp_path, demo_data):

@@ -157,27 +157,33 @@ def test_channel_argmax_matches_torch():
     assert (channel_argmax(scores[:, :1]) == 0).all()
 
 
-@pytest.mark.parametrize('scale, blend', [(1.0, 'center'), (0.5, 'center'), (0.5, 'gaussian')])
-def test_one_device_to_host_copy_per_batch(slide, tmp_path, monkeypatch, scale, blend):
-    """Upsampling, argmax/softmax stay on the device; each batch comes back in one
-    copy (counted at Tensor.cpu, the only way results leave the device)."""
+@pytest.mark.parametrize('scale, blend', [(1.0, 'center'), (0.5, 'center'), (0.5, 'gaussian'),
+                                          (1.0, 'mean')])
+def test_labels_cross_to_the_host_once_per_batch_or_band(slide, tmp_path, monkeypatch, scale,
+                                                         blend):
+    """Upsampling, argmax/softmax and mean/gaussian blending stay on the device;
+    only uint8 labels come back: one copy per batch (centre) or per finished
+    row band (blends), counted at Tensor.cpu, the only way results leave the
+    device."""
     import math
 
     from crossspec_mmseg.slides import window_positions
     path, image = slide
     calls = []
     real_cpu = torch.Tensor.cpu
-    monkeypatch.setattr(torch.Tensor, 'cpu', lambda self, *a, **k: calls.append(self.shape)
-                        or real_cpu(self, *a, **k))
+    monkeypatch.setattr(torch.Tensor, 'cpu', lambda self, *a, **k: calls.append(
+        (self.shape, self.dtype)) or real_cpu(self, *a, **k))
     tile, batch = 64, 3
     infer_slide(ContextStub(), path, str(tmp_path / 'mask.tif'), tile=tile, overlap=0.5,
                 scale=scale, blend=blend, batch=batch)
     window = round(tile / scale)
     xs = window_positions(image.shape[1], window, window // 2)
     ys = window_positions(image.shape[0], window, window // 2)
-    assert len(calls) == len(ys) * math.ceil(len(xs) / batch)
-    if blend == 'center':  # uint8 labels, not float scores, cross the bus
-        assert all(len(shape) == 3 for shape in calls)
+    per_row = math.ceil(len(xs) / batch) if blend == 'center' else 1
+    assert len(calls) == len(ys) * per_row
+    assert all(dtype == torch.uint8 for _, dtype in calls)
+    if blend != 'center':  # whole bands of the slide's width
+        assert all(shape[-1] == image.shape[1] for shape, _ in calls)
 
 
 def test_skipped_background_rows_then_three_class_blending(tmp_path):

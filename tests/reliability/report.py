@@ -50,10 +50,12 @@ def render() -> str:
          'corpus in `tests/reliability/corrupt_inputs/`'),
         ('4. Untrusted files: checkpoints load weights-only with only mmengine\'s classes '
          'allowed; orbit.db opened read-only, blobs parsed; manifest paths stay in the root',
-         [untrusted.test_a_checkpoint_with_a_pickle_payload_is_refused,
+         [untrusted.test_a_bad_checkpoint_is_refused_in_one_line_by_every_tool,
           untrusted.test_only_mmengines_own_classes_are_allow_listed,
           untrusted.test_orbit_db_is_opened_read_only],
-         'a pickle payload in a checkpoint is refused by `tools/test.py` before it runs; '
+         'a pickle payload in a checkpoint, and random bytes, refused by `tools/test.py`, '
+         '`infer_slide.py` and `load_from` in one line naming the file (the payload never '
+         'runs; no advice to load it unsafely); '
          'orbit.db bytes and mtime unchanged (file made read-only); path escape and foreign '
          'Java class are corrupt-input cases'),
         ('5. Distributed faults: when one rank of a 2-process CPU run dies, the other exits '

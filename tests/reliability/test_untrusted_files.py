@@ -7,8 +7,6 @@ import os
 import os.path as osp
 import pickle
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -16,7 +14,7 @@ import torch
 from crossspec_mmseg.converters import convert_orbit
 from crossspec_mmseg.demo.raw_downloads import write_orbit_raw
 from crossspec_mmseg.engine import CHECKPOINT_SAFE_GLOBALS
-from helpers import ORBIT_BLOBS_DIR, REPO, TINY_CONFIG
+from helpers import ORBIT_BLOBS_DIR, TINY_CONFIG, run_tool
 
 
 class Payload:
@@ -29,17 +27,49 @@ class Payload:
         return os.system, (f'touch {self.marker}',)
 
 
-@pytest.mark.heavy
-def test_a_checkpoint_with_a_pickle_payload_is_refused(tmp_path, demo_data):
+def bad_checkpoint(tmp_path, kind):
+    """A checkpoint with a pickle payload (and the marker it would touch), or
+    a file that is not a checkpoint at all."""
     marker = tmp_path / 'payload_ran'
-    checkpoint = str(tmp_path / 'evil.pth')
-    torch.save(dict(state_dict={}, meta=dict(note=Payload(str(marker)))), checkpoint)
-    proc = subprocess.run([sys.executable, 'tools/test.py', TINY_CONFIG, checkpoint,
-                           '--work-dir', str(tmp_path / 'work')], cwd=REPO,
-                          env=dict(os.environ, CROSSSPEC_DATA=demo_data),
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0 and 'Weights only load failed' in proc.stderr
-    assert not marker.exists()
+    path = tmp_path / f'{kind}.pth'
+    if kind == 'payload':
+        torch.save(dict(state_dict={}, meta=dict(note=Payload(str(marker)))), str(path))
+    else:
+        path.write_bytes(os.urandom(4096))
+    return str(path), marker
+
+
+def assert_one_line_refusal(proc, checkpoint, marker, kind):
+    assert proc.returncode == 1 and not marker.exists()
+    assert 'Traceback' not in proc.stderr and 'weights_only' not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'error: {checkpoint}: ')
+    assert ('posix.system' in last) if kind == 'payload' else ('not a PyTorch checkpoint' in last)
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize('kind', ['payload', 'random'])
+def test_a_bad_checkpoint_is_refused_in_one_line_by_every_tool(tmp_path, demo_data, kind):
+    """tools/test.py, infer_slide.py and train.py's load_from: the file is named
+    with what is wrong, the code in it never runs, and torch's advice to load
+    it with weights_only=False (the one thing not to do) is not shown."""
+    import numpy as np
+
+    from crossspec_mmseg.demo import write_pyramid
+    checkpoint, marker = bad_checkpoint(tmp_path, kind)
+    proc = run_tool(['tools/test.py', TINY_CONFIG, checkpoint, '--work-dir',
+                     str(tmp_path / 'work')], demo_data, check=False, fresh=False)
+    assert_one_line_refusal(proc, checkpoint, marker, kind)
+    slide = str(tmp_path / 'slide.svs')
+    write_pyramid(slide, np.zeros((64, 64, 3), np.uint8), 'svs', 0.5, downsamples=(1,), tile=64)
+    proc = run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, slide, '--out',
+                     str(tmp_path / 'mask.tif')], demo_data, check=False, fresh=False)
+    assert_one_line_refusal(proc, checkpoint, marker, kind)
+    assert not (tmp_path / 'mask.tif').exists()
+    proc = run_tool(['tools/train.py', TINY_CONFIG, '--work-dir', str(tmp_path / 'train'),
+                     '--cfg-options', f'load_from={checkpoint}'], demo_data, check=False,
+                    fresh=False)
+    assert_one_line_refusal(proc, checkpoint, marker, kind)
 
 
 def test_only_mmengines_own_classes_are_allow_listed():

@@ -48,16 +48,33 @@ def test_test_tool_writes_per_species_metrics(trained, demo_data):
 
 
 @pytest.mark.heavy
-def test_dist_train_two_cpu_processes(demo_data, tmp_path):
-    work = str(tmp_path / 'dist')
-    proc = run_tool(['tools/dist_train.sh', TINY_CONFIG, '2', '--work-dir', work,
-                     '--cfg-options', 'train_cfg.max_iters=2'], demo_data)
-    log = proc.stdout + proc.stderr
-    assert 'Distributed training: True' in log
-    assert 'GPU number: 2' in log  # mmengine's name for the world size
-    assert "type='CPUDistributedDataParallel'" in log
-    ckpt = torch.load(osp.join(work, 'iter_2.pth'), map_location='cpu')
-    assert ckpt['meta']['iter'] == 2
+def test_two_dist_train_jobs_on_one_node_pick_their_own_ports(demo_data, tmp_path):
+    """Two 2-process launches side by side, no PORT given, while torchrun's
+    usual 29500 is taken by someone else: each picks a free port, both train."""
+    import socket
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ('PORT', 'MASTER_PORT')}
+    env.update(CROSSSPEC_DATA=demo_data, PYTHON=sys.executable, OMP_NUM_THREADS='1')
+    works = [str(tmp_path / f'dist{k}') for k in range(2)]
+    with socket.socket() as other_job:
+        try:
+            other_job.bind(('127.0.0.1', 29500))
+        except OSError:
+            pass  # already taken: just as well
+        launches = [subprocess.Popen(
+            ['tools/dist_train.sh', TINY_CONFIG, '2', '--work-dir', work, '--cfg-options',
+             'train_cfg.max_iters=2'], cwd=REPO, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True) for work in works]
+        logs = [proc.communicate(timeout=300)[0] for proc in launches]
+    for proc, log, work in zip(launches, logs, works):
+        assert proc.returncode == 0, log[-3000:]
+        assert 'Distributed training: True' in log
+        assert 'GPU number: 2' in log  # mmengine's name for the world size
+        assert "type='CPUDistributedDataParallel'" in log
+        ckpt = torch.load(osp.join(work, 'iter_2.pth'), map_location='cpu')
+        assert ckpt['meta']['iter'] == 2
 
 
 @pytest.mark.heavy

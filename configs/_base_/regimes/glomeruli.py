@@ -3,7 +3,7 @@
 # report each dataset and species separately. Held-out HuBMAP slides: the
 # converter's split column (validation 1e2425f28, afa5e8098; test b9a3865fc,
 # cb2d976f4 unless converted with --splits).
-_base_ = ['../datasets/tiles_multiscale_tta.py', 'mmseg::_base_/default_runtime.py']
+_base_ = ['../datasets/tiles_multiscale_tta.py', '../default_runtime.py']
 val_dataloader = dict(dataset=dict(
     _delete_=True, type='ConcatDataset', datasets=[
         dict(type='HuBMAPDataset', data_root='data/hubmap',

@@ -5,7 +5,7 @@
 # offset to their label-set nodes (label_offset=5, see docs/losses.md).
 # Mouse layer tiles: your own annotations in the manifest format, masks
 # 0 background / 1 cortex / 2 outer stripe / 3 inner stripe / 4 inner medulla.
-_base_ = ['../datasets/tiles_multiscale_tta.py', 'mmseg::_base_/default_runtime.py']
+_base_ = ['../datasets/tiles_multiscale_tta.py', '../default_runtime.py']
 crop_size = (1024, 1024)
 label_tree = dict(
     leaves=['background', 'cortex', 'outer_stripe', 'inner_stripe', 'inner_medulla'],

@@ -1,7 +1,7 @@
 # Target human kidney nuclei (NuInsSeg). Each regime file sets the training
 # selection; validation and test always cover the combined set so every part
 # is reported separately, the target alone as 'species+organ/human+kidney'.
-_base_ = ['../datasets/nuinsseg.py', 'mmseg::_base_/default_runtime.py']
+_base_ = ['../datasets/nuinsseg.py', '../default_runtime.py']
 target = dict(species='human', organ='kidney')
 val_dataloader = dict(dataset=dict(regime=dict(mode='combined', target=target)))
 test_dataloader = val_dataloader

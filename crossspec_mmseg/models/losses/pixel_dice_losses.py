@@ -58,7 +58,7 @@ class _PixelDiceLoss(nn.Module):
     """``lambda_pixel * focal(gamma) + lambda_dice * region`` on label-tree nodes
     (region: Dice, or focal Tversky, see :func:`parse_region`)."""
 
-    def __init__(self, gamma: float, lambda_pixel: float, lambda_dice: float,
+    def __init__(self, *, gamma: float, lambda_pixel: float, lambda_dice: float,
                  class_weight: Optional[Sequence[float]], tree: Optional[LabelTree],
                  use_sigmoid: bool, smooth: float, ignore_index: int, loss_name: str,
                  check_labels: bool = True, region: Optional[Mapping] = None) -> None:
@@ -223,8 +223,10 @@ class FocalDiceLoss(_PixelDiceLoss):
                  smooth: float = 1.0, ignore_index: int = 255,
                  loss_name: str = 'loss_focal_dice', check_labels: bool = True,
                  region: Optional[Mapping] = None) -> None:
-        super().__init__(gamma, lambda_focal, lambda_dice, class_weight, None, use_sigmoid,
-                         smooth, ignore_index, loss_name, check_labels, region)
+        super().__init__(gamma=gamma, lambda_pixel=lambda_focal, lambda_dice=lambda_dice,
+                         class_weight=class_weight, tree=None, use_sigmoid=use_sigmoid,
+                         smooth=smooth, ignore_index=ignore_index, loss_name=loss_name,
+                         check_labels=check_labels, region=region)
 
 
 @MODELS.register_module()
@@ -239,8 +241,10 @@ class CEDiceLoss(_PixelDiceLoss):
                  smooth: float = 1.0, ignore_index: int = 255,
                  loss_name: str = 'loss_ce_dice', check_labels: bool = True,
                  region: Optional[Mapping] = None) -> None:
-        super().__init__(0.0, lambda_ce, lambda_dice, class_weight, None, use_sigmoid, smooth,
-                         ignore_index, loss_name, check_labels, region)
+        super().__init__(gamma=0.0, lambda_pixel=lambda_ce, lambda_dice=lambda_dice,
+                         class_weight=class_weight, tree=None, use_sigmoid=use_sigmoid,
+                         smooth=smooth, ignore_index=ignore_index, loss_name=loss_name,
+                         check_labels=check_labels, region=region)
 
 
 @MODELS.register_module()
@@ -265,5 +269,7 @@ class HierarchicalFocalDiceLoss(_PixelDiceLoss):
                  loss_name: str = 'loss_hierarchical', check_labels: bool = True,
                  region: Optional[Mapping] = None) -> None:
         tree = label_tree if isinstance(label_tree, LabelTree) else LabelTree(**label_tree)
-        super().__init__(gamma, lambda_focal, lambda_dice, class_weight, tree, False, smooth,
-                         ignore_index, loss_name, check_labels, region)
+        super().__init__(gamma=gamma, lambda_pixel=lambda_focal, lambda_dice=lambda_dice,
+                         class_weight=class_weight, tree=tree, use_sigmoid=False,
+                         smooth=smooth, ignore_index=ignore_index, loss_name=loss_name,
+                         check_labels=check_labels, region=region)
