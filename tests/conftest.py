@@ -49,8 +49,8 @@ def zoo_data(tmp_path_factory, organs_data, demo_data):
     import numpy as np
 
     from crossspec_mmseg.converters import convert_hubmap, convert_orbit
-    from crossspec_mmseg.datasets import read_manifest, write_manifest
     from crossspec_mmseg.demo import write_hubmap_raw, write_orbit_raw
+    from crossspec_mmseg.structures import read_manifest, write_manifest
     root = tmp_path_factory.mktemp('zoo')
     data = root / 'data'
     (data / 'demo').mkdir(parents=True)

@@ -6,6 +6,7 @@ pytest); fixtures live in ``conftest.py``.
 import contextlib
 import hashlib
 import io
+import itertools
 import json
 import os
 import os.path as osp
@@ -127,3 +128,26 @@ def write_tiny_checkpoint(path):
     torch.save(dict(state_dict=model.state_dict(),
                     meta=dict(dataset_meta=dict(classes=('background', 'nucleus')))), str(path))
     return str(path)
+
+
+_RUNNERS = itertools.count()
+
+
+def tiny_runner(work_dir, **kwargs):
+    """A real mmengine ``Runner`` around a one-weight model, built but not run
+    (``kwargs``: ``load_from``, ``resume``...), for what hooks read of a runner;
+    each has its own experiment name, so its logger and visualizer are its own."""
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+    from torch import nn
+
+    class OneWeight(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Linear(1, 1)
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            return self.weight(inputs)
+
+    kwargs.setdefault('experiment_name', f'tiny_runner_{os.getpid()}_{next(_RUNNERS)}')
+    return Runner(model=OneWeight(), work_dir=str(work_dir), **kwargs)

@@ -23,7 +23,7 @@ import cv2  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from crossspec_mmseg.datasets import read_manifest  # noqa: E402
+from crossspec_mmseg.structures import read_manifest  # noqa: E402
 
 
 def species_metric(metrics: dict, metric: str) -> dict:

@@ -12,10 +12,7 @@ from its newest complete checkpoint. Writes ``<work_dir>/study.json``, ``study.m
 (the table) and ``study.png`` (bars with error bars and per-fold dots).
 """
 import argparse
-import gc
-import json
 import os
-import os.path as osp
 import sys
 import time
 
@@ -23,73 +20,10 @@ from _launch import run_tool
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.apis import test_segmentor, train_segmentor
-from crossspec_mmseg.study import check_study, load_study, stage_config
+from crossspec_mmseg.apis.cli import load_cli_config
+from crossspec_mmseg.study import check_study, load_study
 from crossspec_mmseg.study.plan import describe
-from crossspec_mmseg.study.plots import plot_study
-from crossspec_mmseg.study.summary import collect_scores, markdown_table, summarize
-from crossspec_mmseg.utils import atomic_path
-from crossspec_mmseg.utils.cli import load_cli_config
-
-DONE = 'stage_done'  # holds the stage's final checkpoint
-
-
-def train_stage(config: str, work: str, args) -> str:
-    """Train (resuming) and return the final checkpoint's path."""
-    if args.gpus > 1:
-        run_tool('train.py', args.gpus, [config, '--work-dir', work, '--resume',
-                                         *(['--amp'] if args.amp else []),
-                                         *(['--no-pretrained'] if args.no_pretrained else [])])
-    else:
-        cfg = load_cli_config(config, work, None, 'none', pretrained=not args.no_pretrained)
-        train_segmentor(cfg, resume=True, amp=args.amp)
-        gc.collect()
-    with open(osp.join(work, 'last_checkpoint')) as f:
-        return f.read().strip()
-
-
-def test_stage(config: str, checkpoint: str, work: str, args) -> None:
-    metrics = osp.join(work, 'metrics.json')
-    if args.gpus > 1:
-        run_tool('test.py', args.gpus, [config, checkpoint, '--work-dir', work,
-                                        '--metrics-out', metrics,
-                                        *(['--no-pretrained'] if args.no_pretrained else [])])
-    else:
-        cfg = load_cli_config(config, work, None, 'none', pretrained=not args.no_pretrained)
-        test_segmentor(cfg, checkpoint, metrics)
-        gc.collect()
-
-
-def run_cell(study, cell, args) -> None:
-    """Every stage of ``cell`` not done yet, then its test."""
-    checkpoint = None
-    for stage in cell.stages:
-        work = osp.join(cell.work, stage) if stage == 'pretrain' else cell.work
-        done = osp.join(work, DONE)
-        if osp.isfile(done):
-            with open(done) as f:
-                checkpoint = f.read().strip()
-            continue
-        config = stage_config(study, cell, stage, load_from=checkpoint)
-        print(f'   {stage}: {config}', flush=True)
-        checkpoint = train_stage(config, work, args)
-        with atomic_path(done) as tmp, open(tmp, 'w') as f:
-            f.write(checkpoint + '\n')
-    test_stage(osp.join(cell.work, 'configs', 'train.py'), checkpoint, cell.work, args)
-
-
-def report(study) -> None:
-    summary = summarize(study, collect_scores(study))
-    os.makedirs(study.work_dir, exist_ok=True)
-    outputs = {name: osp.join(study.work_dir, name)
-               for name in ('study.json', 'study.md', 'study.png')}
-    with atomic_path(outputs['study.json']) as tmp, open(tmp, 'w') as f:
-        json.dump(summary, f, indent=1)
-    table = markdown_table(summary)
-    with atomic_path(outputs['study.md']) as tmp, open(tmp, 'w') as f:
-        f.write(table)
-    plot_study(summary, outputs['study.png'])
-    print(table)
-    print('written: ' + ', '.join(outputs.values()))
+from crossspec_mmseg.study.runner import StageRunner, run_cells, write_report
 
 
 def main():
@@ -124,14 +58,12 @@ def main():
             check_study(study)
         except (OSError, ValueError) as err:
             sys.exit(f'error: {err}')
-    for i, cell in enumerate([] if args.report_only else cells, 1):
-        if osp.isfile(osp.join(cell.work, 'metrics.json')):
-            print(f'[{i}/{len(cells)}] {cell.run.name} {cell.replicate}: done, skipped')
-            continue
-        print(f'[{i}/{len(cells)}] {cell.run.name} {cell.replicate} '
-              f'({time.time() - start:.0f} s so far)', flush=True)
-        run_cell(study, cell, args)
-    report(study)
+        run_cells(study, StageRunner(load_cli_config, train_segmentor, test_segmentor, run_tool,
+                                     gpus=args.gpus, amp=args.amp,
+                                     pretrained=not args.no_pretrained))
+    table, outputs = write_report(study)
+    print(table)
+    print('written: ' + ', '.join(outputs.values()))
     print(f'study finished in {time.time() - start:.0f} s')
 
 

@@ -12,10 +12,10 @@ from mmengine.dist import is_main_process
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.apis import test_segmentor
+from crossspec_mmseg.apis.cli import base_parser, load_cli_config
 from crossspec_mmseg.datasets import dataset_parts
 from crossspec_mmseg.engine import UnreadableCheckpointError, finish_distributed
 from crossspec_mmseg.evaluation import format_group_table
-from crossspec_mmseg.utils.cli import base_parser, load_cli_config
 
 
 def parse_args():

@@ -9,12 +9,12 @@ import sys
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.apis import train_segmentor
+from crossspec_mmseg.apis.cli import ConfigError, base_parser, load_cli_config
 from crossspec_mmseg.engine import (
     StageCheckpointMissing,
     UnreadableCheckpointError,
     finish_distributed,
 )
-from crossspec_mmseg.utils.cli import ConfigError, base_parser, load_cli_config
 
 
 def parse_args():

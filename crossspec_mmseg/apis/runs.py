@@ -1,5 +1,5 @@
 """One training or test run of a config already loaded by
-:func:`crossspec_mmseg.utils.cli.load_cli_config` (the caller ends a
+:func:`crossspec_mmseg.apis.cli.load_cli_config` (the caller ends a
 distributed run with :func:`crossspec_mmseg.engine.finish_distributed`)."""
 from __future__ import annotations
 

@@ -1,10 +1,16 @@
+from ..structures.manifest import (  # the tile record; exported here for MMSeg users too
+    MANIFEST_COLUMNS,
+    META_COLUMNS,
+    filter_rows,
+    read_manifest,
+    write_manifest,
+)
 from .config_parts import dataset_parts, manifest_of
 from .inverse_frequency import (
     inverse_frequency_weights,
     weights_from_dataset,
     weights_from_manifest,
 )
-from .manifest import MANIFEST_COLUMNS, META_COLUMNS, filter_rows, read_manifest, write_manifest
 from .manifest_dataset import CrossSpeciesSegDataset
 from .regimes import REGIMES, analogous_organs, select_regime
 from .sources import (

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Dict, Iterable, Mapping, Optional, Sequence, Union
 
-from .manifest import Filters, filter_rows, read_manifest
+from ..structures.manifest import Filters, filter_rows, read_manifest
 
 __all__ = ['inverse_frequency_weights', 'weights_from_dataset', 'weights_from_manifest']
 

@@ -1,76 +1,10 @@
-"""The tile manifest: one CSV row per tile, the single record of what a tile is.
-
-Datasets, samplers, metrics and split tools read it; nothing re-derives
-species or organ from file names.
-"""
-from __future__ import annotations
-
-import csv
-import os.path as osp
-from typing import Dict, Iterable, List, Mapping, Sequence, Union
-
-from ..utils.atomic import atomic_path
-
-__all__ = ['MANIFEST_COLUMNS', 'META_COLUMNS', 'read_manifest', 'write_manifest',
-           'filter_rows']
-
-#: Required columns, in the order they are written.
-MANIFEST_COLUMNS = ('image', 'mask', 'dataset', 'species', 'organ', 'slide', 'group',
-                    'split', 'x', 'y', 'width', 'height', 'scale')
-#: Columns copied into every sample's metainfo (and so into data samples).
-META_COLUMNS = ('dataset', 'species', 'organ', 'slide', 'group', 'split')
-
-Filters = Mapping[str, Union[str, int, Sequence[Union[str, int]]]]
+"""Deprecated: the tile manifest moved to :mod:`crossspec_mmseg.structures.manifest`
+(also exported from :mod:`crossspec_mmseg.structures` and
+:mod:`crossspec_mmseg.datasets`). Importing from here warns; this module goes in
+the next release."""
+from ..structures import manifest as _manifest
+from ..utils.deprecation import moved_name
 
 
-def write_manifest(path: str, rows: Iterable[Mapping[str, object]]) -> None:
-    """Write ``rows`` atomically; extra keys beyond the required columns are kept."""
-    rows = list(rows)
-    extra = sorted({k for row in rows for k in row} - set(MANIFEST_COLUMNS))
-    with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=list(MANIFEST_COLUMNS) + extra)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def read_manifest(path: str) -> List[Dict[str, str]]:
-    """Read and validate a manifest.
-
-    Raises:
-        FileNotFoundError: no manifest at ``path``.
-        ValueError: a required column is missing or a row has an empty
-            ``image``/``species`` (the message names the file and line).
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'manifest not found: {path} (run a converter under '
-                                'tools/dataset_converters/ first)')
-    with open(path, newline='') as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f'{path}: manifest lacks columns {missing}; '
-                             f'required: {list(MANIFEST_COLUMNS)}')
-        rows = list(reader)
-    for line, row in enumerate(rows, start=2):
-        for column in ('image', 'species'):
-            if not row[column]:
-                raise ValueError(f'{path}:{line}: empty {column!r} in manifest row')
-    return rows
-
-
-def filter_rows(rows: Iterable[Dict[str, str]], filters: Filters | None) -> List[Dict[str, str]]:
-    """Keep rows whose column values are among the allowed ones.
-
-    ``filters`` maps a column to one value or a list of values, e.g.
-    ``dict(species='human', split=['train', 'val'])``; a column prefixed with
-    ``!`` excludes instead (``{'!slide': ['aaa6a05cc']}``). Values compare as
-    strings.
-    """
-    rows = list(rows)
-    for key, values in (filters or {}).items():
-        column, exclude = key.lstrip('!'), key.startswith('!')
-        values = {str(v) for v in ([values] if isinstance(values, (str, int)) else values)}
-        if rows and column not in rows[0]:
-            raise KeyError(f'filter on unknown manifest column {column!r}')
-        rows = [row for row in rows if (row[column] in values) != exclude]
-    return rows
+def __getattr__(name: str):
+    return moved_name(__name__, _manifest, name)

@@ -15,7 +15,8 @@ from typing import List, Optional
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .manifest import META_COLUMNS, Filters, filter_rows, read_manifest
+from ..structures.manifest import META_COLUMNS, Filters, filter_rows, read_manifest
+from ..utils.storage import is_local, isfile
 from .regimes import select_regime
 from .validation import check_tiles
 
@@ -32,6 +33,14 @@ class CrossSpeciesSegDataset(BaseSegDataset):
     8-bit RGB and every mask as one channel of the image's size with labels
     below the number of classes or ``ignore_index``
     (:func:`.validation.check_tiles`, remembered between runs).
+
+    Storage: like MMSeg's datasets, the manifest and the tiles are read
+    through ``mmengine.fileio`` with ``backend_args`` (or by the prefix of
+    ``data_root``: ``s3://``, a registered backend's), so the
+    manifest, the existence of each file and the pixel check go to the same
+    storage as the pipeline's ``LoadImageFromFile(backend_args=...)`` and
+    ``LoadAnnotations(backend_args=...)``, which take their own
+    ``backend_args`` as in MMSeg.
 
     Args:
         ann_file: Manifest path, relative to ``data_root`` (default
@@ -54,9 +63,10 @@ class CrossSpeciesSegDataset(BaseSegDataset):
             folder is not writable (a read-only dataset); default: the
             running runner's ``<work_dir>/.tile_checks``, else
             ``~/.cache/crossspec_mmseg/tile_checks`` (see
-            :mod:`.validation`).
+            :mod:`.validation`; local tiles only).
         **kwargs: As :class:`mmseg.datasets.BaseSegDataset` (``metainfo``
-            with ``classes``/``palette``, ``pipeline``, ``data_root``...).
+            with ``classes``/``palette``, ``pipeline``, ``data_root``,
+            ``backend_args``...).
     """
 
     def __init__(self, ann_file: str = 'manifest.csv', filters: Optional[Filters] = None,
@@ -72,19 +82,23 @@ class CrossSpeciesSegDataset(BaseSegDataset):
         super().__init__(ann_file=ann_file, **kwargs)
 
     def _resolve(self, root: str, relative: str, line: int) -> str:
-        """Absolute path of a manifest entry; it must stay inside ``root`` and exist."""
-        path = osp.normpath(osp.join(root, relative))
-        if osp.isabs(relative) or not path.startswith(osp.normpath(root) + os.sep):
+        """Path of a manifest entry under ``root`` (absolute where local); it
+        must stay inside ``root`` and exist."""
+        inside = osp.normpath(relative)
+        if osp.isabs(relative) or inside == os.curdir or inside.split(os.sep)[0] == os.pardir:
             raise ValueError(f'{self.ann_file}:{line}: path {relative!r} points outside the '
                              f'dataset root {root}')
-        if not osp.isfile(path):
+        path = osp.join(root, inside)
+        if not isfile(path, self.backend_args):
             raise FileNotFoundError(f'{self.ann_file}:{line}: {relative} does not exist; '
                                     're-run the converter (it resumes)')
         return path
 
     def load_data_list(self) -> List[dict]:
-        root = osp.abspath(self.data_root or osp.dirname(self.ann_file))
-        all_rows = read_manifest(self.ann_file)
+        root = self.data_root or osp.dirname(self.ann_file)
+        if is_local(root, self.backend_args):
+            root = osp.abspath(root)
+        all_rows = read_manifest(self.ann_file, self.backend_args)
         if all_rows and self.seg_map_column not in all_rows[0]:
             raise KeyError(f'{self.ann_file}: no column {self.seg_map_column!r} '
                            '(convert with the option that writes it, e.g. --anatomy)')
@@ -123,7 +137,7 @@ class CrossSpeciesSegDataset(BaseSegDataset):
             check_tiles([(f'{self.ann_file}:{seen[row["image"]]}', info['img_path'],
                           info['seg_map_path']) for row, info in zip(rows, data_list)],
                         self.ann_file, len(classes) if plain else None, self.ignore_index,
-                        cache_dir=self.tile_check_cache)
+                        cache_dir=self.tile_check_cache, backend_args=self.backend_args)
         return data_list
 
     def get_group_labels(self, column: str = 'species') -> List[str]:

@@ -24,6 +24,12 @@ New results go beside the manifest; where that folder is not writable (a
 read-only dataset), to the fallback, so a read-only dataset is not decoded
 again on every run.
 
+Storage: tiles behind an mmengine file backend (``backend_args`` naming one,
+or a path prefix such as ``s3://``) are read with ``mmengine.fileio.get`` and
+decoded from their bytes as the loading transforms do; they are not cached
+(the cache keys on local size and mtime), so they are read again at every
+build. A manifest behind such a backend has no cache files.
+
 Distributed (``world_size > 1``): the tiles are split by index, rank ``r``
 looking up and decoding ``pairs[r::world_size]`` only; the problems and new
 cache entries of all ranks are then exchanged with
@@ -42,21 +48,25 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import os.path as osp
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
+import mmcv
 import numpy as np
+from mmengine import fileio
 from mmengine.dist import all_gather_object, barrier, get_dist_info
 from mmengine.logging import MMLogger
 from PIL import Image
 from tqdm import tqdm
 
 from ..utils.atomic import atomic_path
+from ..utils.storage import is_local
 
 __all__ = ['TileCheckError', 'check_tiles']
 
@@ -65,6 +75,10 @@ CACHE_NAME = '.tile_checks.json'
 WORK_DIR_CACHE = '.tile_checks'
 FIX = ('fix: delete the listed files and re-run the converter (it resumes and rewrites them), '
        'or remove their rows from the manifest')
+
+
+#: What the readers decode: a local path or the bytes of a file behind a backend.
+Source = Union[str, bytes]
 
 
 class TileCheckError(ValueError):
@@ -76,37 +90,44 @@ def _stat(path: str) -> Tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def _decode(path: str, size: int, reader) -> Tuple[Optional[np.ndarray], str]:
+def _decode(source: Source, size: int, reader) -> Tuple[Optional[np.ndarray], str]:
     if size == 0:
         return None, 'zero-byte file'
     try:
-        image = reader(path)
+        image = reader(source)
     except (OSError, SyntaxError, ValueError):
         image = None
     return image, '' if image is not None else 'truncated or not an image'
 
 
-def _read_image(path: str) -> Optional[np.ndarray]:
-    return cv2.imread(path, cv2.IMREAD_UNCHANGED)
+def _read_image(source: Source) -> Optional[np.ndarray]:
+    """A local path or a file's bytes, decoded as ``LoadImageFromFile`` does (OpenCV)."""
+    if isinstance(source, bytes):
+        return mmcv.imfrombytes(source, flag='unchanged', backend='cv2')
+    return cv2.imread(source, cv2.IMREAD_UNCHANGED)
 
 
-def _read_mask(path: str) -> np.ndarray:
-    with Image.open(path) as im:
+def _read_mask(source: Source) -> np.ndarray:
+    """A local path or a file's bytes, decoded as ``LoadAnnotations`` does (Pillow)."""
+    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
         return np.asarray(im)
 
 
-def _check_pair(image_path: str, mask_path: str, sizes: Tuple[int, int]
+def _check_pair(image_path: str, mask_path: str, sizes: Tuple[int, int],
+                sources: Optional[Tuple[bytes, bytes]] = None
                 ) -> Tuple[List[str], Optional[List[int]]]:
     """Problems of one tile and the labels in its mask (``None`` if unreadable);
-    ``sizes``: the two files' byte sizes."""
+    ``sizes``: the two files' byte sizes; ``sources``: their bytes, for files
+    not on the local file system (default: read from the paths)."""
+    image_source, mask_source = sources or (image_path, mask_path)
     problems = []
-    image, why = _decode(image_path, sizes[0], _read_image)
+    image, why = _decode(image_source, sizes[0], _read_image)
     if image is None:
         problems.append(f'{image_path}: {why}')
     elif image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
         problems.append(f'{image_path}: image is {image.dtype} with shape {image.shape}, '
                         'expected 8-bit RGB')
-    mask, why = _decode(mask_path, sizes[1], _read_mask)
+    mask, why = _decode(mask_source, sizes[1], _read_mask)
     if mask is None:
         problems.append(f'{mask_path}: {why}')
         return problems, None
@@ -120,14 +141,25 @@ def _check_pair(image_path: str, mask_path: str, sizes: Tuple[int, int]
     return problems, np.flatnonzero(np.bincount(mask.ravel())).tolist()
 
 
+def _check_stored_pair(image_path: str, mask_path: str, backend_args: Optional[dict]
+                       ) -> Tuple[List[str], Optional[List[int]]]:
+    """:func:`_check_pair` of a tile behind a file backend: its bytes are read
+    with ``mmengine.fileio.get``."""
+    sources = tuple(fileio.get(path, backend_args=backend_args)
+                    for path in (image_path, mask_path))
+    return _check_pair(image_path, mask_path, (len(sources[0]), len(sources[1])), sources)
+
+
 def check_tiles(pairs: Sequence[Tuple[str, str, str]], manifest: str,
                 num_classes: Optional[int], ignore_index: int = 255, workers: int = 4,
-                cache_dir: Optional[str] = None) -> None:
+                cache_dir: Optional[str] = None, backend_args: Optional[dict] = None) -> None:
     """Check ``(where, image_path, mask_path)`` triples; raise one
     :class:`TileCheckError` listing every bad tile (``where`` is the manifest
     line) with the fix. ``num_classes=None`` skips the label range check.
     ``cache_dir``: the fallback cache folder, used where the manifest's folder
-    is not writable (default: see the module docstring).
+    is not writable (default: see the module docstring). ``backend_args``:
+    the mmengine file backend of the paths, as the dataset's (``None``: by
+    their prefix, local without one); files behind one are not cached.
 
     Distributed: every rank checks its share of the tiles and all verdicts are
     gathered, so every rank raises the same error, or none does.
@@ -136,9 +168,10 @@ def check_tiles(pairs: Sequence[Tuple[str, str, str]], manifest: str,
     failure: Optional[Exception] = None
     cache_paths: Tuple[str, ...] = ()
     try:
-        cache_paths = _cache_paths(manifest, cache_dir)
+        if is_local(manifest, backend_args):
+            cache_paths = _cache_paths(manifest, cache_dir)
         problems, entries = _check_tiles(pairs, rank, world_size, cache_paths, num_classes,
-                                         ignore_index, workers)
+                                         ignore_index, workers, backend_args)
     except Exception as err:  # the other ranks must hear of it, not wait for it
         if world_size == 1:
             raise
@@ -169,7 +202,8 @@ def check_tiles(pairs: Sequence[Tuple[str, str, str]], manifest: str,
 
 def _check_tiles(pairs: Sequence[Tuple[str, str, str]], rank: int, world_size: int,
                  cache_paths: Sequence[str], num_classes: Optional[int], ignore_index: int,
-                 workers: int) -> Tuple[List[Tuple[int, str]], Dict[str, list]]:
+                 workers: int, backend_args: Optional[dict] = None
+                 ) -> Tuple[List[Tuple[int, str]], Dict[str, list]]:
     """This process's share of :func:`check_tiles`, ``pairs[rank::world_size]``:
     its problems as ``(index in pairs, text)`` and its new cache entries."""
     caches = [_load_cache(path) for path in cache_paths]
@@ -177,6 +211,9 @@ def _check_tiles(pairs: Sequence[Tuple[str, str, str]], rank: int, world_size: i
     todo = []
     for index in range(rank, len(pairs), world_size):
         where, image_path, mask_path = pairs[index]
+        if not (is_local(image_path, backend_args) and is_local(mask_path, backend_args)):
+            todo.append((index, where, image_path, mask_path, None))  # no stat, no cache
+            continue
         stats = [*_stat(image_path), None], list(_stat(mask_path))
         labels = _cached_labels(caches, image_path, mask_path, stats)
         if labels is not None:
@@ -186,7 +223,9 @@ def _check_tiles(pairs: Sequence[Tuple[str, str, str]], rank: int, world_size: i
             todo.append((index, where, image_path, mask_path, stats))
     entries: Dict[str, list] = {}
     with ThreadPoolExecutor(workers) as pool:
-        results = pool.map(lambda t: _check_pair(t[2], t[3], (t[4][0][0], t[4][1][0])), todo)
+        results = pool.map(lambda t: _check_stored_pair(t[2], t[3], backend_args)
+                           if t[4] is None else _check_pair(t[2], t[3], (t[4][0][0], t[4][1][0])),
+                           todo)
         for (index, where, image_path, mask_path, stats), (found, labels) in zip(todo, tqdm(
                 results, total=len(todo), desc='checking tiles', unit='tile',
                 disable=None if len(todo) > 500 and rank == 0 else True)):
@@ -194,7 +233,7 @@ def _check_tiles(pairs: Sequence[Tuple[str, str, str]], rank: int, world_size: i
             if labels is not None:
                 problems += [(index, p) for p in _label_problems(where, mask_path, labels,
                                                                   num_classes, ignore_index)]
-            if not found and labels is not None:
+            if stats is not None and not found and labels is not None:
                 entries[image_path], entries[mask_path] = stats[0], [*stats[1], labels]
     return problems, entries
 

@@ -7,6 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmseg.registry import HOOKS
 
+from ..utils.upstream import runner_load_from, runner_resumes, set_runner_load_from
 from .safe_resume import resume_checkpoint
 
 __all__ = ['InitFromStageHook', 'StageCheckpointMissing']
@@ -38,7 +39,7 @@ class InitFromStageHook(Hook):
         self.work_dir, self.config = work_dir, config
 
     def before_run(self, runner) -> None:
-        if runner._load_from is not None or runner._resume:
+        if runner_load_from(runner) is not None or runner_resumes(runner):
             return
         checkpoint = resume_checkpoint(self.work_dir)
         if checkpoint is None:
@@ -47,4 +48,4 @@ class InitFromStageHook(Hook):
                 f'no stage-1 checkpoint in {osp.abspath(self.work_dir)}: train {stage1} first, '
                 'or pass --cfg-options load_from=PATH/TO/STAGE1.pth')
         print_log(f'starting from stage 1: {checkpoint}', logger='current')
-        runner._load_from = checkpoint
+        set_runner_load_from(runner, checkpoint)

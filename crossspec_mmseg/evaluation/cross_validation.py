@@ -1,74 +1,38 @@
-"""Cross-validation folds and the statistics that compare two regimes.
+"""The statistics that compare two regimes' fold scores.
 
 As the glomeruli paper reports (its table 4): mean and standard deviation of
 the fold scores per regime, a one-sample t-test of the regime's fold scores
 against the baseline's mean, and, where the folds match, a paired t-test.
+
+Fold planning (``group_folds``, ``fold_filters``) moved to
+:mod:`crossspec_mmseg.study.folds` and ``read_fold_scores`` (which reads what
+``tools/cross_validate.py run`` writes) to
+:mod:`crossspec_mmseg.study.cross_validation`: importing them from here still
+works, with a ``DeprecationWarning``, until the next release.
 """
 from __future__ import annotations
 
-import json
-import os.path as osp
-from typing import Dict, List, Mapping, Sequence, Tuple
+import warnings
+from typing import List, Mapping
 
 import numpy as np
 from scipy import stats
 
-__all__ = ['compare_regimes', 'fold_filters', 'group_folds', 'read_fold_scores']
+__all__ = ['compare_regimes']
+
+#: Names that moved up to crossspec_mmseg.study: name -> its module there.
+MOVED = {'group_folds': 'folds', 'fold_filters': 'folds', 'read_fold_scores': 'cross_validation'}
 
 
-def group_folds(groups: Sequence[str], k: int) -> Dict[str, int]:
-    """Assign each group to one of ``k`` folds, keeping groups whole.
-
-    Greedy by size (largest group to the currently smallest fold, ties by
-    name), so fold sizes stay balanced and the result is deterministic.
-    """
-    sizes: Dict[str, int] = {}
-    for g in groups:
-        sizes[g] = sizes.get(g, 0) + 1
-    if len(sizes) < k:
-        raise ValueError(f'{len(sizes)} groups cannot make {k} folds')
-    load = [0] * k
-    folds = {}
-    for g in sorted(sizes, key=lambda g: (-sizes[g], g)):
-        fold = min(range(k), key=lambda f: (load[f], f))
-        folds[g] = fold
-        load[fold] += sizes[g]
-    return folds
-
-
-def fold_filters(rows: Sequence[Mapping[str, str]], k: int,
-                 split_by: str) -> List[Tuple[dict, dict]]:
-    """Per fold: (training rows, test rows) as manifest filters.
-
-    ``split_by='split'``: the first ``k`` names of the split column (e.g.
-    NuInsSeg's official fold0..fold4), each tested once and trained on the
-    other ``k - 1``; ``'group'``: :func:`group_folds` over the group column
-    (patients/slides kept whole), trained on every other group.
-    """
-    if split_by == 'split':
-        names = sorted({r['split'] for r in rows})
-        if len(names) < k:
-            raise ValueError(f'the split column has {names}: fewer than {k} folds; '
-                             'split by group instead')
-        names = names[:k]
-        return [({'split': [n for n in names if n != name]}, {'split': [name]})
-                for name in names]
-    if split_by != 'group':
-        raise ValueError(f"split_by must be 'split' or 'group', not {split_by!r}")
-    folds = group_folds([r['group'] for r in rows], k)
-    members = [[g for g, f in folds.items() if f == i] for i in range(k)]
-    return [({'!group': members[i]}, {'group': members[i]}) for i in range(k)]
-
-
-def read_fold_scores(work_dir: str, metric: str) -> Dict[str, float]:
-    """``{fold name: score}`` from ``work_dir/cv_summary.json``."""
-    path = osp.join(work_dir, 'cv_summary.json')
-    with open(path) as f:
-        folds = json.load(f)['folds']
-    missing = [name for name, m in folds.items() if metric not in m]
-    if missing:
-        raise KeyError(f'{path}: folds {missing} have no metric {metric!r}')
-    return {name: float(m[metric]) for name, m in folds.items()}
+def __getattr__(name: str):
+    if name not in MOVED:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    # The one import of study/ (a floor up), for the deprecated path only.
+    from ..study import cross_validation, folds
+    new = {'folds': folds, 'cross_validation': cross_validation}[MOVED[name]]
+    warnings.warn(f'{__name__}.{name} moved to {new.__name__}.{name}; the old import path '
+                  'goes in the next release', DeprecationWarning, stacklevel=2)
+    return getattr(new, name)
 
 
 def compare_regimes(baseline: Mapping[str, float], regime: Mapping[str, float]) -> dict:

@@ -10,17 +10,16 @@ import warnings
 from collections import defaultdict
 from typing import Dict, List, Mapping, Optional, Sequence
 
-import cv2
 import numpy as np
 import torch
 from mmengine.logging import MMLogger, print_log
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
-from ..structures import LabelTree
+from ..structures import LabelTree, count_components
 from .groups import format_group_table, parse_report_by, sample_groups, scores_per_group
 
-__all__ = ['GroupIoUMetric', 'count_components', 'format_group_table', 'per_image_scores']
+__all__ = ['GroupIoUMetric', 'format_group_table', 'per_image_scores']
 
 
 def per_image_scores(intersect: np.ndarray, union: np.ndarray, pred: np.ndarray,
@@ -35,13 +34,6 @@ def per_image_scores(intersect: np.ndarray, union: np.ndarray, pred: np.ndarray,
     iou = intersect[present] / union[present]
     dice = 2 * intersect[present] / (pred[present] + label[present])
     return dict(mIoU=float(iou.mean()), mDice=float(dice.mean()))
-
-
-def count_components(mask: np.ndarray, min_area: int = 0) -> int:
-    """Connected components (8-connectivity) of a binary mask with at least
-    ``min_area`` pixels (the glomerulus count)."""
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    return int((stats[1:, cv2.CC_STAT_AREA] >= max(min_area, 1)).sum()) if n > 1 else 0
 
 
 @METRICS.register_module()

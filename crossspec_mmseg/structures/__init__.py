@@ -1,12 +1,23 @@
-"""Data types shared by losses, metrics and datasets."""
+"""Data types shared by converters, datasets, losses, metrics and inference:
+the tile manifest, the label tree and instance maps."""
 from .instances import (
     INSTANCE_POSTPROCESSORS,
     ConnectedComponents,
     ContourWatershed,
+    count_components,
     relabel,
     remove_small,
 )
 from .label_tree import LabelTree
+from .manifest import (
+    MANIFEST_COLUMNS,
+    META_COLUMNS,
+    Filters,
+    filter_rows,
+    read_manifest,
+    write_manifest,
+)
 
-__all__ = ['INSTANCE_POSTPROCESSORS', 'ConnectedComponents', 'ContourWatershed', 'LabelTree',
-           'relabel', 'remove_small']
+__all__ = ['INSTANCE_POSTPROCESSORS', 'MANIFEST_COLUMNS', 'META_COLUMNS', 'ConnectedComponents',
+           'ContourWatershed', 'Filters', 'LabelTree', 'count_components', 'filter_rows',
+           'read_manifest', 'relabel', 'remove_small', 'write_manifest']

@@ -19,7 +19,7 @@ from scipy import ndimage
 from skimage.segmentation import watershed
 
 __all__ = ['INSTANCE_POSTPROCESSORS', 'ConnectedComponents', 'ContourWatershed',
-           'relabel', 'remove_small']
+           'count_components', 'relabel', 'remove_small']
 
 #: Where post-processing (class map -> instance map) is registered and built from
 #: ``dict(type=...)``: MMSeg's ``TASK_UTILS``, so configs under the ``mmseg`` scope find it.
@@ -51,6 +51,13 @@ def remove_small(ids: np.ndarray, min_size: int) -> np.ndarray:
         ids = relabel(np.where(keep[ids], ids, 0))[0]
     return ids
 
+
+
+def count_components(mask: np.ndarray, min_area: int = 0) -> int:
+    """Connected components (8-connectivity) of a binary mask with at least
+    ``min_area`` pixels (the glomerulus count of metrics and slide inference)."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return int((stats[1:, cv2.CC_STAT_AREA] >= max(min_area, 1)).sum()) if n > 1 else 0
 
 @INSTANCE_POSTPROCESSORS.register_module()
 class ConnectedComponents:

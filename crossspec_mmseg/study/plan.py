@@ -3,7 +3,7 @@
 A study file is a small Python config (read by mmengine's ``Config``)::
 
     work_dir = 'work_dirs/study_demo'
-    folds = dict(k=3, split_by='group')   # or 'split' (the manifest's folds)
+    folds = dict(k=3, split_by='group')   # the default; or 'split' (the manifest's folds)
     seeds = [0]
     baseline = 'separate'                 # the regime every other is compared with
     report = ['species/human', 'species/mouse']   # metric prefixes ('' = overall)
@@ -22,7 +22,9 @@ baseline's training manifest): datasets reading it train on the fold's
 training rows and validate/test on its test rows; datasets of other
 manifests keep their own filters. Each cell's config is written in full to
 its folder (``<work_dir>/<model>/<regime>/fold<k>-seed<s>/configs/``), so
-what ran is on record.
+what ran is on record. ``tools/cross_validate.py run`` is a study too: one
+config, one regime, k folds, one seed (:mod:`.cross_validation`), cells in
+``<work_dir>/fold<k>/``.
 """
 from __future__ import annotations
 
@@ -35,12 +37,14 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.config import Config, ConfigDict
 
 from ..datasets import dataset_parts, manifest_of, read_manifest
-from ..evaluation.cross_validation import fold_filters
 from ..utils import atomic_path
+from .folds import DEFAULT_SPLIT_BY, fold_filters
 
 __all__ = ['Cell', 'Run', 'Study', 'check_study', 'load_study', 'stage_config']
 
 RUN_KEYS = {'model', 'regime', 'config', 'pretrain', 'pipeline', 'options'}
+#: Where a cell works, below the study's work_dir.
+CELL_DIR = '{model}/{regime}/fold{fold}-seed{seed}'
 
 
 def slug(text: str) -> str:
@@ -95,13 +99,14 @@ class Study:
     report: List[str]
     metrics: Dict[str, str]
     options: dict
+    cell_dir: str = CELL_DIR  # formatted with the model's and regime's slug, fold, seed
     _folds: Optional[tuple] = field(default=None, repr=False)
 
     def cells(self) -> List[Cell]:
         """Every run x fold x seed, baseline runs first."""
         runs = sorted(self.runs, key=lambda r: r.regime != self.baseline)
-        return [Cell(run, k, seed, osp.join(self.work_dir, slug(run.model), slug(run.regime),
-                                            f'fold{k}-seed{seed}'))
+        return [Cell(run, k, seed, osp.join(self.work_dir, self.cell_dir.format(
+                    model=slug(run.model), regime=slug(run.regime), fold=k, seed=seed)))
                 for run in runs for k in range(self.k) for seed in self.seeds]
 
     def load_config(self, run: Run, stage: str = 'train') -> Config:
@@ -158,7 +163,7 @@ def load_study(path: str) -> Study:
     return Study(path=path, work_dir=cfg.get('work_dir') or osp.join(
                      'work_dirs', osp.splitext(osp.basename(path))[0]),
                  runs=runs, baseline=baseline, k=int(folds.get('k', 3)),
-                 split_by=folds.get('split_by', 'group'), manifest=folds.get('manifest'),
+                 split_by=folds.get('split_by', DEFAULT_SPLIT_BY), manifest=folds.get('manifest'),
                  seeds=[int(s) for s in cfg.get('seeds', [0])],
                  report=list(cfg.get('report', [''])), metrics=metrics,
                  options=dict(cfg.get('options') or {}))

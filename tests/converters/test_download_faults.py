@@ -12,8 +12,8 @@ import tifffile
 
 from crossspec_mmseg.converters import convert_hubmap, convert_nuinsseg, convert_orbit
 from crossspec_mmseg.converters.errors import BadDownloadError, BadInputError
-from crossspec_mmseg.datasets import read_manifest
 from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw, write_nuinsseg_raw, write_orbit_raw
+from crossspec_mmseg.structures import read_manifest
 from helpers import ORBIT_BLOBS_DIR, run_tool
 
 INFO = 'HuBMAP-20-dataset_information.csv'

@@ -11,9 +11,9 @@ import tifffile
 from skimage.draw import polygon2mask
 
 from crossspec_mmseg.converters import convert_hubmap
-from crossspec_mmseg.datasets import read_manifest
 from crossspec_mmseg.demo.raw_downloads import HUBMAP_LAYOUTS, write_hubmap_raw
 from crossspec_mmseg.slides import RLEError, rle_decode
+from crossspec_mmseg.structures import read_manifest
 
 
 @pytest.fixture(scope='module')

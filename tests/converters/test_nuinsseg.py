@@ -11,8 +11,8 @@ from sklearn.model_selection import KFold
 from crossspec_mmseg.converters import ImageReadError, convert_nuinsseg, kfold_assignments
 from crossspec_mmseg.converters.errors import BadDownloadError
 from crossspec_mmseg.converters.nuinsseg import discover_nuinsseg, natural_key, parse_folder_name
-from crossspec_mmseg.datasets import read_manifest
 from crossspec_mmseg.demo.raw_downloads import write_nuinsseg_raw
+from crossspec_mmseg.structures import read_manifest
 from helpers import tree_digest
 
 
@@ -134,7 +134,8 @@ def test_instance_and_contour_tiles_and_byte_identical_rerun(raw, tmp_path):
 
 
 def test_manifest_without_instance_column_still_loads(raw, tmp_path):
-    from crossspec_mmseg.datasets import NuInsSegDataset, write_manifest
+    from crossspec_mmseg.datasets import NuInsSegDataset
+    from crossspec_mmseg.structures import write_manifest
     out = str(tmp_path / 'out')
     convert_nuinsseg(raw, out)
     rows = read_manifest(osp.join(out, 'manifest.csv'))

@@ -9,8 +9,8 @@ from skimage.draw import polygon2mask
 
 from crossspec_mmseg.converters import convert_orbit
 from crossspec_mmseg.converters.orbit import SLIDE_TABLE_CSV, read_slide_table
-from crossspec_mmseg.datasets import read_manifest
 from crossspec_mmseg.demo.raw_downloads import write_orbit_raw
+from crossspec_mmseg.structures import read_manifest
 from helpers import ORBIT_BLOBS_DIR, orbit_expected
 
 EXPECTED = orbit_expected()

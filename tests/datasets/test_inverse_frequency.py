@@ -33,7 +33,8 @@ def test_bad_input(counts, cap, message):
 def test_weights_from_manifest_count_the_filtered_rows(tmp_path):
     """Only the filtered rows count: fold0 has 1 human and 3 mouse tiles (human
     weighs 3), the whole manifest 9 human and 3 mouse (mouse would weigh 3)."""
-    from crossspec_mmseg.datasets import MANIFEST_COLUMNS, weights_from_manifest, write_manifest
+    from crossspec_mmseg.datasets import weights_from_manifest
+    from crossspec_mmseg.structures import MANIFEST_COLUMNS, write_manifest
     tiles = [('human', 'fold0')] + [('mouse', 'fold0')] * 3 + [('human', 'fold3')] * 8
     rows = [{**dict.fromkeys(MANIFEST_COLUMNS, '0'), 'image': f'{k}.png', 'species': species,
              'split': split} for k, (species, split) in enumerate(tiles)]

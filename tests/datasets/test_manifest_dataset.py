@@ -4,7 +4,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS
 
 import crossspec_mmseg  # noqa: F401
-from crossspec_mmseg.datasets import read_manifest, write_manifest
+from crossspec_mmseg.structures import read_manifest, write_manifest
 from crossspec_mmseg.utils import atomic_path
 
 META = dict(classes=('background', 'nucleus'), palette=[[0, 0, 0], [255, 0, 0]])

@@ -8,7 +8,8 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import crossspec_mmseg  # noqa: F401
-from crossspec_mmseg.datasets import read_manifest, weights_from_manifest
+from crossspec_mmseg.datasets import weights_from_manifest
+from crossspec_mmseg.structures import read_manifest
 from helpers import TINY_CONFIG
 
 

@@ -1,4 +1,6 @@
-"""Cross-validation: folds keep groups whole; statistics as hand-computed; the CLI runs folds."""
+"""Cross-validation: the regimes' statistics as hand-computed; names moved to
+crossspec_mmseg.study still import from here, with a warning; tools/cross_validate.py
+runs a ConcatDataset config's folds as a one-run study and compares two runs."""
 import json
 import math
 import os.path as osp
@@ -6,17 +8,8 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from crossspec_mmseg.evaluation.cross_validation import compare_regimes, group_folds
-
-
-def test_group_folds_keep_groups_whole_and_balanced():
-    groups = [f'patient{i % 7}' for i in range(100)]
-    folds = group_folds(groups, 3)
-    assert set(folds) == {f'patient{i}' for i in range(7)} and set(folds.values()) == {0, 1, 2}
-    sizes = np.bincount([folds[g] for g in groups])
-    assert sizes.max() - sizes.min() <= 15  # 14-15 items per group
-    with pytest.raises(ValueError, match='2 groups cannot make 3 folds'):
-        group_folds(['a', 'b'], 3)
+from crossspec_mmseg.evaluation import cross_validation
+from crossspec_mmseg.evaluation.cross_validation import compare_regimes
 
 
 def test_statistics_match_hand_computation():
@@ -33,21 +26,88 @@ def test_statistics_match_hand_computation():
     assert 0 < result['paired_p'] < 0.05 and result['regime_mean'] == pytest.approx(82.75)
 
 
+@pytest.mark.parametrize('name, new', [
+    ('group_folds', 'crossspec_mmseg.study.folds'),
+    ('fold_filters', 'crossspec_mmseg.study.folds'),
+    ('read_fold_scores', 'crossspec_mmseg.study.cross_validation')])
+def test_moved_names_import_from_the_old_path_with_a_warning(name, new):
+    import importlib
+    with pytest.warns(DeprecationWarning, match=f'{name} moved to {new}.{name}') as w:
+        value = getattr(cross_validation, name)
+    assert value is getattr(importlib.import_module(new), name)
+    assert w[0].filename == __file__  # the warning names the importing line
+    with pytest.raises(AttributeError):
+        cross_validation.compare_folds  # noqa: B018  (nothing else is forwarded)
+
+
+def dataset_rows(dataset_cfg):
+    """The image paths each part of a built dataset config holds (ConcatDataset parts too)."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+
+    from crossspec_mmseg.datasets import dataset_parts
+    init_default_scope('mmseg')
+    datasets = [DATASETS.build(part) for part in dataset_parts(dataset_cfg)]
+    return [{ds.get_data_info(i)['img_path'] for i in range(len(ds))} for ds in datasets]
+
+
+def manifest_rows(root, **equal):
+    """``{absolute image path (as datasets have it): row}`` of the rows of ``root``'s
+    manifest with the ``equal`` values."""
+    from crossspec_mmseg.datasets import read_manifest
+    rows = read_manifest(osp.join(root, 'manifest.csv'))
+    return {osp.abspath(osp.join(root, r['image'])): r for r in rows
+            if all(r[k] == v for k, v in equal.items())}
+
+
 @pytest.mark.heavy
-def test_cli_runs_folds_on_two_processes_and_compares(demo_data, tmp_path):
-    """Each fold trained and tested by 2 processes (--gpus 2: torchrun, gloo on CPU)."""
-    from helpers import TINY_CONFIG, run_tool
+def test_cli_cross_validates_a_concat_dataset_config_and_compares(zoo_data, tmp_path,
+                                                                  monkeypatch):
+    """The glomeruli homologous config (train and test: HuBMAP + Orbit, a
+    ConcatDataset each): the folds split the HuBMAP slides (the training
+    dataset's first manifest, by group: the default column); Orbit keeps its own
+    split. Shrunk by --cfg-options (64 px, one iteration, three Orbit test tiles),
+    in this process."""
+    from mmengine.config import Config
+
+    from helpers import REPO, run_tool
+    monkeypatch.chdir(zoo_data)  # the config's data/hubmap, data/orbit
     work = str(tmp_path / 'cv')
-    proc = run_tool(['tools/cross_validate.py', 'run', TINY_CONFIG, '--work-dir', work,
-                     '--folds', '2', '--gpus', '2', '--cfg-options', 'train_cfg.max_iters=2'],
-                    demo_data, timeout=600)
-    assert proc.stdout.count('GPU number: 2') + proc.stderr.count('GPU number: 2') >= 2
+    config = osp.join(REPO, 'configs', 'crossspec', 'glomeruli_segnext_homologous.py')
+    loaders = [f'{loader}.{key}' for loader in ('train_dataloader', 'test_dataloader')
+               for key in ('num_workers=0', 'persistent_workers=False')]
+    proc = run_tool(['tools/cross_validate.py', 'run', config, '--work-dir', work, '--folds', '2',
+                     '--no-pretrained', '--cfg-options', 'model.data_preprocessor.size=(64,64)',
+                     'train_dataloader.batch_size=2', 'train_dataloader.sampler.batch_size=2',
+                     'train_cfg.max_iters=1', 'default_hooks.checkpoint.interval=1',
+                     'test_dataloader.dataset.datasets.1.indices=3', *loaders],
+                    zoo_data, cwd=zoo_data, fresh=False)
+    assert '2 folds; summary: ' in proc.stdout
+    hubmap = manifest_rows(osp.join('data', 'hubmap'))
+    orbit_train = manifest_rows(osp.join('data', 'orbit'), split='train')
+    orbit_test = manifest_rows(osp.join('data', 'orbit'), split='test')  # 3 tested: indices
     summary = json.load(open(osp.join(work, 'cv_summary.json')))
-    assert sorted(summary['folds']) == ['fold0', 'fold1']
-    n = [summary['folds'][f]['n'] for f in ('fold0', 'fold1')]
-    assert all(x > 0 for x in n)
-    for fold in ('fold0', 'fold1'):  # trained on the other fold only
-        assert 'fold' in open(osp.join(work, fold, 'fold_config.py')).read()
+    assert summary['config'] == config and sorted(summary['folds']) == ['fold0', 'fold1']
+    trained, tested = [], []
+    for k in (0, 1):
+        cfg = Config.fromfile(osp.join(work, f'fold{k}', 'configs', 'train.py'))  # as it ran
+        train_hubmap, train_orbit = dataset_rows(cfg.train_dataloader.dataset)
+        test_hubmap, test_orbit = dataset_rows(cfg.test_dataloader.dataset)
+        assert train_orbit == set(orbit_train)
+        assert test_orbit < set(orbit_test) and len(test_orbit) == 3
+        # Slides kept whole: a fold's HuBMAP test slides are in none of its training tiles.
+        assert not {hubmap[p]['group'] for p in train_hubmap} & {
+            hubmap[p]['group'] for p in test_hubmap}
+        assert train_hubmap and test_hubmap
+        trained.append(train_hubmap)
+        tested.append(test_hubmap)
+        metrics = json.load(open(osp.join(work, f'fold{k}', 'metrics.json')))
+        assert summary['folds'][f'fold{k}'] == metrics
+        assert metrics['n'] == len(test_hubmap) + len(test_orbit)  # what was tested
+    # Each fold tested once, trained on the other fold's HuBMAP tiles exactly.
+    assert tested[0] | tested[1] == set(hubmap) and not tested[0] & tested[1]
+    assert trained[0] == tested[1] and trained[1] == tested[0]
+
     proc = run_tool(['tools/cross_validate.py', 'compare', work, work, '--metric',
-                     'species/human/mDice'], demo_data, fresh=False)
+                     'dataset/hubmap/mDice'], zoo_data, fresh=False)
     assert 'paired t-test over 2 matching folds' in proc.stdout

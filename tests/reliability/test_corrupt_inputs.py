@@ -15,8 +15,8 @@ import pytest
 from crossspec_mmseg.converters import convert_hubmap, convert_nuinsseg, convert_orbit
 from crossspec_mmseg.converters.errors import BadDownloadError, BadInputError
 from crossspec_mmseg.datasets import NuInsSegDataset
-from crossspec_mmseg.datasets.manifest import read_manifest, write_manifest
 from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw, write_nuinsseg_raw, write_orbit_raw
+from crossspec_mmseg.structures import read_manifest, write_manifest
 from helpers import ORBIT_BLOBS_DIR
 
 CORPUS = osp.join(osp.dirname(osp.abspath(__file__)), 'corrupt_inputs')

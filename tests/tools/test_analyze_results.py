@@ -7,7 +7,7 @@ import shutil
 import cv2
 import pytest
 
-from crossspec_mmseg.datasets import read_manifest
+from crossspec_mmseg.structures import read_manifest
 
 
 def fake_run(root, name, dice):

@@ -2,19 +2,20 @@
 on synthetic converted data (pretrained off, tiny inputs); the zoo and its
 table are current; the headline config says what the papers say."""
 import glob
+import os
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from crossspec_mmseg.apis.cli import drop_published_init
 from crossspec_mmseg.datasets import dataset_parts
-from crossspec_mmseg.utils.cli import drop_published_init
+from crossspec_mmseg.utils.upstream import runner_load_from
 from helpers import REPO, run_tool
 
-CONFIGS = sorted((osp.relpath(p, REPO) for p in glob.glob(
-    osp.join(REPO, 'configs', '**', '*.py'), recursive=True) if '_base_' not in p),
-    key=lambda p: (p.endswith('_finetune.py'), p))  # stage 1 (pretrain) before stage 2
+CONFIGS = sorted(osp.relpath(p, REPO) for p in glob.glob(
+    osp.join(REPO, 'configs', '**', '*.py'), recursive=True) if '_base_' not in p)
 
 
 def shrink(cfg, work_dir):
@@ -37,34 +38,64 @@ def shrink(cfg, work_dir):
     return cfg
 
 
-def train_shrunk(path):
+def train_shrunk(path, keep_checkpoint):
     """Train a config shrunk, into its default work dir (``work_dirs/<name>``)."""
     work_dir = osp.join('work_dirs', osp.splitext(osp.basename(path))[0])
     cfg = shrink(Config.fromfile(osp.join(REPO, path)), work_dir)
     assert cfg.model.get('pretrained') is None and cfg.model.backbone.get('init_cfg') is None
-    if not path.endswith('_pretrain.py') and path not in TTA_CONFIGS:
-        # No later test loads it: skip writing (and fsyncing) a ResNet-50's checkpoint.
+    if not keep_checkpoint:  # skip writing (and fsyncing) a ResNet-50's checkpoint
         cfg.default_hooks.checkpoint.update(interval=2, save_last=False)
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner
 
 
+def stage1_of(path):
+    """The pretrain config a finetune config starts from (any other config: itself)."""
+    return path.replace('_finetune.py', '_pretrain.py')
+
+
+@pytest.fixture(scope='module')
+def trained(zoo_data):
+    """``trained(path)``: what the tests read from a config's shrunk training
+    (its logged keys, the checkpoint it started from, its last checkpoint),
+    trained once per module when a test first asks, into
+    ``<zoo_data>/work_dirs/<config name>``. What one training needs of another
+    is here, not in the tests' order: a finetune config's stage 1 trains first
+    (the finetune config finds it there by itself); checkpoints are kept for
+    stage 1s and the TTA test's configs only."""
+    done = {}
+
+    def train(path):
+        if path in done:
+            return done[path]
+        if stage1_of(path) != path:
+            train(stage1_of(path))
+        old = os.getcwd()
+        os.chdir(zoo_data)  # configs keep their default data roots under data/
+        try:
+            keep = path.endswith('_pretrain.py') or path in TTA_CONFIGS
+            runner = train_shrunk(path, keep_checkpoint=keep)
+            load_from = runner_load_from(runner)
+            last = osp.join(runner.work_dir, 'last_checkpoint')
+            done[path] = dict(logs=set(runner.message_hub.log_scalars),
+                              load_from=load_from and osp.abspath(load_from),
+                              checkpoint=open(last).read().strip() if keep else None)
+        finally:
+            os.chdir(old)
+        return done[path]
+    return train
+
+
 @pytest.mark.heavy
 @pytest.mark.parametrize('path', CONFIGS)
-def test_config_trains_and_validates(path, zoo_data, monkeypatch):
-    monkeypatch.chdir(zoo_data)  # configs keep their default data roots under data/
-    stage1 = path.replace('_finetune.py', '_pretrain.py')
-    if stage1 != path and not osp.isfile(osp.join('work_dirs', osp.basename(stage1)[:-3],
-                                                  'last_checkpoint')):
-        train_shrunk(stage1)  # run alone: stage 1 first, as a user would
-    runner = train_shrunk(path)
-    if stage1 != path:  # the shipped finetune config found stage 1 by itself
-        stage1_dir = osp.abspath(osp.join('work_dirs', osp.basename(stage1)[:-3]))
-        assert osp.dirname(runner._load_from) == stage1_dir
-    logs = runner.message_hub.log_scalars
-    assert 'train/loss' in logs and 'val/mDice' in logs
-    assert any(k.startswith('val/species') for k in logs)
+def test_config_trains_and_validates(path, trained, zoo_data):
+    run = trained(path)
+    if stage1_of(path) != path:  # the shipped finetune config found stage 1 by itself
+        stage1_dir = osp.join(zoo_data, 'work_dirs', osp.basename(stage1_of(path))[:-3])
+        assert osp.dirname(run['load_from']) == stage1_dir
+    assert 'train/loss' in run['logs'] and 'val/mDice' in run['logs']
+    assert any(k.startswith('val/species') for k in run['logs'])
 
 
 @pytest.mark.heavy
@@ -108,20 +139,16 @@ TTA_CONFIGS = ['configs/demo/deeplabv3plus_r18-d8_demo.py',  # one per family an
 
 @pytest.mark.heavy
 @pytest.mark.parametrize('path', TTA_CONFIGS)
-def test_test_tool_tta_keeps_groups(path, zoo_data, monkeypatch, tmp_path):
+def test_test_tool_tta_keeps_groups(path, trained, zoo_data, tmp_path):
     """`tools/test.py CONFIG CKPT --tta`: flips (and scales) merged, still per group."""
     import json
-    monkeypatch.chdir(zoo_data)
-    stem = osp.splitext(osp.basename(path))[0]
-    last = osp.join('work_dirs', stem, 'last_checkpoint')
-    if not osp.isfile(last):
-        train_shrunk(path)
+    checkpoint = trained(path)['checkpoint']
     cfg = shrink(Config.fromfile(osp.join(REPO, path)), str(tmp_path))
     assert cfg.tta_model.type == 'SegTTAModel'
-    config = str(tmp_path / f'{stem}.py')
+    config = str(tmp_path / f'{osp.splitext(osp.basename(path))[0]}.py')
     cfg.dump(config)
-    run_tool(['tools/test.py', config, open(last).read().strip(), '--tta', '--work-dir',
-              str(tmp_path)], zoo_data, cwd=zoo_data, fresh=False)
+    run_tool(['tools/test.py', config, checkpoint, '--tta', '--work-dir', str(tmp_path)],
+             zoo_data, cwd=zoo_data, fresh=False)
     metrics = json.load(open(tmp_path / 'metrics.json'))
     assert 'mDice' in metrics
     assert any(k.startswith('species/') for k in metrics), sorted(metrics)

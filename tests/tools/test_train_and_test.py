@@ -7,7 +7,7 @@ import stat
 import pytest
 import torch
 
-from crossspec_mmseg.datasets import read_manifest
+from crossspec_mmseg.structures import read_manifest
 from helpers import REPO, TINY_CONFIG, run_tool
 
 

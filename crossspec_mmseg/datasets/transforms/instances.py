@@ -2,6 +2,8 @@
 mask and pack it into the data sample, where ``GroupInstanceMetric`` reads it."""
 from __future__ import annotations
 
+from typing import Optional
+
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform, to_tensor
@@ -18,12 +20,21 @@ class LoadInstanceMap(BaseTransform):
     """Read ``results['instance_path']`` (16-bit PNG, 0 background, one id per
     nucleus) into ``results['gt_instance_map']`` and list it in
     ``seg_fields`` so flips and crops move it with the mask. Samples without
-    an instance map (``instance_path`` absent or empty) pass unchanged."""
+    an instance map (``instance_path`` absent or empty) pass unchanged.
+
+    Args:
+        backend_args: The mmengine file backend to read with, as
+            ``LoadAnnotations(backend_args=...)`` (``None``: by the path's prefix).
+    """
+
+    def __init__(self, backend_args: Optional[dict] = None) -> None:
+        self.backend_args = backend_args.copy() if backend_args else None
 
     def transform(self, results: dict) -> dict:
         path = results.get('instance_path')
         if path:
-            ids = mmcv.imfrombytes(fileio.get(path), flag='unchanged', backend='cv2')
+            ids = mmcv.imfrombytes(fileio.get(path, backend_args=self.backend_args),
+                                   flag='unchanged', backend='cv2')
             if ids is None or ids.ndim != 2:
                 raise ValueError(f'{path}: not a single-channel instance map')
             results['gt_instance_map'] = ids.astype(np.int32)

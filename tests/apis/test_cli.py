@@ -4,7 +4,7 @@ from unittest import mock
 import pytest
 from mmengine.config import Config
 
-from crossspec_mmseg.utils.cli import (
+from crossspec_mmseg.apis.cli import (
     ConfigError,
     load_cli_config,
     pin_loader_memory,
