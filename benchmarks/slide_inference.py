@@ -66,10 +66,9 @@ def make_slide(side: int, path: str, truth: bool = True) -> None:
 
 def seam_band(side: int, tile: int, overlap: float, width: int = 8) -> np.ndarray:
     """Pixels within ``width`` of a tile border (where tiling can go wrong)."""
-    from crossspec_mmseg.slides import window_positions
-    stride = max(1, round(tile * (1 - overlap)))
+    from crossspec_mmseg.slides import WindowGrid
     lines = np.zeros(side, bool)
-    for s in window_positions(side, tile, stride):
+    for s in WindowGrid(tile, overlap).positions(side):
         for edge in (s, s + tile):
             lines[max(0, edge - width):edge + width] = True
     return lines[:, None] | lines[None, :]
@@ -115,13 +114,13 @@ def run_method(method: str, slide: str, tile: int, overlap: float, model_name: s
     from mmseg.models.segmentors import EncoderDecoder
 
     from crossspec_mmseg.inference import infer_slide
-    from crossspec_mmseg.slides import window_positions
+    from crossspec_mmseg.slides import WindowGrid
     try:
         from monai.inferers import sliding_window_inference
     except ImportError:
         sliding_window_inference = None
     preprocessor, net = build_model(model_name)
-    stride = max(1, round(tile * (1 - overlap)))
+    grid = WindowGrid(tile, overlap)
     out, logits = slide + '.pred.tif', None
     with torch.no_grad():
         start = time.perf_counter()  # imports and model building are not timed
@@ -141,7 +140,7 @@ def run_method(method: str, slide: str, tile: int, overlap: float, model_name: s
             image = torch.from_numpy(tifffile.imread(slide)).permute(2, 0, 1)[None].float()
             image.sub_(preprocessor.mean).div_(preprocessor.std)  # in place: no extra copy
             if method == 'model forward only':
-                pos = window_positions(image.shape[-1], tile, stride)
+                pos = grid.positions(image.shape[-1])
                 forward = 0.0
                 for y in pos:
                     crops = [image[..., y:y + tile, x:x + tile] for x in pos]
@@ -154,7 +153,7 @@ def run_method(method: str, slide: str, tile: int, overlap: float, model_name: s
                 logits = None
             elif method == 'mmseg slide (mean)':
                 fake = SimpleNamespace(
-                    test_cfg=SimpleNamespace(stride=(stride, stride), crop_size=(tile, tile)),
+                    test_cfg=SimpleNamespace(stride=(grid.stride,) * 2, crop_size=(tile, tile)),
                     out_channels=2, encode_decode=lambda crop, metas: net(crop))
                 logits = EncoderDecoder.slide_inference(
                     fake, image, [dict(img_shape=image.shape[-2:])])

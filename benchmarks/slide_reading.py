@@ -93,24 +93,21 @@ def read_peer(slide: str, method: str, mpp: float, tile: int, overlap: float) ->
     level for the downsample, area-resized to the tile."""
     import cv2
 
-    from crossspec_mmseg.slides import window_positions
+    from crossspec_mmseg.slides import WindowGrid
 
     module, name = PEERS[method]
     library = importlib.import_module(module)
     start = time.perf_counter()
     with getattr(library, name)(slide) as peer:
-        downsample = mpp / float(peer.properties[f'{module}.mpp-x'])
+        grid = WindowGrid.from_mpp(tile, overlap, float(peer.properties[f'{module}.mpp-x']), mpp)
         width, height = peer.dimensions
-        window = round(tile * downsample)
-        stride = round(window * (1 - overlap))
-        level = peer.get_best_level_for_downsample(downsample)
-        side = round(window / peer.level_downsamples[level])
+        level = peer.get_best_level_for_downsample(grid.downsample)
+        side = round(grid.window / peer.level_downsamples[level])
         options = dict(as_array=True) if module == 'tiffslide' else {}  # its fast path
-        for y in window_positions(height, window, stride):
-            for x in window_positions(width, window, stride):
-                region = peer.read_region((x, y), level, (side, side), **options)
-                rgb = np.ascontiguousarray(np.asarray(region)[..., :3])
-                cv2.resize(rgb, (tile, tile), interpolation=cv2.INTER_AREA)
+        for x, y in grid.windows((height, width)):
+            region = peer.read_region((x, y), level, (side, side), **options)
+            rgb = np.ascontiguousarray(np.asarray(region)[..., :3])
+            cv2.resize(rgb, (tile, tile), interpolation=cv2.INTER_AREA)
     read_seconds = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return dict(method=method, level=level, read_seconds=read_seconds, read_rss_mb=rss,
@@ -124,7 +121,7 @@ def run_one(slide: str, out: str, method: str, mpp: float, tile: int, overlap: f
     from mmseg.models import SegDataPreProcessor
 
     from crossspec_mmseg.inference import SlideOutputs, infer_slide
-    from crossspec_mmseg.slides import SlideReader, window_positions
+    from crossspec_mmseg.slides import SlideReader, WindowGrid
 
     torch.set_num_threads(os.cpu_count() or 1)
     if method == 'level 0 + resize':
@@ -144,12 +141,9 @@ def run_one(slide: str, out: str, method: str, mpp: float, tile: int, overlap: f
                                 inference=lambda inputs, metas: net(inputs))
     start = time.perf_counter()
     with SlideReader(slide) as reader:  # every window of the grid, read at mpp
-        downsample = reader.downsample_for(mpp)
-        window = round(tile * downsample)
-        stride = round(window * (1 - overlap))
-        for y in window_positions(reader.height, window, stride):
-            for x in window_positions(reader.width, window, stride):
-                reader.read_resized(x, y, window, window, downsample)
+        grid = WindowGrid.from_mpp(tile, overlap, reader.require_mpp(), mpp)
+        for x, y in grid.windows(reader.shape):
+            reader.read_resized(x, y, grid.window, grid.window, grid.downsample)
     read_seconds = time.perf_counter() - start
     read_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stem = osp.splitext(out)[0]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Usage: tools/dist_infer.sh CONFIG CHECKPOINT GPUS SLIDES... --out DIR [infer_slide.py args...]
+# Usage: tools/dist_infer.sh CONFIG CHECKPOINT GPUS [SLIDES...] [--slides-from LIST] --out DIR
+#        [infer_slide.py args...]
 # GPUS independent processes (CPU processes where there is no GPU); rank r
 # predicts slides r, r + GPUS, ... on cuda:LOCAL_RANK (--device cuda). No
 # process group: a slide that fails (unreadable, out of memory) stops no other

@@ -7,6 +7,7 @@
         [--geojson [PATH] [--object-type annotation|detection] [--simplify 0.5]]
         [--ome-tiff [PATH]] [--objects-csv [PATH]]
     python tools/infer_slide.py CONFIG CHECKPOINT FOLDER/ 'scans/*.svs' a.ndpi --out OUT_DIR ...
+    python tools/infer_slide.py CONFIG CHECKPOINT --slides-from LIST.txt --out OUT_DIR ...
 
 Reads each slide (SVS, OME-TIFF, NDPI, generic pyramidal TIFF; other formats
 with OpenSlide installed) at the model's um/px: --mpp, else the config's
@@ -21,9 +22,15 @@ mask (OUT.geojson, OUT.ome.tif, OUT_objects.csv) unless given a PATH.
 the class probabilities (flipped back) before the tiles are blended: three
 forward passes per tile.
 
-Several slides (files, folders, globs): --out is a folder, each slide writes
-OUT_DIR/<slide name>.tif and its outputs there; a slide whose outputs all
-exist is skipped, so an interrupted run resumes where it stopped. Prints one
+Several slides (files, folders, globs, and --slides-from LIST: one path per
+line, blank lines and # comments skipped, relative to the list's folder):
+--out is a folder, each slide writes OUT_DIR/<name>.tif and its outputs
+there (<name>: the file name less its extension, .ome.tif as one). Two
+outputs sharing a path (a.svs and a.ndpi; x.svs and x.ome.tif), or an output
+that is a slide, are refused before anything is written. A slide whose
+outputs all exist is skipped, so an interrupted run resumes where it
+stopped. Masks are made in a scratch folder (--scratch-dir, default beside
+them) that a rerun removes when the run that made it was killed. Prints one
 JSON summary per slide.
 
 A slide that cannot be read or runs out of GPU memory is reported (on stderr,
@@ -37,30 +44,28 @@ touches only) cuda:LOCAL_RANK. No process group is started: the ranks only
 split the list, and one rank's failure stops no other.
 """
 import argparse
-import csv
-import glob
 import json
 import os
 import os.path as osp
 import sys
+from dataclasses import replace
 
 import torch
 from mmseg.apis import init_model
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.engine import UnreadableCheckpointError
-from crossspec_mmseg.errors import BadInputError
 from crossspec_mmseg.inference import (
     BLENDS,
-    MASK_EXTENSIONS,
     OBJECT_TYPES,
     SlideOutputs,
+    SlideSettings,
     amp_dtype,
-    check_mask_path,
-    infer_slide,
+    clean_scratch,
+    expand_slides,
+    plan_slides,
+    run_slides,
 )
-from crossspec_mmseg.slides import open_slide
-from crossspec_mmseg.utils import atomic_path
 
 
 def positive(text):
@@ -69,39 +74,6 @@ def positive(text):
     if not value > 0:
         raise argparse.ArgumentTypeError(f'{text} is not > 0')
     return value
-
-
-def target_mpp(args, slide, train_mpp):
-    """--mpp; else the config's ``train_mpp`` when neither --scale was given nor
-    the slide's um/px is unknown; else None (read by --scale)."""
-    if args.mpp is not None or args.scale is not None or train_mpp is None:
-        return args.mpp
-    with open_slide(slide, args.base_mpp) as reader:
-        return float(train_mpp) if reader.mpp else None
-
-
-SLIDE_EXTENSIONS = ('.svs', '.tif', '.tiff', '.ndpi', '.scn', '.mrxs', '.vms', '.vmu', '.bif',
-                    '.svslide')
-OUTPUT_SUFFIXES = {'geojson': '.geojson', 'ome_tiff': '.ome.tif', 'objects_csv': '_objects.csv'}
-
-
-def expand_slides(items):
-    """Slide files from files, folders (their slide files) and globs, in order."""
-    slides = []
-    for item in items:
-        if osp.isdir(item):
-            found = sorted(p for p in glob.glob(osp.join(item, '*'))
-                           if p.lower().endswith(SLIDE_EXTENSIONS) and osp.isfile(p))
-        elif glob.has_magic(item):
-            found = sorted(p for p in glob.glob(item) if osp.isfile(p))
-        else:
-            found = [item] if osp.isfile(item) else []
-            if not found:
-                sys.exit(f'error: slide {item} not found')
-        if not found:
-            sys.exit(f'error: no slides in {item}')
-        slides += [p for p in found if p not in slides]
-    return slides
 
 
 def rank_share(slides):
@@ -118,73 +90,20 @@ def rank_device(device):
     return device
 
 
-def output_paths(args, slide, many):
-    """Where this slide's mask and asked-for outputs go."""
-    name = osp.splitext(osp.basename(slide))[0]
-    mask = osp.join(args.out, name + '.tif') if many else args.out
-    stem = osp.splitext(mask)[0]
-    paths = dict(mask=mask)
-    for key, suffix in OUTPUT_SUFFIXES.items():
-        value = getattr(args, key)
-        if value is not None:
-            paths[key] = value or stem + suffix
-    if args.rle:
-        paths['rle'] = stem + '.csv'
-    return paths
-
-
-def check_outputs(args, slides):
-    """Exit with one line when --out or the output paths cannot fit these slides."""
-    many = len(slides) > 1
-    if many:
-        given = [f'--{k.replace("_", "-")}' for k in OUTPUT_SUFFIXES if getattr(args, k)]
-        if given or osp.splitext(args.out)[1].lower() in MASK_EXTENSIONS:
-            sys.exit(f'error: {len(slides)} slides: --out must be a folder and '
-                     f'{", ".join(given) or "the outputs"} take no path (each slide writes '
-                     'beside its mask)')
-        masks = [output_paths(args, s, many)['mask'] for s in slides]
-        clash = [s for s, m in zip(slides, masks) if masks.count(m) > 1]
-        if clash:
-            sys.exit(f'error: {", ".join(clash[:4])}{" ..." if len(clash) > 4 else ""} share '
-                     f'a name, so their outputs in {args.out} would collide: rename them, '
-                     'or run them into separate --out folders')
-        return
-    try:
-        check_mask_path(args.out)
-    except ValueError as err:
-        sys.exit(f'error: --out {err}')
-
-
-def predict(model, args, slide, paths, outputs):
-    """Infer one slide; its summary."""
-    mpp = target_mpp(args, slide, model.cfg.get('train_mpp'))
-    outputs.geojson, outputs.ome_tiff = paths.get('geojson'), paths.get('ome_tiff')
-    outputs.objects_csv = paths.get('objects_csv')
-    result = infer_slide(model, slide, paths['mask'], tile=args.tile, overlap=args.overlap,
-                         scale=args.scale or 1.0, blend=args.blend, batch=args.batch,
-                         min_tissue=args.min_tissue, rle=args.rle,
-                         count_class=args.count_class, min_area=args.min_area, mpp=mpp,
-                         base_mpp=args.base_mpp, outputs=outputs, amp=args.amp,
-                         channels_last=args.channels_last, tta=args.tta)
-    if args.rle:
-        with atomic_path(paths['rle']) as tmp, open(tmp, 'w', newline='') as f:
-            writer = csv.writer(f)
-            writer.writerow(['id', 'predicted'])
-            writer.writerow([osp.splitext(osp.basename(slide))[0], result.rle])
-    return dict(slide=slide, shape=list(result.shape), tiles_run=result.tiles_run,
-                tiles_skipped=result.tiles_skipped, count=result.count, read_mpp=mpp,
-                level=result.level, mpp=result.mpp, seconds=round(result.seconds, 2),
-                export_seconds=round(result.export_seconds, 2), **paths)
-
-
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config')
     parser.add_argument('checkpoint')
-    parser.add_argument('slides', nargs='+', help='slide files, folders or globs')
+    parser.add_argument('slides', nargs='*', help='slide files, folders or globs')
+    parser.add_argument('--slides-from', action='append', default=[], metavar='LIST',
+                        help='a text file of slides (files, folders or globs), one per line; '
+                        'blank lines and # comments skipped; relative to its folder')
     parser.add_argument('--out', required=True,
                         help='mask path (.tif/.tiff/.png); a folder for several slides')
+    parser.add_argument('--scratch-dir',
+                        help='where masks are made while predicted (one byte per level-0 '
+                        'pixel; default: beside them)')
     parser.add_argument('--tile', type=int, default=512)
     parser.add_argument('--overlap', type=float, default=0.5)
     resolution = parser.add_mutually_exclusive_group()
@@ -226,13 +145,32 @@ def main():
     # Passed by tools/torchrun.sh; the ranks come from RANK/WORLD_SIZE whatever it says.
     parser.add_argument('--launcher', choices=['none', 'pytorch'], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not args.slides and not args.slides_from:
+        parser.error('give slides, or --slides-from LIST')
+    return args
+
+
+def main():
+    args = parse_args()
     for what, path in (('config', args.config), ('checkpoint', args.checkpoint)):
         if not osp.isfile(path):
             sys.exit(f'error: {what} {path} not found')
-    slides = expand_slides(args.slides)
-    check_outputs(args, slides)
-    many = len(slides) > 1
-    slides = rank_share(slides)
+    try:  # everything a user can type wrong, before the model loads
+        slides = expand_slides(args.slides, args.slides_from)
+        jobs = plan_slides(slides, args.out, geojson=args.geojson, ome_tiff=args.ome_tiff,
+                           objects_csv=args.objects_csv, rle=args.rle,
+                           scratch_dir=args.scratch_dir)
+        settings = SlideSettings(
+            tile=args.tile, overlap=args.overlap, mpp=args.mpp, scale=args.scale,
+            base_mpp=args.base_mpp, blend=args.blend, batch=args.batch,
+            min_tissue=args.min_tissue, count_class=args.count_class, min_area=args.min_area,
+            amp=args.amp, channels_last=args.channels_last, tta=args.tta)
+    except ValueError as err:  # BadInputError included
+        sys.exit(f'error: {err}')
+    many = len(jobs) > 1
+    jobs = rank_share(jobs)
+    for path in clean_scratch(jobs):
+        sys.stderr.write(f'removed {path}: scratch of a run that was killed\n')
 
     device = rank_device(args.device)
     if device.startswith('cuda'):
@@ -244,28 +182,23 @@ def main():
         sys.exit(f'error: {err}')
     if args.amp:
         print(f'autocast: {amp_dtype(torch.device(device))}', file=sys.stderr, flush=True)
+    try:
+        settings = replace(settings, train_mpp=model.cfg.get('train_mpp'))
+    except ValueError as err:
+        sys.exit(f'error: {args.config}: {err}')
     meta = model.dataset_meta or {}
-    outputs = SlideOutputs(classes=meta.get('classes'), palette=meta.get('palette'),
-                           object_type=args.object_type, tolerance=args.simplify)
+    style = SlideOutputs(classes=meta.get('classes'), palette=meta.get('palette'),
+                         object_type=args.object_type, tolerance=args.simplify)
     failed = []
-    for slide in slides:
-        paths = output_paths(args, slide, many)
-        if many and all(osp.isfile(p) for p in paths.values()):
-            print_record(dict(slide=slide, done=True, **paths))  # finished earlier
-            continue
-        try:
-            print_record(predict(model, args, slide, paths, outputs))
-        except (BadInputError, torch.cuda.OutOfMemoryError) as err:
-            reason = str(err) if isinstance(err, BadInputError) else (
-                f'{slide}: out of GPU memory; rerun it with a smaller --batch or --tile')
+    for record in run_slides(model, jobs, settings, style):
+        if 'error' in record:
             if not many:
-                sys.exit(f'error: {reason}')
-            torch.cuda.empty_cache()
-            sys.stderr.write(f'error: {reason}\n')
-            print_record(dict(slide=slide, error=reason))
-            failed.append(slide)
+                sys.exit(f'error: {record["error"]}')
+            sys.stderr.write(f'error: {record["error"]}\n')
+            failed.append(record['slide'])
+        print_record(record)
     if failed:
-        sys.exit(f'error: {len(failed)} of {len(slides)} slides failed (listed above); the '
+        sys.exit(f'error: {len(failed)} of {len(jobs)} slides failed (listed above); the '
                  'others are written: fix those and rerun to finish')
 
 

@@ -1,12 +1,14 @@
 """Reading source rasters and rasterising polygons into label windows."""
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 from skimage.draw import polygon2mask
 
+from ..slides.reader import LevelReader
+from ..slides.source import SlideLevel
 from .errors import BadInputError
 
 __all__ = ['ImageReadError', 'read_rgb_image', 'read_label_image', 'ArrayReader', 'PolygonSet']
@@ -45,20 +47,18 @@ def read_label_image(path: str) -> np.ndarray:
     return image
 
 
-class ArrayReader:
-    """The slide-reader interface over an image already in memory (one level)."""
+class ArrayReader(LevelReader):
+    """The slide interface (:class:`~crossspec_mmseg.slides.SlideSource`) over
+    an RGB image already in memory: one level, um/px ``mpp`` (None: unknown)."""
 
-    def __init__(self, image: np.ndarray) -> None:
-        self.image = image
+    def __init__(self, image: np.ndarray, path: str = '<image in memory>',
+                 mpp: Optional[float] = None) -> None:
+        self.image, self.path, self._base_mpp = image, path, mpp
+        self.height, self.width = image.shape[:2]
+        self.levels = [SlideLevel(self.height, self.width, 1.0, 1.0)]
 
-    def level_for(self, downsample: float) -> int:
-        return 0
-
-    def level_side(self, side: int, level: int) -> int:
-        return side
-
-    def read(self, x: int, y: int, w: int, h: int, level: int = 0) -> np.ndarray:
-        return self.image[max(0, y):y + h, max(0, x):x + w]
+    def _read_level(self, level: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        return self.image[y0:y1, x0:x1]
 
     def close(self) -> None:
         self.image = None

@@ -23,6 +23,7 @@ import logging
 import multiprocessing
 import os
 import os.path as osp
+import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -32,8 +33,15 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..datasets.manifest import MANIFEST_COLUMNS, write_manifest
-from ..slides import check_mpp, tissue_fraction, to_tile, window_positions
+from ..slides import (
+    SlideSource,
+    WindowGrid,
+    check_mpp,
+    check_positive,
+    tissue_fraction,
+    to_tile,
+)
+from ..structures.manifest import MANIFEST_COLUMNS, write_manifest
 from ..utils.atomic import atomic_path, remove_stale_temporaries
 from .errors import BadDownloadError, BadInputError
 
@@ -73,29 +81,48 @@ class TilingConfig:
     mpp: Optional[float] = None
 
     def __post_init__(self) -> None:
-        if (self.tile <= 0 or not 0 <= self.overlap < 1 or not 0 < self.scale < float('inf')
-                or not 0 < (self.mpp or 1) < float('inf')):
-            raise ValueError(f'invalid tiling: tile={self.tile} (>0), overlap={self.overlap} '
-                             f'([0, 1)), scale={self.scale} (>0), mpp={self.mpp} (>0)')
+        self.grid  # validates tile, overlap and scale (one line naming the bad value)
+        if self.mpp is not None:
+            check_positive('mpp', self.mpp)
 
-    def for_source(self, source: 'SourceImage') -> 'TilingConfig':
-        """This tiling with ``scale`` set from ``mpp`` and the source's um/px."""
+    @property
+    def grid(self) -> WindowGrid:
+        """The window grid at ``scale`` (what ``mpp`` replaces per source)."""
+        return WindowGrid(self.tile, self.overlap, self.scale)
+
+    def grid_for(self, source: 'SourceImage') -> WindowGrid:
+        """This source's grid: at ``mpp`` from the source's um/px (which must
+        then be known), else at ``scale``."""
         if self.mpp is None:
-            return self
+            return self.grid
         source_mpp = check_mpp(source.name, source.mpp, 'its metadata')
-        return replace(self, scale=source_mpp / self.mpp)
+        return WindowGrid.from_mpp(self.tile, self.overlap, source_mpp, self.mpp)
 
     def tile_mpp(self, source: 'SourceImage') -> Optional[float]:
         """The um/px of this source's tiles (None when its um/px is unknown)."""
         return self.mpp or (source.mpp / self.scale if source.mpp else None)
 
+    def for_source(self, source: 'SourceImage') -> 'TilingConfig':
+        """Deprecated: :meth:`grid_for` (this tiling with the source's scale)."""
+        _deprecated('TilingConfig.for_source(source)', 'grid_for(source)')
+        return replace(self, scale=self.grid_for(source).scale)
+
     @property
     def window(self) -> int:
-        return max(1, round(self.tile / self.scale))
+        """Deprecated: ``grid.window``."""
+        _deprecated('TilingConfig.window', 'grid.window')
+        return self.grid.window
 
     @property
     def stride(self) -> int:
-        return max(1, round(self.window * (1 - self.overlap)))
+        """Deprecated: ``grid.stride``."""
+        _deprecated('TilingConfig.stride', 'grid.stride')
+        return self.grid.stride
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f'{old} is deprecated (removed in the next release): use TilingConfig.{new}',
+                  DeprecationWarning, stacklevel=3)
 
 
 @dataclass
@@ -105,9 +132,9 @@ class SourceImage:
     Args:
         name: Unique stem for its tiles and journal (e.g. ``aaa6a05cc``).
         size: ``(height, width)`` at full resolution.
-        open_reader: Returns a reader like :class:`~crossspec_mmseg.slides.SlideReader`
-            (``level_for``, ``level_side``, ``read(x, y, w, h, level) -> RGB``,
-            ``close``), opened only when the source has work left.
+        open_reader: Returns a :class:`~crossspec_mmseg.slides.SlideSource`
+            (a slide reader, or ``raster.ArrayReader`` over an image), opened
+            only when the source has work left.
         labels: Mask folder -> function rasterising that label window;
             ``'masks'`` is required. Its manifest column is the folder's name
             or the one in :data:`LABEL_COLUMNS`. Labels are resampled with
@@ -120,7 +147,7 @@ class SourceImage:
 
     name: str
     size: Tuple[int, int]
-    open_reader: Callable[[], object]
+    open_reader: Callable[[], SlideSource]
     labels: Dict[str, LabelFn]
     fields: Dict[str, object]
     pad_values: Dict[str, int] = field(default_factory=dict)
@@ -227,48 +254,47 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
     """Tile one source; its manifest rows. ``stems`` collects every tile name
     visited (to remove them if the source turns out bad)."""
     height, width = source.size
-    tiling = tiling.for_source(source)
-    window, tile = tiling.window, tiling.tile
+    grid = tiling.grid_for(source)
+    window, tile = grid.window, grid.tile
     species = str(source.fields.get('species', ''))
     mpp = tiling.tile_mpp(source)
     rows, reader = [], None
     try:
-        for y in window_positions(height, window, tiling.stride):
-            for x in window_positions(width, window, tiling.stride):
-                progress.update(1)
-                stem = f'{source.name}_x{x}_y{y}'
-                stems.append(stem)
-                w, h = min(window, width - x), min(window, height - y)
-                row = dict(source.fields, image=f'images/{stem}.png',
-                           x=x, y=y, width=w, height=h, scale=tiling.scale,
-                           mpp='' if mpp is None else round(mpp, 6))
-                row.update({LABEL_COLUMNS.get(d, d): f'{d}/{stem}.png'
-                            for d in writer.label_dirs})
-                if writer.exists(stem):
-                    summary.resumed += 1
-                    summary.written[species] += 1
-                    rows.append(row)
-                    continue
-                reader = reader or source.open_reader()
-                level = reader.level_for(window / tile)
-                rgb = reader.read(x, y, window, window, level)
-                if (tiling.min_tissue > 0 and tissue_fraction(
-                        rgb, tiling.saturation_threshold) < tiling.min_tissue):
-                    summary.skipped_background[species] += 1
-                    continue
-                labels = {}
-                for folder, label_fn in source.labels.items():
-                    mask = label_fn(x, y, w, h)
-                    if mask.shape != (h, w):
-                        raise BadInputError(f'{source.name}: {folder} window {mask.shape} differs '
-                                            f'from image window {(h, w)} at x={x}, y={y}; '
-                                            'its label file does not match the image size')
-                    labels[folder] = to_tile(mask, window, tile,
-                                             source.pad_values.get(folder, 255),
-                                             cv2.INTER_NEAREST)
-                writer.write(stem, to_tile(rgb, reader.level_side(window, level), tile), labels)
+        for x, y in grid.windows((height, width)):
+            progress.update(1)
+            stem = f'{source.name}_x{x}_y{y}'
+            stems.append(stem)
+            w, h = min(window, width - x), min(window, height - y)
+            row = dict(source.fields, image=f'images/{stem}.png',
+                       x=x, y=y, width=w, height=h, scale=grid.scale,
+                       mpp='' if mpp is None else round(mpp, 6))
+            row.update({LABEL_COLUMNS.get(d, d): f'{d}/{stem}.png'
+                        for d in writer.label_dirs})
+            if writer.exists(stem):
+                summary.resumed += 1
                 summary.written[species] += 1
                 rows.append(row)
+                continue
+            reader = reader or source.open_reader()
+            level = grid.level(reader)
+            rgb = reader.read(x, y, window, window, level)
+            if (tiling.min_tissue > 0 and tissue_fraction(
+                    rgb, tiling.saturation_threshold) < tiling.min_tissue):
+                summary.skipped_background[species] += 1
+                continue
+            labels = {}
+            for folder, label_fn in source.labels.items():
+                mask = label_fn(x, y, w, h)
+                if mask.shape != (h, w):
+                    raise BadInputError(f'{source.name}: {folder} window {mask.shape} differs '
+                                        f'from image window {(h, w)} at x={x}, y={y}; '
+                                        'its label file does not match the image size')
+                labels[folder] = to_tile(mask, window, tile,
+                                         source.pad_values.get(folder, 255),
+                                         cv2.INTER_NEAREST)
+            writer.write(stem, to_tile(rgb, reader.level_side(window, level), tile), labels)
+            summary.written[species] += 1
+            rows.append(row)
     finally:
         if reader is not None:
             reader.close()
@@ -276,10 +302,7 @@ def _tile_source(source: SourceImage, writer: _TileWriter, tiling: TilingConfig,
 
 
 def _window_count(source: SourceImage, tiling: TilingConfig) -> int:
-    height, width = source.size
-    tiling = tiling.for_source(source)
-    return (len(window_positions(height, tiling.window, tiling.stride))
-            * len(window_positions(width, tiling.window, tiling.stride)))
+    return tiling.grid_for(source).count(source.size)
 
 
 #: One source's outcome: its manifest rows (None if bad), counts, tile names
@@ -415,7 +438,7 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
         The summary (tiles written and skipped per species).
     """
     def resolvable(source: SourceImage) -> SourceImage:
-        tiling.for_source(source)  # at tiling.mpp, a source of unknown um/px is bad
+        tiling.grid_for(source)  # at tiling.mpp, a source of unknown um/px is bad
         return source
     sources = build_sources(sources, resolvable, lambda s: s.name, skipped)
     names = [s.name for s in sources]

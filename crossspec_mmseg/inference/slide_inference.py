@@ -1,28 +1,31 @@
 """Whole-slide tiled inference with an MMSeg model.
 
-The slide is read one band of tile rows at a time (``slides.open_slide``, from
-the coarsest level that is at least as fine as the model's input) in a
-background thread, so reading and resizing of the next row overlap the
-model's forward pass on this one. Background windows are skipped by looking
-them up in a tissue map made once per slide from a low level (a row of
-background is not read at all), tiles are resized by ``scale`` and batched
-through the model, and the predictions are recombined band by band
+The slide (a path, or a reader already open: any
+:class:`~crossspec_mmseg.slides.SlideSource`) is cut into the windows of a
+:class:`~crossspec_mmseg.slides.WindowGrid` and read one band of tile rows at
+a time (from the coarsest level that is at least as fine as the model's
+input) in a background thread, so reading and resizing of the next row
+overlap the model's forward pass on this one. Background windows are skipped
+by looking them up in a tissue map made once per slide from a low level (a
+row of background is not read at all), tiles are resized by ``scale`` and
+batched through the model, and the predictions are recombined band by band
 (:mod:`.stitching`) at the original resolution into a mask on disk
-(:class:`.disk_mask.DiskMask`), so only one band of rows is ever held in
-memory. Outputs are written atomically: a tiled, compressed TIFF (or PNG
-for small slides), and optionally the Kaggle RLE row, the component count
+(:class:`.disk_mask.DiskMask`, in a :func:`.scratch.scratch_folder` that a
+later run removes if this one is killed), so only one band of rows is ever
+held in memory. Outputs are written atomically: a tiled, compressed TIFF (or
+PNG for small slides), and optionally the Kaggle RLE row, the component count
 and the outputs of :mod:`.exports` (GeoJSON, pyramidal OME-TIFF, object
 table).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import os.path as osp
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -32,11 +35,22 @@ import torch.nn.functional as F
 from mmseg.structures import SegDataSample
 from tqdm import tqdm
 
-from ..evaluation.group_iou_metric import count_components
-from ..slides import LevelReader, TissueMap, open_slide, rle_encode, to_tile, window_positions
+from ..slides import (
+    SlideSource,
+    TissueMap,
+    WindowGrid,
+    check_positive,
+    check_positive_int,
+    open_slide,
+    rle_encode,
+    to_tile,
+)
+from ..structures import count_components
 from ..utils.atomic import atomic_path
+from ..utils.upstream import preprocessor_normalizes
 from .disk_mask import DiskMask, mask_tiles
 from .exports import SlideOutputs, write_outputs
+from .scratch import remove_dead_scratch, scratch_folder
 from .stitching import MAX_CLASSES, BandAccumulator, channel_argmax
 
 MASK_EXTENSIONS = ('.tif', '.tiff', '.png')
@@ -118,7 +132,7 @@ class TilePredictor:
             batch = batch.flip(1)
         out = self._input_buffer(tiles.shape)
         out.copy_(batch)
-        if pre._enable_normalize:
+        if preprocessor_normalizes(pre):
             out.sub_(pre.mean).div_(pre.std)
         return out, [meta] * n
 
@@ -210,16 +224,17 @@ def _resolved(device: torch.device) -> torch.device:
 
 
 class _RowReader:
-    """Reads tile row ``r`` as one band at ``level`` and prepares its model inputs;
-    windows with less tissue than ``min_tissue`` in ``tissue`` are left out (a
-    row left out whole is not read)."""
+    """Reads tile row ``r`` of ``grid`` as one band at ``level`` and prepares its
+    model inputs; windows with less tissue than ``min_tissue`` in ``tissue``
+    are left out (a row left out whole is not read)."""
 
-    def __init__(self, reader: LevelReader, level: int, xs: List[int], ys: List[int],
-                 window: int, tile: int, min_tissue: float,
+    def __init__(self, reader: SlideSource, grid: WindowGrid, level: int, min_tissue: float,
                  tissue: Optional[TissueMap]) -> None:
-        self.reader, self.level, self.xs, self.ys = reader, level, xs, ys
-        self.window, self.tile, self.min_tissue, self.tissue = window, tile, min_tissue, tissue
-        self.side = reader.level_side(window, level)  # the window's side at the level
+        self.reader, self.level = reader, level
+        self.xs, self.ys = grid.starts(reader.shape)
+        self.window, self.tile, self.min_tissue, self.tissue = (grid.window, grid.tile,
+                                                                min_tissue, tissue)
+        self.side = reader.level_side(self.window, level)  # the window's side at the level
 
     def __call__(self, row: int):
         """``(kept column indexes, (n, 3, tile, tile) inputs or None)``."""
@@ -228,7 +243,7 @@ class _RowReader:
                 or self.tissue.fraction(x, y, self.window, self.window) >= self.min_tissue]
         if not keep:
             return keep, None
-        band = self.reader.read(0, y, self.reader.width, self.window, self.level)
+        band = self.reader.read(0, y, self.reader.shape[1], self.window, self.level)
         ratio = self.reader.levels[self.level].downsample
         inputs = [to_tile(band[:, int(self.xs[i] / ratio):int(self.xs[i] / ratio) + self.side],
                           self.side, self.tile) for i in keep]
@@ -280,19 +295,21 @@ def check_mask_path(path: str) -> None:
         raise ValueError(f'{path}: output must be one of {", ".join(MASK_EXTENSIONS)}')
 
 
-def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: float = 0.5,
-                scale: float = 1.0, blend: str = 'center', batch: int = 4,
+def infer_slide(model, slide: Union[str, SlideSource], out_path: str, tile: int = 512,
+                overlap: float = 0.5, scale: float = 1.0, blend: str = 'center', batch: int = 4,
                 min_tissue: float = 0.0, rle: bool = False, count_class: Optional[int] = None,
                 min_area: int = 0, mpp: Optional[float] = None,
                 base_mpp: Optional[float] = None, outputs: Optional[SlideOutputs] = None,
-                amp: bool = False, channels_last: bool = False,
-                tta: bool = False) -> SlidePrediction:
+                amp: bool = False, channels_last: bool = False, tta: bool = False,
+                scratch_dir: Optional[str] = None) -> SlidePrediction:
     """Predict a whole slide and write its label mask to ``out_path`` (.tif/.tiff/.png).
 
     Args:
         model: A built MMSeg segmentor in eval mode.
-        slide: SVS, OME-TIFF, NDPI, generic TIFF or any layout the converters
-            read; other formats through OpenSlide when it is installed.
+        slide: A path (SVS, OME-TIFF, NDPI, generic TIFF or any layout the
+            converters read; other formats through OpenSlide when it is
+            installed), or a slide already open (``slides.open_slide``; left
+            open).
         out_path: Output mask path (level-0 pixels).
         tile: Model input side; the level-0 window is ``tile / scale``.
         overlap: Window overlap fraction.
@@ -306,35 +323,52 @@ def infer_slide(model, slide: str, out_path: str, tile: int = 512, overlap: floa
         count_class: Also count connected components of this class.
         min_area: Smallest component counted.
         mpp: Model input um/px; replaces ``scale`` by ``slide um/px / mpp``.
-        base_mpp: The slide's level-0 um/px, overriding its metadata.
+        base_mpp: The slide's level-0 um/px, overriding its metadata (with a
+            path; an open slide has its own).
         outputs: GeoJSON, OME-TIFF and object table to write besides the mask.
         amp, channels_last, tta: Forward pass options (see :class:`TilePredictor`):
             autocast, channels-last memory, flip test-time augmentation.
+        scratch_dir: Where the mask is kept while it is made (default: the
+            mask's folder); dead runs' leftovers there are removed first.
 
     Raises:
+        ValueError: tile, overlap, scale, mpp, batch or ``out_path`` invalid
+            (one line naming it), before any work.
         SlideResolutionError: ``mpp`` given but the slide's um/px unknown.
     """
     began = time.perf_counter()
     check_mask_path(out_path)
-    os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
+    grid = WindowGrid(tile, overlap, scale)
+    check_positive_int('batch', batch)
+    if mpp is not None:
+        check_positive('mpp', mpp)
+    if base_mpp is not None and not isinstance(slide, str):
+        raise ValueError('base_mpp applies to a slide path: open_slide(path, base_mpp) for an '
+                         'open slide')
+    folder = osp.dirname(osp.abspath(out_path))
+    scratch_dir = scratch_dir or folder
     run = skipped = 0
-    with open_slide(slide, base_mpp) as reader, ThreadPoolExecutor(1) as pool, \
-            tempfile.TemporaryDirectory(dir=osp.dirname(osp.abspath(out_path))) as tmp:
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(open_slide(slide, base_mpp)) if isinstance(slide, str) \
+            else slide
         if mpp is not None:
-            scale = reader.require_mpp() / mpp
-        window = max(1, round(tile / scale))
-        stride = max(1, round(window * (1 - overlap)))
+            grid = WindowGrid.from_mpp(tile, overlap, reader.require_mpp(), mpp)
+        os.makedirs(folder, exist_ok=True)
+        remove_dead_scratch(scratch_dir)
+        tmp = stack.enter_context(scratch_folder(scratch_dir, osp.basename(out_path)))
+        pool = stack.enter_context(ThreadPoolExecutor(1))
         height, width = reader.shape
-        xs, ys = window_positions(width, window, stride), window_positions(height, window, stride)
+        xs, ys = grid.starts(reader.shape)
+        window = grid.window
         acc = BandAccumulator(width, height, window, xs, ys, blend)
         predict = TilePredictor(model, amp, channels_last, tta)
-        level = reader.level_for(window / tile)
+        level = grid.level(reader)
         tissue = TissueMap(reader, window) if min_tissue > 0 else None
-        read_row = _RowReader(reader, level, xs, ys, window, tile, min_tissue, tissue)
+        read_row = _RowReader(reader, grid, level, min_tissue, tissue)
         upcoming = pool.submit(read_row, 0)
         with DiskMask(osp.join(tmp, 'mask.u8'), (height, width)) as mask:
             try:
-                for row in tqdm(range(len(ys)), desc=osp.basename(slide), unit='row',
+                for row in tqdm(range(len(ys)), desc=osp.basename(reader.path), unit='row',
                                 disable=None):
                     keep, inputs = upcoming.result()
                     if row + 1 < len(ys):  # read the next row while the model runs on this one

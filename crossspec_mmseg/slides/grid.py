@@ -1,11 +1,38 @@
-"""The window grid shared by tiling and inference: where windows start, and
-how a window clipped at the slide border becomes a square model tile."""
-from typing import List
+"""The window grid shared by tiling, inference, tests and benchmarks: which
+level-0 windows a slide is cut into (:class:`WindowGrid`: tile, overlap and
+scale or um/px -> window, stride, positions and reading level), and how a
+window clipped at the slide border becomes a square model tile."""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Iterator, List, Tuple
 
 import cv2
 import numpy as np
 
-__all__ = ['window_positions', 'pad_square', 'resize_square', 'to_tile']
+__all__ = ['WindowGrid', 'check_positive', 'check_positive_int', 'window_positions', 'pad_square',
+           'resize_square', 'to_tile']
+
+
+def _invalid(name: str, value, rule: str) -> ValueError:
+    return ValueError(f'invalid {name}={value!r}: {rule}')
+
+
+def check_positive_int(name: str, value) -> int:
+    """``value`` if it is an integer > 0; else ``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise _invalid(name, value, 'must be an integer > 0')
+    return int(value)
+
+
+def check_positive(name: str, value) -> float:
+    """``value`` as a float if it is a finite number > 0; else ``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+            0 < value < math.inf):
+        raise _invalid(name, value, 'must be a number > 0')
+    return float(value)
 
 
 def window_positions(length: int, window: int, stride: int) -> List[int]:
@@ -16,6 +43,78 @@ def window_positions(length: int, window: int, stride: int) -> List[int]:
     if starts[-1] + window < length:
         starts.append(length - window)
     return starts
+
+
+@dataclass(frozen=True)
+class WindowGrid:
+    """Square windows over a slide, validated when made.
+
+    Args:
+        tile: Model tile side in pixels (> 0).
+        overlap: Fraction of a window shared with its neighbour, in ``[0, 1)``.
+        scale: Tile pixels per level-0 pixel (> 0): the level-0 window side is
+            ``round(tile / scale)``. :meth:`from_mpp` sets it from um/px.
+
+    Raises:
+        ValueError: one line naming the setting out of range.
+    """
+
+    tile: int = 512
+    overlap: float = 0.5
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_positive_int('tile', self.tile)
+        if isinstance(self.overlap, bool) or not isinstance(self.overlap, numbers.Real) or \
+                not 0 <= self.overlap < 1:
+            raise _invalid('overlap', self.overlap, 'must be in [0, 1)')
+        check_positive('scale', self.scale)
+
+    @classmethod
+    def from_mpp(cls, tile: int, overlap: float, slide_mpp: float,
+                 target_mpp: float) -> 'WindowGrid':
+        """Tiles at ``target_mpp`` um/px from a slide whose level 0 is
+        ``slide_mpp`` um/px (``scale = slide_mpp / target_mpp``)."""
+        scale = check_positive('slide um/px', slide_mpp) / check_positive('mpp', target_mpp)
+        return cls(tile, overlap, scale)
+
+    @property
+    def window(self) -> int:
+        """Window side in level-0 pixels."""
+        return max(1, round(self.tile / self.scale))
+
+    @property
+    def stride(self) -> int:
+        """Level-0 pixels between window starts."""
+        return max(1, round(self.window * (1 - self.overlap)))
+
+    @property
+    def downsample(self) -> float:
+        """Level-0 pixels per tile pixel (what the reading level must serve)."""
+        return self.window / self.tile
+
+    def positions(self, length: int) -> List[int]:
+        """Window starts along a side of ``length`` level-0 pixels."""
+        return window_positions(length, self.window, self.stride)
+
+    def starts(self, shape: Tuple[int, int]) -> Tuple[List[int], List[int]]:
+        """``(xs, ys)``: window starts of a ``(height, width)`` slide."""
+        return self.positions(shape[1]), self.positions(shape[0])
+
+    def windows(self, shape: Tuple[int, int]) -> Iterator[Tuple[int, int]]:
+        """``(x, y)`` of every window of a ``(height, width)`` slide, row by row."""
+        xs, ys = self.starts(shape)
+        return ((x, y) for y in ys for x in xs)
+
+    def count(self, shape: Tuple[int, int]) -> int:
+        """How many windows a ``(height, width)`` slide has."""
+        xs, ys = self.starts(shape)
+        return len(xs) * len(ys)
+
+    def level(self, reader) -> int:
+        """The slide level to read windows from: the coarsest at least as fine
+        as a tile pixel (``reader.level_for(window / tile)``)."""
+        return reader.level_for(self.downsample)
 
 
 def resize_square(array: np.ndarray, tile: int, interpolation: int) -> np.ndarray:

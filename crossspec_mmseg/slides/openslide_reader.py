@@ -1,16 +1,17 @@
 """Optional OpenSlide backend, for formats tifffile cannot read (MRXS, SCN,
-VMS, ...): ``pip install crossspec_mmseg[openslide]``. :func:`open_slide`
-picks the reader: tifffile for TIFFs, OpenSlide for the rest when it imports."""
+VMS, ...): ``pip install crossspec_mmseg[openslide]``. :data:`OPENSLIDE` is its
+entry in :func:`~.formats.open_slide`'s list, tried after TIFF."""
 from __future__ import annotations
 
 from typing import Optional
 
 import numpy as np
-import tifffile
 
-from .reader import LevelReader, SlideLevel, SlideReader, SlideReadError
+from ..utils.deprecation import moved_name
+from .reader import LevelReader
+from .source import SlideFormat, SlideLevel, SlideReadError
 
-__all__ = ['OpenSlideReader', 'open_slide']
+__all__ = ['OPENSLIDE', 'OpenSlideReader']
 
 
 class OpenSlideReader(LevelReader):
@@ -55,31 +56,21 @@ class OpenSlideReader(LevelReader):
             slide.close()
 
 
-def _is_tiff(path: str) -> bool:
-    try:
-        with tifffile.TiffFile(path):
-            return True
-    except Exception:  # not a TIFF (or not one tifffile parses): let OpenSlide try
-        return False
-
-
-def open_slide(path: str, base_mpp: Optional[float] = None) -> LevelReader:
-    """A reader for ``path``: :class:`SlideReader` for TIFFs (SVS, NDPI,
-    OME-TIFF, ...), :class:`OpenSlideReader` for other formats when
-    ``openslide`` imports.
-
-    Raises:
-        SlideReadError: not a TIFF and OpenSlide missing (names the extra),
-            or unreadable.
-    """
-    if _is_tiff(path):
-        return SlideReader(path, base_mpp)
+def _missing() -> Optional[str]:
     try:
         import openslide  # noqa: F401
     except (ImportError, OSError):  # OSError: openslide-python without its library
-        try:
-            return SlideReader(path, base_mpp)  # raises, naming what tifffile found
-        except SlideReadError as err:
-            raise SlideReadError(f'{err}; other formats (MRXS, SCN, ...) need OpenSlide: '
-                                 'pip install "crossspec_mmseg[openslide]"') from None
-    return OpenSlideReader(path, base_mpp)
+        return ('other formats (MRXS, SCN, ...) need OpenSlide: '
+                'pip install "crossspec_mmseg[openslide]"')
+    return None
+
+
+#: Every format OpenSlide reads; it claims any file it is given (its errors name it).
+OPENSLIDE = SlideFormat('OpenSlide', OpenSlideReader, _missing)
+
+
+def __getattr__(name: str):
+    if name == 'open_slide':  # moved to .formats; this name goes in the next release
+        from . import formats
+        return moved_name(__name__, formats, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -12,7 +12,6 @@ serves). The level-0 um/px comes from the file's metadata
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 import cv2
@@ -20,31 +19,13 @@ import numpy as np
 import tifffile
 import zarr
 
-from ..errors import BadInputError
 from .resolution import SlideResolutionError, check_mpp, metadata_mpp
+from .source import NotThisFormat, SlideFormat, SlideLevel, SlideReadError
 
-__all__ = ['LevelReader', 'SlideLevel', 'SlideReadError', 'SlideReader']
+__all__ = ['LevelReader', 'SlideLevel', 'SlideReadError', 'SlideReader', 'TIFF']
 
 #: Relative slack when matching a wanted downsample to a level's (2.0003 serves 2).
 DOWNSAMPLE_TOLERANCE = 0.01
-
-
-class SlideReadError(BadInputError):
-    """The file is not a slide this reader understands (names the file)."""
-
-
-@dataclass(frozen=True)
-class SlideLevel:
-    """One resolution of a slide: its size and level-0 pixels per pixel (x, y)."""
-
-    height: int
-    width: int
-    downsample_x: float
-    downsample_y: float
-
-    @property
-    def downsample(self) -> float:
-        return self.downsample_x
 
 
 def _zarr_level(series, level: int = 0) -> zarr.Array:
@@ -54,8 +35,9 @@ def _zarr_level(series, level: int = 0) -> zarr.Array:
 
 class LevelReader:
     """What every slide reader shares: levels, um/px, level choice and resized
-    reads. Subclasses set ``path``, ``height``, ``width``, ``levels`` and the
-    metadata um/px, and implement :meth:`_read_level`."""
+    reads (a :class:`~.source.SlideSource`). Subclasses set ``path``,
+    ``height``, ``width``, ``levels`` and the metadata um/px, and implement
+    :meth:`_read_level`."""
 
     path: str
     height: int
@@ -144,6 +126,7 @@ class SlideReader(LevelReader):
     Args:
         path: TIFF file (SVS, OME-TIFF, NDPI, generic tiled/pyramidal TIFF).
         base_mpp: Level-0 um/px, overriding the metadata (``--base-mpp``).
+        tif: ``path`` already opened by tifffile (the reader closes it).
 
     Attributes:
         height, width: Level-0 size in pixels.
@@ -153,10 +136,11 @@ class SlideReader(LevelReader):
         SlideReadError: unreadable/truncated file, or no RGB interpretation.
     """
 
-    def __init__(self, path: str, base_mpp: Optional[float] = None) -> None:
+    def __init__(self, path: str, base_mpp: Optional[float] = None,
+                 tif: Optional[tifffile.TiffFile] = None) -> None:
         self.path = path
         try:
-            self._tif = tifffile.TiffFile(path)
+            self._tif = tif if tif is not None else tifffile.TiffFile(path)
             series = self._tif.series
             if not series:
                 raise SlideReadError(f'{path}: no image series in TIFF')
@@ -218,6 +202,20 @@ class SlideReader(LevelReader):
         tif = getattr(self, '_tif', None)
         if tif is not None:
             tif.close()
+
+
+def _open_tiff(path: str, base_mpp: Optional[float] = None) -> SlideReader:
+    """A :class:`SlideReader`, or :class:`~.source.NotThisFormat` when tifffile
+    cannot parse the file (it is opened once, by this attempt)."""
+    try:
+        tif = tifffile.TiffFile(path)
+    except Exception as err:  # not a TIFF, or not one tifffile parses
+        raise NotThisFormat(f'{path}: cannot read TIFF ({type(err).__name__}: {err})') from err
+    return SlideReader(path, base_mpp, tif)
+
+
+#: SVS, NDPI, OME-TIFF and generic TIFFs, through tifffile.
+TIFF = SlideFormat('TIFF', _open_tiff)
 
 
 def _level_series(first, others) -> list:

@@ -11,7 +11,7 @@ import pytest
 from crossspec_mmseg.converters import convert_hubmap
 from crossspec_mmseg.demo import write_pyramid
 from crossspec_mmseg.demo.raw_downloads import write_hubmap_raw
-from crossspec_mmseg.slides import SlideReader
+from crossspec_mmseg.slides import SlideReader, WindowGrid
 
 
 @pytest.fixture(scope='module')
@@ -42,11 +42,12 @@ def test_tiles_at_target_mpp(raw, tmp_path):
     rows = manifest_rows(out)
     for image_id, (image, mpp) in images.items():
         own = [r for r in rows if r['slide'] == image_id]
-        scale = mpp / 1.0
+        grid = WindowGrid.from_mpp(64, 0.0, slide_mpp=mpp, target_mpp=1.0)
         assert own and {float(r['mpp']) for r in own} == {1.0}
-        assert {float(r['scale']) for r in own} == {scale}
+        assert {float(r['scale']) for r in own} == {grid.scale}
+        assert {(int(r['x']), int(r['y'])) for r in own} == set(grid.windows(image.shape[:2]))
         row = own[0]
-        x, y, w = int(row['x']), int(row['y']), round(64 / scale)
+        x, y, w = int(row['x']), int(row['y']), grid.window
         tile = cv2.imread(osp.join(out, row['image']))[..., ::-1].astype(np.float32)
         expected = cv2.resize(image[y:y + w, x:x + w], (64, 64), interpolation=cv2.INTER_AREA)
         assert np.abs(tile - expected).mean() < 2.0

@@ -23,22 +23,25 @@ def test_folder_glob_and_file_resume_and_skip_bad(tmp_path, demo_data):
                       compression='zlib')
     shutil.copy(folder / 'a.svs', other / 'c.svs')
     (folder / 'notes.txt').write_text('not a slide')
-    out = tmp_path / 'pred'
+    out, scratch = tmp_path / 'pred', tmp_path / 'scratch'
 
     def summaries(proc):
         return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{')]
 
     def infer(*slides, check=True):
         return run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, *map(str, slides),
-                         '--out', str(out), '--tile', '64', '--geojson', '--objects-csv'],
-                        demo_data, check=check, fresh=False)
+                         '--out', str(out), '--tile', '64', '--geojson', '--objects-csv',
+                         '--scratch-dir', str(scratch)], demo_data, check=check, fresh=False)
 
     first = summaries(infer(folder, other / '*.svs'))
     assert [s['slide'].rsplit('/', 1)[-1] for s in first] == ['a.svs', 'b.tif', 'c.svs']
     for name in 'abc':
         for suffix in ('.tif', '.geojson', '_objects.csv'):
             assert (out / f'{name}{suffix}').is_file()
-    again = summaries(infer(folder, other / 'c.svs'))
+    assert list(scratch.iterdir()) == []  # masks were made there, then removed
+    listed = tmp_path / 'slides.txt'  # a list file: comments, blank lines, relative paths
+    listed.write_text('# first batch\nscans\n\nmore/c.svs\n')
+    again = summaries(infer('--slides-from', listed))
     assert len(again) == 3 and all(s.get('done') for s in again)  # finished: skipped
     (folder / 'broken.tiff').write_bytes(b'II*\x00 not really a tiff')
     (out / 'b.geojson').unlink()  # as if killed before its last output
@@ -82,28 +85,36 @@ def test_dist_infer_splits_slides_and_a_bad_slide_stops_no_rank(tmp_path, demo_d
     failed = [os.path.basename(s['slide']) for s in summaries if 'error' in s]
     assert done == ['a.svs', 'b.svs', 'c.svs'] and failed == ['b0_broken.svs']
     assert not any(s.get('done') for s in summaries)
-    assert len(outputs(ranked)) == 9 and outputs(ranked) == outputs(single)
+    assert outputs(ranked) == outputs(single)  # 9 outputs, 3 records of whose they are
+    assert len([name for name in outputs(ranked) if not name.startswith('.')]) == 9
     assert proc.returncode == 1 and 'Traceback' not in proc.stderr
     assert 'worker 0 (exit 1) of 2 failed' in proc.stderr
     assert 'b0_broken.svs' in proc.stderr.rsplit('Failed (1):', 1)[1]
 
 
-def test_slides_sharing_a_name_are_refused_before_any_work(tmp_path, demo_data):
-    """a.svs and a.ndpi would both write a.tif: both named, nothing written."""
+@pytest.mark.parametrize('names, flags, path', [
+    (('a.ndpi', 'a.svs'), [], 'a.tif'),
+    # Was: slide.ome.tif's mask written over slide.svs's OME-TIFF, exit 0, both "done".
+    (('slide.ome.tif', 'slide.svs'), ['--ome-tiff'], 'slide.tif')])
+def test_slides_sharing_a_name_are_refused_before_any_work(tmp_path, demo_data, names, flags,
+                                                           path):
+    """Two slides whose outputs would share a path: both named with the path,
+    nothing written, the model never loaded."""
     from helpers import TINY_CONFIG, run_tool
     folder = tmp_path / 'scans'
     folder.mkdir()
     image = np.zeros((64, 64, 3), np.uint8)
-    write_pyramid(str(folder / 'a.svs'), image, 'svs', 0.5, downsamples=(1,), tile=64)
-    write_pyramid(str(folder / 'a.ndpi'), image, 'ndpi', 0.5, downsamples=(1,), tile=64)
+    for name in names:
+        write_pyramid(str(folder / name), image, 'svs', 0.5, downsamples=(1,), tile=64)
     checkpoint = tmp_path / 'never_loaded.pth'
     checkpoint.write_bytes(b'')
     out = tmp_path / 'pred'
     proc = run_tool(['tools/infer_slide.py', TINY_CONFIG, str(checkpoint), str(folder),
-                     '--out', str(out)], demo_data, check=False, fresh=False)
+                     '--out', str(out), *flags], demo_data, check=False, fresh=False)
     message = proc.stderr.strip().splitlines()[-1]
-    assert proc.returncode == 1 and 'a.svs' in message and 'a.ndpi' in message
-    assert 'collide' in message and not out.exists()
+    assert proc.returncode == 1 and message.startswith('error: output paths collide')
+    assert all(name in message for name in names) and str(out / path) in message
+    assert not out.exists()
 
 
 def test_summary_line_is_one_write(monkeypatch):

@@ -114,13 +114,17 @@ def test_cli_with_a_config_and_checkpoint(slide, tmp_path, demo_data):
     # What a user can type wrong: one line naming the file, exit 1, no traceback.
     broken = tmp_path / 'broken.tiff'
     broken.write_bytes(b'II*\x00 not really a tiff')
-    for slide_path, expected in ((str(tmp_path / 'missing.tiff'), 'not found'),
-                                 (str(broken), 'TIFF')):
+    for slide_path, flags, expected in ((str(tmp_path / 'missing.tiff'), [], 'not found'),
+                                        (str(broken), [], 'TIFF'),
+                                        (path, ['--overlap', '1.5'], 'invalid overlap=1.5'),
+                                        (path, ['--batch', '0'], 'invalid batch=0')):
         proc = run_tool(['tools/infer_slide.py', TINY_CONFIG, checkpoint, slide_path, '--out',
-                         str(tmp_path / 'x.tif')], demo_data, check=False, fresh=False)
+                         str(tmp_path / 'x.tif'), *flags], demo_data, check=False, fresh=False)
         last = proc.stderr.strip().splitlines()[-1]
         assert proc.returncode == 1 and 'Traceback' not in proc.stderr
-        assert last.startswith('error: ') and slide_path in last and expected in last
+        assert last.startswith('error: ') and expected in last
+        assert slide_path in last or flags
+    assert not (tmp_path / 'x.tif').exists()
 
 
 @pytest.mark.parametrize('bgr_to_rgb', [True, False])
@@ -167,18 +171,16 @@ def test_labels_cross_to_the_host_once_per_batch_or_band(slide, tmp_path, monkey
     device."""
     import math
 
-    from crossspec_mmseg.slides import window_positions
+    from crossspec_mmseg.slides import WindowGrid
     path, image = slide
     calls = []
     real_cpu = torch.Tensor.cpu
     monkeypatch.setattr(torch.Tensor, 'cpu', lambda self, *a, **k: calls.append(
         (self.shape, self.dtype)) or real_cpu(self, *a, **k))
-    tile, batch = 64, 3
-    infer_slide(ContextStub(), path, str(tmp_path / 'mask.tif'), tile=tile, overlap=0.5,
-                scale=scale, blend=blend, batch=batch)
-    window = round(tile / scale)
-    xs = window_positions(image.shape[1], window, window // 2)
-    ys = window_positions(image.shape[0], window, window // 2)
+    grid, batch = WindowGrid(64, 0.5, scale), 3
+    infer_slide(ContextStub(), path, str(tmp_path / 'mask.tif'), tile=grid.tile,
+                overlap=grid.overlap, scale=scale, blend=blend, batch=batch)
+    xs, ys = grid.starts(image.shape[:2])
     per_row = math.ceil(len(xs) / batch) if blend == 'center' else 1
     assert len(calls) == len(ys) * per_row
     assert all(dtype == torch.uint8 for _, dtype in calls)

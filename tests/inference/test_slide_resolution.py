@@ -5,27 +5,13 @@ import json
 
 import numpy as np
 import pytest
-import torch
-from mmseg.models import SegDataPreProcessor
+from stubs import BrightStub
 
 from crossspec_mmseg.demo import write_pyramid
 from crossspec_mmseg.inference import infer_slide
 from crossspec_mmseg.slides import SlideReader, SlideResolutionError
 
 MPP = 0.5
-
-
-class BrightStub:
-    """Class 1 where a pixel is bright: a segmentor without context, so its
-    mask at any resolution is the thresholded slide."""
-
-    def __init__(self):
-        self.data_preprocessor = SegDataPreProcessor(mean=[0, 0, 0], std=[1, 1, 1],
-                                                     bgr_to_rgb=True)
-
-    def inference(self, inputs, metas):
-        gray = inputs.float().mean(1, keepdim=True) / 255
-        return torch.cat([0.5 - gray, gray - 0.5], 1) * 20
 
 
 def discs(shape=(600, 760), seed=3):
