@@ -44,6 +44,10 @@ def _numpy_globals() -> List[object]:
 CHECKPOINT_SAFE_GLOBALS = [HistoryBuffer, getattr, *_numpy_globals()]
 
 
+#: How a file ``torch.save`` wrote starts: a zip archive, or (before torch 1.6) a pickle.
+CHECKPOINT_MAGIC = (b'PK\x03\x04', b'\x80')
+
+
 class UnreadableCheckpointError(ValueError):
     """A checkpoint file that is not one, or that holds pickled code (never run)."""
 
@@ -55,6 +59,10 @@ def load_local_checkpoint(filename: str, map_location=None):
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
+    with open(filename, 'rb') as f:
+        head = f.read(4)
+    if not head.startswith(CHECKPOINT_MAGIC):  # neither torch.save's zip nor its legacy pickle
+        raise UnreadableCheckpointError(_not_a_checkpoint(filename))
     try:
         return torch.load(filename, map_location=map_location)
     except pickle.UnpicklingError as err:
@@ -65,12 +73,13 @@ def load_local_checkpoint(filename: str, map_location=None):
                 f'{called.group(1)} when loaded (not run); a checkpoint holds only weights and '
                 'mmengine\'s metadata. Use checkpoints from sources you trust') from None
         raise UnreadableCheckpointError(_not_a_checkpoint(filename)) from None
-    except (EOFError, KeyError, ValueError) as err:
+    except (EOFError, LookupError, ValueError, TypeError, AttributeError) as err:
+        # what the weights-only unpickler raises on bytes that are not a pickle
         raise UnreadableCheckpointError(_not_a_checkpoint(filename)) from err
     except RuntimeError as err:
         if 'PytorchStreamReader' in str(err) or 'zip archive' in str(err):
             raise UnreadableCheckpointError(_not_a_checkpoint(filename)) from None
-        raise
+        raise  # e.g. CUDA tensors on a machine without CUDA: torch's message says it
 
 
 def _not_a_checkpoint(filename: str) -> str:
