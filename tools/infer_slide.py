@@ -83,6 +83,18 @@ def rank_share(slides):
     return slides[rank::world]
 
 
+def use_device(device):
+    """On a GPU: make it this process's current device (so libraries allocate
+    there, not on GPU 0) and let cuDNN autotune (every forward has the same
+    tile shape). Plain ``cuda`` is the current device already."""
+    if not device.startswith('cuda'):
+        return
+    index = torch.device(device).index
+    if index is not None:  # torch refuses set_device('cuda'): it needs an index
+        torch.cuda.set_device(index)
+    torch.backends.cudnn.benchmark = True
+
+
 def rank_device(device):
     """``cuda`` -> ``cuda:LOCAL_RANK`` under torchrun; others as given."""
     if device == 'cuda' and 'LOCAL_RANK' in os.environ:
@@ -173,9 +185,7 @@ def main():
         sys.stderr.write(f'removed {path}: scratch of a run that was killed\n')
 
     device = rank_device(args.device)
-    if device.startswith('cuda'):
-        torch.cuda.set_device(torch.device(device))  # this rank's GPU only, also for libraries
-        torch.backends.cudnn.benchmark = True  # every forward has the same tile shape
+    use_device(device)
     try:
         model = init_model(args.config, args.checkpoint, device=device)
     except UnreadableCheckpointError as err:

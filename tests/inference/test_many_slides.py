@@ -144,3 +144,24 @@ def test_summary_line_is_one_write(monkeypatch):
     assert len(recorder.writes) == 1
     assert json.loads(recorder.writes[0]) == dict(slide='a.svs', objects=3)
     assert recorder.writes[0].endswith('\n')
+
+
+@pytest.mark.parametrize('device, current', [('cuda', None), ('cuda:1', 1), ('cpu', None)])
+def test_each_rank_uses_only_its_gpu(monkeypatch, device, current):
+    """``cuda:LOCAL_RANK`` becomes the process's current device (checked as
+    torch checks it: plain ``cuda`` has no index to set); cuDNN autotunes on GPUs."""
+    import importlib.util
+
+    import torch
+
+    from helpers import REPO
+    spec = importlib.util.spec_from_file_location('infer_slide', f'{REPO}/tools/infer_slide.py')
+    infer_slide = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(infer_slide)
+    calls = []
+    monkeypatch.setattr(torch.cuda, 'set_device', lambda d: calls.append(
+        torch.cuda._utils._get_device_index(d)))  # raises where torch's set_device raises
+    monkeypatch.setattr(torch.backends.cudnn, 'benchmark', False)
+    infer_slide.use_device(device)
+    assert calls == ([] if current is None else [current])
+    assert torch.backends.cudnn.benchmark is device.startswith('cuda')
