@@ -28,7 +28,6 @@ FLOOR = {name: floor for floor, names in FLOORS.items() for name in names}
 TOP = max(FLOORS) + 1
 #: Arrows up a floor that are there on purpose: (module, part it imports) -> why.
 ALLOWED_UP = {
-    ('crossspec_mmseg.utils.cli', 'apis'): 'deprecated shim of crossspec_mmseg.apis.cli',
     ('crossspec_mmseg.evaluation.cross_validation', 'study'):
         'deprecated names of fold planning, moved to crossspec_mmseg.study',
 }
@@ -106,7 +105,6 @@ def test_imports_resolve_relative_to_their_module():
 @pytest.mark.parametrize('old, new, name', [
     ('crossspec_mmseg.datasets.manifest', 'crossspec_mmseg.structures.manifest', 'read_manifest'),
     ('crossspec_mmseg.datasets.manifest', 'crossspec_mmseg.structures.manifest', 'Filters'),
-    ('crossspec_mmseg.utils.cli', 'crossspec_mmseg.apis.cli', 'load_cli_config'),
 ])
 def test_moved_modules_still_import_with_a_warning(old, new, name):
     import importlib
