@@ -77,7 +77,7 @@ def positive(text):
 
 
 def rank_share(slides):
-    """This process's slides under torchrun: ``RANK``, ``RANK + WORLD_SIZE``, ...
+    """This process's slides among several (dist_infer.sh): ``RANK``, ``RANK + WORLD_SIZE``, ...
     (all of them without it)."""
     rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
     return slides[rank::world]
@@ -96,7 +96,7 @@ def use_device(device):
 
 
 def rank_device(device):
-    """``cuda`` -> ``cuda:LOCAL_RANK`` under torchrun; others as given."""
+    """``cuda`` -> ``cuda:LOCAL_RANK`` among several processes; others as given."""
     if device == 'cuda' and 'LOCAL_RANK' in os.environ:
         return f'cuda:{int(os.environ["LOCAL_RANK"])}'
     return device

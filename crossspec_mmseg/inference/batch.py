@@ -131,7 +131,6 @@ class SlideJob:
 
     Attributes:
         slide: The slide file.
-        name: Its name (:func:`slide_name`): the RLE row's id.
         paths: Output kind (``mask``, ``geojson``, ``ome_tiff``,
             ``objects_csv``, ``rle``) -> path.
         scratch_dir: Where the mask is made.
@@ -140,10 +139,14 @@ class SlideJob:
     """
 
     slide: str
-    name: str
     paths: Dict[str, str]
     scratch_dir: str
     record: Optional[str] = None
+
+    @property
+    def name(self) -> str:
+        """The slide's name (:func:`slide_name`): the RLE row's id."""
+        return slide_name(self.slide)
 
     def done(self) -> bool:
         """Folder outputs that all exist (a mask path given is always redone)."""
@@ -195,7 +198,7 @@ def plan_slides(slides: Sequence[str], out: str, geojson: Optional[str] = None,
                       for kind, value in wanted.items() if value is not None})
         record = osp.join(osp.dirname(mask), f'.{osp.basename(mask)}{RECORD_SUFFIX}') \
             if folder else None
-        jobs.append(SlideJob(slide, slide_name(slide), paths,
+        jobs.append(SlideJob(slide, paths,
                              scratch_dir or osp.dirname(osp.abspath(mask)), record))
     _check_collisions(jobs)
     return jobs
