@@ -34,7 +34,7 @@ def write_tiles(root: str, n: int, ext: str) -> None:
         cv2.imwrite(osp.join(root, 'images', f't{i}{ext}'), image[..., ::-1], params)
         cv2.imwrite(osp.join(root, 'masks', f't{i}.png'), (instances > 0).astype(np.uint8))
         rows.append(dict(image=f'images/t{i}{ext}', mask=f'masks/t{i}.png', dataset='bench',
-                         species='human', organ='kidney', slide=f't{i}', group=f't{i}',
+                         species='human', organ='kidney', slide=f't{i}', case=f't{i}',
                          split='train', x=0, y=0, width=512, height=512, scale=1.0))
     write_manifest(osp.join(root, 'manifest.csv'), rows)
 

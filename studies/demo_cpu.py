@@ -7,7 +7,7 @@
 #     python tools/run_study.py studies/demo_cpu.py
 # Recorded in docs/study.md.
 work_dir = 'work_dirs/study_demo_cpu'
-folds = dict(k=3, split_by='group')
+folds = dict(k=3, by='case')
 seeds = [0]
 baseline = 'separate'
 report = ['species/human', 'species/mouse']
@@ -23,14 +23,14 @@ options = {
 model = 'DeepLabV3+ R-18 (half width)'
 hed = 'train_pipeline_hed'
 runs = [
-    dict(model=model, regime='separate', config='configs/demo/demo_separate.py'),
-    dict(model=model, regime='combined', config='configs/demo/demo_combined.py'),
-    dict(model=model, regime='pretrain > finetune', config='configs/demo/demo_finetune.py',
+    dict(model=model, arm='separate', config='configs/demo/demo_separate.py'),
+    dict(model=model, arm='combined', config='configs/demo/demo_combined.py'),
+    dict(model=model, arm='pretrain > finetune', config='configs/demo/demo_finetune.py',
          pretrain='configs/demo/demo_pretrain.py'),
-    dict(model=model, regime='separate + HED', config='configs/demo/demo_separate.py',
+    dict(model=model, arm='separate + HED', config='configs/demo/demo_separate.py',
          pipeline=hed),
-    dict(model=model, regime='combined + HED', config='configs/demo/demo_combined.py',
+    dict(model=model, arm='combined + HED', config='configs/demo/demo_combined.py',
          pipeline=hed),
-    dict(model=model, regime='pretrain > finetune + HED', config='configs/demo/demo_finetune.py',
+    dict(model=model, arm='pretrain > finetune + HED', config='configs/demo/demo_finetune.py',
          pretrain='configs/demo/demo_pretrain.py', pipeline=hed),
 ]

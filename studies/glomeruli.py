@@ -5,15 +5,15 @@
 # converted downloads in data/hubmap and data/orbit and GPUs:
 #     python tools/run_study.py studies/glomeruli.py --gpus 4
 work_dir = 'work_dirs/study_glomeruli'
-folds = dict(k=4, split_by='group', manifest='data/hubmap/manifest.csv')
+folds = dict(k=4, by='case', manifest='data/hubmap/manifest.csv')
 seeds = [0]
 baseline = 'separate'
 report = ['dataset/hubmap', 'dataset/orbit']
 metrics = dict(mIoU='mIoU', Dice='Dice.glomerulus', count_diff='count_diff.glomerulus')
 runs = []
 for name, family in {'MobileNetV3 LR-ASPP': 'mobilenetv3', 'SegNeXt MSCAN-S': 'segnext'}.items():
-    runs += [dict(model=name, regime='separate',
+    runs += [dict(model=name, arm='separate',
                   config=f'configs/crossspec/glomeruli_{family}_separate.py'),
-             dict(model=name, regime='pretrain > finetune',
+             dict(model=name, arm='pretrain > finetune',
                   config=f'configs/crossspec/glomeruli_{family}_finetune.py',
                   pretrain=f'configs/crossspec/glomeruli_{family}_pretrain.py')]

@@ -6,7 +6,7 @@
 # The report trains at 1024 x 1024 input: set input_size below to resize the
 # 512 px tiles x2 on the fly (4x the memory and time).
 work_dir = 'work_dirs/study_nuinsseg_kidney'
-folds = dict(k=5, split_by='split')
+folds = dict(k=5, by='fold')
 seeds = [0]
 baseline = 'separate'
 report = ['species+organ/human+kidney', 'species+organ/mouse+kidney', 'species/human']
@@ -26,9 +26,9 @@ if input_size != (512, 512):
             dict(type='PackSegInputs', meta_keys=(
                 'img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
                 'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label', 'dataset',
-                'species', 'organ', 'slide', 'group', 'split'))],
+                'species', 'organ', 'slide', 'case', 'split', 'fold'))],
     }
 models = {'U-Net': 'unet', 'PSPNet R-50': 'pspnet', 'DeepLabV3+ R-50': 'deeplabv3plus'}
-runs = [dict(model=name, regime=regime, config=f'configs/crossspec/{family}_{regime}.py')
+runs = [dict(model=name, arm=regime, config=f'configs/crossspec/{family}_{regime}.py')
         for name, family in models.items()
         for regime in ('separate', 'homologous', 'analogous', 'combined')]

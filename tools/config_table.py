@@ -51,7 +51,7 @@ def _sampler(cfg) -> str:
     sampler = cfg.train_dataloader.sampler
     if sampler.type == 'CrossSpeciesMixedSampler':
         mix = sampler.get('ratios') or f"T={sampler.get('temperature', 1)}"
-        balance = f", balanced by {sampler.balance_key}" if sampler.get('balance_key') else ''
+        balance = f", balanced by {sampler.balance_by}" if sampler.get('balance_by') else ''
         return f"CrossSpeciesMixedSampler {sampler.get('mix_by', 'species')} {mix}{balance}"
     return sampler.type
 

@@ -102,7 +102,7 @@ def render(task: str, family: str, regime: str) -> str:
     batch = spec['batch']
     if joint and spec['sampler']:
         # Several organs per species: repeat-factor balancing of organs inside each species.
-        balance = ",\n                 balance_key='organ'" if regime != 'homologous' else ''
+        balance = ",\n                 balance_by='organ'" if regime != 'homologous' else ''
         sampler = f'''train_dataloader = dict(
     batch_size={batch},
     sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size={batch},

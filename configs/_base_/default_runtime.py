@@ -1,5 +1,6 @@
-# MMSeg's default runtime (hooks, logging, visualizer, TTA model) with the
-# distributed process group's timeout set here, not left to the backend.
+# MMSeg's default runtime (hooks, logging, visualizer) with the distributed
+# process group's timeout set here, not left to the backend, and a TTA model
+# that keeps the merged probabilities.
 _base_ = ['mmseg::_base_/default_runtime.py']
 # Collectives wait at most `timeout` seconds for the slowest rank (mmengine's
 # init_dist turns the int into a timedelta; the CPU gloo path in
@@ -10,3 +11,8 @@ _base_ = ['mmseg::_base_/default_runtime.py']
 # to slow storage. 30 minutes covers them; a dead rank is then noticed within
 # that time (tests shorten it: --cfg-options env_cfg.dist_cfg.timeout=30).
 env_cfg = dict(dist_cfg=dict(backend='nccl', timeout=1800))
+# Test-time augmentation (tools/test.py --tta): MMSeg's SegTTAModel (mean of the
+# views' softmaxes, its argmax) that also keeps the mean probabilities as each
+# sample's seg_logits (MMSeg's keeps one view's), for metrics that type nuclei
+# from probabilities.
+tta_model = dict(type='ProbabilityTTAModel')

@@ -25,4 +25,4 @@ train_dataloader = dict(
     batch_size=4,
     sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size=4,
                  mix_by='species', ratios=dict(human=1, mouse=1),
-                 balance_key='organ'))
+                 balance_by='organ'))

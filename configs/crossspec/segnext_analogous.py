@@ -21,7 +21,7 @@ train_dataloader = dict(
     batch_size=4,
     sampler=dict(_delete_=True, type='CrossSpeciesMixedSampler', batch_size=4,
                  mix_by='species', ratios=dict(human=1, mouse=1),
-                 balance_key='organ'))
+                 balance_by='organ'))
 # SegNeXt: AdamW 6e-5 (glomeruli paper) with MMSeg's SegNeXt parameter groups.
 optim_wrapper = dict(
     optimizer=dict(lr=6e-5),

@@ -16,7 +16,7 @@ target = dict(species='human', organ='kidney')
 crop_size = (128, 128)
 # Folds 3 and 4 (a fifth of the images each) are the demo's validation and test set.
 loader = dict(num_workers=0, persistent_workers=False,
-              dataset=dict(data_root=data_root, filters=dict(split=['fold3', 'fold4'])))
+              dataset=dict(data_root=data_root, filters=dict(fold=['fold3', 'fold4'])))
 train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=data_root))
 val_dataloader = loader

@@ -182,7 +182,7 @@ def _source(raw_dir: str, image_id: str, encoding: str, info: Optional[dict], sp
     return SourceImage(name=image_id, size=shape, open_reader=lambda: SlideReader(tiff),
                        labels=labels, mpp=mpp,
                        fields=dict(dataset='hubmap', species='human', organ='kidney',
-                                   slide=image_id, group=f'patient{patient}', split=split))
+                                   slide=image_id, case=f'patient{patient}', split=split))
 
 
 def convert_hubmap(raw_dir: str, out_dir: str, scale: float = 1.0, tile: int = 512,

@@ -10,21 +10,25 @@ image (stem shared across sub-folders):
 * ``vague areas/mask binary/<stem>.png`` (optional; unconfirmed that every
   image has one, absent = no ignore region): 255 -> ignore (255).
 
-Besides the semantic mask (``masks/``, column ``mask``) each tile's instance
-map is kept as a 16-bit PNG (``instances/``, column ``instance``; ids as in
-the archive, 0 background; vague areas are ignore in the semantic mask
-beside it). With ``contour=WIDTH`` a 3-class target is added
-(``masks_contour/``, column ``mask_contour``): 0 background, 1 nucleus
-interior, 2 boundary (the pixels of a nucleus within ``WIDTH`` px of another
-id, background included, measured on the whole image), 255 ignore.
+Tiled by the nuclei family's :func:`.nuclei.convert_nuclei`: besides the
+semantic mask (``masks/``, column ``mask``) each tile's instance map is kept
+as a 16-bit PNG (``instances/``, column ``instance``; ids as in the archive,
+0 background; vague areas are ignore in the semantic mask beside it). With
+``contour=WIDTH`` a 3-class target is added (``masks_contour/``, column
+``mask_contour``): 0 background, 1 nucleus interior, 2 boundary (the pixels
+of a nucleus within ``WIDTH`` px of another id, background included,
+measured on the whole image), 255 ignore. ``mpp`` resamples each image
+(40x, taken as ``NUINSSEG_MPP`` = 0.25 um/px) instance by instance first;
+the contour target is then drawn on the resampled instances.
 
 A folder that holds ``tissue images/`` but is not named ``<species> <organ>``
 (e.g. ``kidney_extra``) stops the conversion with its name, since its species
 is unknown; with ``--skip-bad`` it is left out and listed in ``skipped.csv``.
 Folders without ``tissue images/`` (notes, zips) are ignored.
 
-Split: the official 5-fold ``KFold(n_splits=5, shuffle=True, random_state=19)``
-over the naturally sorted image paths, written as ``fold0`` ... ``fold4``.
+Folds: the official 5-fold ``KFold(n_splits=5, shuffle=True, random_state=19)``
+over the naturally sorted image paths, written to the ``fold`` column as
+``fold0`` ... ``fold4`` (``split`` is empty; ``case`` is the image).
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ import os
 import os.path as osp
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -45,19 +49,15 @@ from .errors import (
     MissingInputError,
     require_folder,
 )
-from .raster import ArrayReader, ImageReadError, read_label_image, read_rgb_image
-from .tiling import (
-    ConversionSummary,
-    SkippedInputs,
-    SourceImage,
-    TilingConfig,
-    build_sources,
-    convert_sources,
-)
+from .nuclei import IGNORE, NucleiImage, NucleusLabels, convert_nuclei, target_shape
+from .raster import ImageReadError, read_label_image, read_rgb_image
+from .tiling import ConversionSummary, SkippedInputs, build_sources
 
-__all__ = ['NuInsSegImage', 'natural_key', 'parse_folder_name', 'kfold_assignments',
+__all__ = ['NUINSSEG_MPP', 'NuInsSegImage', 'natural_key', 'parse_folder_name', 'kfold_assignments',
            'discover_nuinsseg', 'contour_target', 'convert_nuinsseg']
 
+#: um/px of the archive's 40x images (approximate: the archive states 40x, not um/px).
+NUINSSEG_MPP = 0.25
 IMAGES, INSTANCES, VAGUE = 'tissue images', 'label masks modify', osp.join('vague areas',
                                                                          'mask binary')
 
@@ -173,8 +173,10 @@ def contour_target(instances: np.ndarray, width: int) -> np.ndarray:
     return np.where(instances > 0, np.where(edge, 2, 1), 0).astype(np.uint8)
 
 
-def _labels(item: NuInsSegImage, shape: Tuple[int, int], contour: int) -> Dict[str, np.ndarray]:
-    """The label maps of one image, by output folder."""
+def _labels(item: NuInsSegImage) -> NucleusLabels:
+    """One image's RGB, instance ids and nucleus/ignore map."""
+    image = read_rgb_image(item.image)
+    shape = image.shape[:2]
     if not osp.isfile(item.instances):
         raise MissingInputError(f'{item.image}: its label mask {item.instances} is missing; '
                                 're-extract the archive')
@@ -182,69 +184,62 @@ def _labels(item: NuInsSegImage, shape: Tuple[int, int], contour: int) -> Dict[s
     if instances.shape != shape:
         raise BadInputError(f'{item.instances}: mask size {instances.shape} differs from image '
                             f'{item.image} size {shape}; re-extract both from the archive')
-    if instances.max(initial=0) > np.iinfo(np.uint16).max or instances.min(initial=0) < 0:
-        raise BadInputError(f'{item.instances}: instance ids outside 0..65535; re-extract it')
-    labels = dict(masks=(instances > 0).astype(np.uint8), instances=instances.astype(np.uint16))
-    if contour:
-        labels['masks_contour'] = contour_target(instances, contour)
+    types = (instances > 0).astype(np.uint8)
     if item.vague:
         vague = read_label_image(item.vague)
         if vague.shape != shape:
             raise BadInputError(f'{item.vague}: vague-area size {vague.shape} differs from image '
                                 f'{item.image} size {shape}; re-extract both from the archive')
-        for name in ('masks', 'masks_contour'):
-            if name in labels:
-                labels[name][vague == 255] = 255
-    return labels
+        types[vague == 255] = IGNORE
+    return NucleusLabels(image, instances.astype(np.int64), types)
 
 
-def _source(item: NuInsSegImage, contour: int = 0) -> SourceImage:
+def _contour(width: int):
+    """``masks_contour`` of (resampled) labels: ignore where the mask is."""
+    def make(labels: NucleusLabels) -> np.ndarray:
+        target = contour_target(labels.instances, width)
+        target[labels.types == IGNORE] = IGNORE
+        return target
+    return make
+
+
+def _image(item: NuInsSegImage) -> NucleiImage:
     try:
         with Image.open(item.image) as im:
             width, height = im.size
     except (OSError, SyntaxError) as err:
         raise ImageReadError(f'{item.image}: unreadable image ({err}); re-extract it from the '
                              'archive') from None
-    cache = {}
-
-    def load():
-        image = read_rgb_image(item.image)
-        cache.update(_labels(item, image.shape[:2], contour))
-        return ArrayReader(image)
-
-    def window(name):
-        return lambda x, y, w, h: cache[name][y:y + h, x:x + w]
-
-    folders = ['masks', 'instances'] + (['masks_contour'] if contour else [])
-    return SourceImage(
-        name=item.stem, size=(height, width), open_reader=load,
-        labels={name: window(name) for name in folders}, pad_values=dict(instances=0),
+    return NucleiImage(
+        name=item.stem, size=(height, width), mpp=NUINSSEG_MPP, load=lambda: _labels(item),
         fields=dict(dataset='nuinsseg', species=item.species, organ=item.organ,
-                    location=item.location, slide=item.stem, group=item.stem,
-                    split=f'fold{item.fold}'))
+                    location=item.location, slide=item.stem, case=item.stem, split='',
+                    fold=f'fold{item.fold}', origin='nuinsseg', patient=''))
 
 
 def convert_nuinsseg(raw_dir: str, out_dir: str, tile: Optional[int] = None,
-                     skip_bad: bool = False, contour: int = 0,
-                     workers: int = 1) -> ConversionSummary:
+                     skip_bad: bool = False, contour: int = 0, workers: int = 1,
+                     mpp: Optional[float] = None) -> ConversionSummary:
     """Convert the whole archive; every image is kept (no background test).
 
     Args:
         raw_dir: The unpacked archive.
         out_dir: Output dataset folder.
-        tile: Tile side; default: the largest image side (512 in the real
-            archive), so each image is one tile.
+        tile: Tile side; default: the largest image side after resampling
+            (512 in the real archive), so each image is one tile.
         skip_bad: Record unusable images in ``skipped.csv`` and go on.
         contour: Boundary width (px) of the 3-class contour target; 0: none.
         workers: Images converted at once (processes, one image each); the
             output is the same whatever their number.
+        mpp: Resample every image to this um/px first, instance by instance
+            (:mod:`.nuclei`); None keeps the archive's (~0.25).
     """
     skipped = SkippedInputs() if skip_bad else None
-    sources = build_sources(discover_nuinsseg(raw_dir, skipped),
-                            lambda item: _source(item, contour),
-                            lambda item: item.image, skipped)
-    tile = tile or max((max(s.size) for s in sources), default=1)
-    tiling = TilingConfig(tile=tile, overlap=0.0, scale=1.0, min_tissue=0.0)
+    images = build_sources(discover_nuinsseg(raw_dir, skipped), _image,
+                           lambda item: item.image, skipped)
+    tile = tile or max((max(target_shape(i.size, i.mpp, mpp)) for i in images), default=1)
+    extra = {'masks_contour': _contour(contour)} if contour else None
     options = {'masks_contour': dict(width=contour)} if contour else None
-    return convert_sources(sources, out_dir, tiling, desc='NuInsSeg', skipped=skipped,
-                           label_options=options, workers=workers)
+    return convert_nuclei(images, out_dir, desc='NuInsSeg', mpp=mpp, tile=tile,
+                          skipped=skipped, workers=workers, extra_labels=extra,
+                          label_options=options)

@@ -279,7 +279,7 @@ def convert_orbit(raw_dir: str, out_dir: str, db: Optional[str] = None,
             name=stem, size=size, open_reader=lambda: SlideReader(path), mpp=slide_mpp,
             labels={'masks': orbit_label_fn(annotations.get(stem, []))},
             fields=dict(dataset='orbit', species=meta['species'].strip().lower(), organ='kidney',
-                        slide=stem, group=stem, split=split, stain=meta.get('stain', '')))
+                        slide=stem, case=stem, split=split, stain=meta.get('stain', '')))
 
     skipped = SkippedInputs() if skip_bad else None
     sources = build_sources(slides, make_source, lambda slide: slide[1], skipped)

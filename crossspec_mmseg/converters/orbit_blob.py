@@ -8,13 +8,16 @@ it is executed and no Java runtime is needed.
 
 Shapes: ``PolygonExt`` (``java.awt.Polygon``: ``npoints``, over-allocated
 ``xpoints``/``ypoints``) and ``RectangleExt`` (``java.awt.Rectangle``).
-Coordinates are stored at ``scale`` percent; full resolution is
-``stored * 100 / scale``.
+Coordinates are stored at a percentage of full resolution (the Java field
+``scale``, here :attr:`OrbitShape.stored_percent`, so that "scale" keeps its
+one meaning in the package: a resize factor); full resolution is
+``stored * 100 / stored_percent``.
 """
 from __future__ import annotations
 
 import io
 import struct
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
@@ -44,7 +47,8 @@ class OrbitShape:
         points: ``(N, 2)`` float64 ``[x, y]`` in full-resolution pixels
             (a rectangle as its 4 corners).
         stored: The raw stored values (polygon points or ``x, y, w, h``).
-        scale: Percent the coordinates were stored at.
+        stored_percent: Percent of full resolution the coordinates were
+            stored at (Orbit's ``scale`` field).
         color_argb: Signed 32-bit ARGB colour.
         sub_type: 0 normal, 1 inclusion, 2 exclusion, 3 ROI.
         annotation_group: Orbit's annotation group number (stored, unused).
@@ -53,10 +57,17 @@ class OrbitShape:
     kind: str
     points: np.ndarray
     stored: np.ndarray
-    scale: float
+    stored_percent: float
     color_argb: int
     sub_type: int
     annotation_group: int
+
+    @property
+    def scale(self) -> float:
+        """Deprecated: :attr:`stored_percent`."""
+        warnings.warn('OrbitShape.scale is deprecated and goes in the next release: use '
+                      'stored_percent', DeprecationWarning, stacklevel=2)
+        return self.stored_percent
 
 
 def _fields(instance: beans.JavaInstance) -> dict:
@@ -112,9 +123,9 @@ def decode_orbit_blob(data: bytes, record: str = 'blob') -> Optional[OrbitShape]
     if class_name in SKIPPED_SHAPES:
         return None
     values = _fields(shape)
-    scale = float(values.get('scale', 100.0))
-    if not scale > 0:
-        raise OrbitBlobError(f'{record}: invalid scale {scale}')
+    percent = float(values.get('scale', 100.0))
+    if not percent > 0:
+        raise OrbitBlobError(f'{record}: invalid stored percent (Java field scale) {percent}')
     if class_name == _MODELS + 'PolygonExt':
         n = int(values['npoints'])
         xs, ys = list(values['xpoints'] or []), list(values['ypoints'] or [])
@@ -128,6 +139,7 @@ def decode_orbit_blob(data: bytes, record: str = 'blob') -> Optional[OrbitShape]
         kind, corners = 'rectangle', np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
     else:
         raise OrbitBlobError(f'{record}: unknown shape class {class_name}')
-    return OrbitShape(kind=kind, points=corners * 100.0 / scale, stored=stored, scale=scale,
+    return OrbitShape(kind=kind, points=corners * 100.0 / percent, stored=stored,
+                      stored_percent=percent,
                       color_argb=color, sub_type=sub_type,
                       annotation_group=group)

@@ -10,6 +10,12 @@ exists is complete; a per-source journal (``.journal/<source>.csv``) records
 finished sources, so a rerun after an interruption skips them and resumes
 inside the interrupted one; ``manifest.csv`` is written last, atomically.
 
+Quirks: a source may count what it found odd in its download
+(:attr:`SourceImage.quirks`, e.g. pixels in two class channels); the counts
+are summed into :attr:`ConversionSummary.quirks` and kept beside the journal
+(``.journal/<source>.quirks.json``, written before ``<source>.csv``), so a
+resumed source reports them without being read again.
+
 With ``workers > 1`` sources are tiled in forked processes, one source each;
 their rows are gathered in source order, so tiles, journals and manifest are
 the same bytes whatever the number of workers.
@@ -139,10 +145,12 @@ class SourceImage:
             ``'masks'`` is required. Its manifest column is the folder's name
             or the one in :data:`LABEL_COLUMNS`. Labels are resampled with
             nearest neighbour (uint8 or uint16 PNGs).
-        fields: Manifest fields (dataset, species, organ, slide, group, split).
+        fields: Manifest fields (dataset, species, organ, slide, case, split, fold).
         pad_values: Fill of a label window clipped at the border (default
             255, ignore; e.g. 0 for an instance map, where 255 is an id).
         mpp: Level-0 um/px (None when unknown).
+        quirks: Called once the source's tiles are written (in the process
+            that wrote them): its quirk counts, ``{what: how many}``.
     """
 
     name: str
@@ -152,6 +160,7 @@ class SourceImage:
     fields: Dict[str, object]
     pad_values: Dict[str, int] = field(default_factory=dict)
     mpp: Optional[float] = None
+    quirks: Optional[Callable[[], Mapping[str, int]]] = None
 
 
 class SkippedInputs:
@@ -184,6 +193,7 @@ class ConversionSummary:
     manifest: str = ''
     skipped_bad: List[Tuple[str, str]] = field(default_factory=list)
     skip_report: str = ''
+    quirks: Counter = field(default_factory=Counter)
 
     def __str__(self) -> str:
         species = sorted(set(self.written) | set(self.skipped_background))
@@ -193,6 +203,9 @@ class ConversionSummary:
                 f'{self.resumed} tiles already present; manifest: {self.manifest}')
         if self.skip_report:
             text += f'; {len(self.skipped_bad)} bad inputs skipped (listed in {self.skip_report})'
+        if self.quirks:
+            found = sorted(self.quirks.items())
+            text += '; quirks: ' + ', '.join(f'{what}: {n}' for what, n in found)
         return text
 
 
@@ -318,6 +331,9 @@ def _convert_source(source: SourceImage, out_dir: str, writer: _TileWriter,
         rows = _tile_source(source, writer, tiling, counts, progress, stems)
     except BadInputError as err:
         return None, counts, stems, err  # tiles written so far stay: a rerun resumes
+    if source.quirks is not None:
+        counts.quirks.update(source.quirks())
+        _write_quirks(out_dir, source.name, counts.quirks)
     _write_journal(_journal_path(out_dir, source.name), rows)
     return rows, counts, stems, None
 
@@ -366,6 +382,24 @@ def _read_journal(path: str) -> Optional[List[dict]]:
         return None
     with open(path, newline='') as f:
         return list(csv.DictReader(f))
+
+
+def _quirks_path(out_dir: str, name: str) -> str:
+    return osp.join(out_dir, '.journal', f'{name}.quirks.json')
+
+
+def _read_quirks(out_dir: str, name: str) -> Counter:
+    """A journaled source's quirk counts (none when it has no sidecar)."""
+    path = _quirks_path(out_dir, name)
+    if not osp.isfile(path):
+        return Counter()
+    with open(path) as f:
+        return Counter(json.load(f))
+
+
+def _write_quirks(out_dir: str, name: str, quirks: Mapping[str, int]) -> None:
+    with atomic_path(_quirks_path(out_dir, name)) as tmp, open(tmp, 'w') as f:
+        json.dump({k: int(v) for k, v in quirks.items()}, f, sort_keys=True)
 
 
 def _write_journal(path: str, rows: List[dict]) -> None:
@@ -477,6 +511,7 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
                 species = str(source.fields.get('species', ''))
                 summary.written[species] += len(done)
                 summary.resumed += len(done)
+                summary.quirks.update(_read_quirks(out_dir, source.name))
                 rows.extend({**row, **source.fields} for row in done)  # metadata may change
                 continue
             source_rows, counts, stems, err = next(results)
@@ -489,6 +524,7 @@ def convert_sources(sources: Iterable[SourceImage], out_dir: str, tiling: Tiling
             summary.written.update(counts.written)
             summary.skipped_background.update(counts.skipped_background)
             summary.resumed += counts.resumed
+            summary.quirks.update(counts.quirks)
             rows.extend(source_rows)
     report = osp.join(out_dir, 'skipped.csv')
     if skipped is not None:

@@ -12,6 +12,7 @@ from .inverse_frequency import (
     weights_from_manifest,
 )
 from .manifest_dataset import CrossSpeciesSegDataset
+from .nuclei import CoNSePDataset, LizardDataset, MoNuSACDataset, PanNukeDataset
 from .regimes import REGIMES, analogous_organs, select_regime
 from .sources import (
     GLOMERULUS_METAINFO,
@@ -28,9 +29,10 @@ from .transforms import (
     StainNormalize,
 )
 
-__all__ = ['MANIFEST_COLUMNS', 'META_COLUMNS', 'CrossSpeciesSegDataset', 'GLOMERULUS_METAINFO',
-           'HuBMAPAnatomyDataset', 'HuBMAPDataset', 'LoadInstanceMap', 'NuInsSegContourDataset',
-           'NuInsSegDataset', 'OrbitGlomeruliDataset', 'PackSegInputsWithInstances', 'REGIMES',
+__all__ = ['MANIFEST_COLUMNS', 'META_COLUMNS', 'CoNSePDataset', 'CrossSpeciesSegDataset',
+           'GLOMERULUS_METAINFO', 'HuBMAPAnatomyDataset', 'HuBMAPDataset', 'LizardDataset',
+           'LoadInstanceMap', 'MoNuSACDataset', 'NuInsSegContourDataset', 'NuInsSegDataset',
+           'OrbitGlomeruliDataset', 'PackSegInputsWithInstances', 'PanNukeDataset', 'REGIMES',
            'RandomHEDJitter', 'StainNormalize', 'analogous_organs', 'dataset_parts', 'filter_rows',
            'inverse_frequency_weights', 'manifest_of', 'read_manifest', 'select_regime',
            'weights_from_dataset', 'weights_from_manifest', 'write_manifest']

@@ -17,6 +17,7 @@ from collections import Counter
 from typing import Dict, Iterable, Mapping, Optional, Sequence, Union
 
 from ..structures.manifest import Filters, filter_rows, read_manifest
+from ..utils.deprecation import renamed_keyword
 
 __all__ = ['inverse_frequency_weights', 'weights_from_dataset', 'weights_from_manifest']
 
@@ -36,27 +37,33 @@ def inverse_frequency_weights(counts: Mapping[str, int],
     return weights
 
 
-def weights_from_manifest(manifest: Union[str, Sequence[str]], column: str = 'species',
+def weights_from_manifest(manifest: Union[str, Sequence[str]], by: Optional[str] = None,
                           filters: Optional[Filters] = None,
-                          max_weight: Optional[float] = None) -> Dict[str, float]:
-    """Inverse-frequency weights of a manifest column over the (filtered) rows,
-    e.g. the training split's species; several manifests (datasets mixed in
-    one run) are counted together."""
+                          max_weight: Optional[float] = None,
+                          column: Optional[str] = None) -> Dict[str, float]:
+    """Inverse-frequency weights of the values of manifest column ``by``
+    (default ``species``) over the (filtered) rows, e.g. the training split's
+    species; several manifests (datasets mixed in one run) are counted
+    together. ``column`` is the old name of ``by``."""
+    by = renamed_keyword('weights_from_manifest', 'column', 'by', column, by, 'species')
     manifests = [manifest] if isinstance(manifest, str) else list(manifest)
     rows: Iterable[dict] = filter_rows(
         [row for path in manifests for row in read_manifest(path)], filters)
-    counts = Counter(row[column] for row in rows)
+    counts = Counter(row[by] for row in rows)
     if not counts:
         raise ValueError(f'{manifest}: no rows match {filters}')
     return inverse_frequency_weights(counts, max_weight)
 
 
-def weights_from_dataset(dataset, column: str = 'species',
-                         max_weight: Optional[float] = None) -> Dict[str, float]:
-    """Inverse-frequency weights of ``column`` over the samples of a built
-    dataset (a manifest dataset or an mmengine ``ConcatDataset`` of them): the
-    rows that actually train, after filters and regime."""
-    counts = Counter(str(dataset.get_data_info(i)[column]) for i in range(len(dataset)))
+def weights_from_dataset(dataset, by: Optional[str] = None,
+                         max_weight: Optional[float] = None,
+                         column: Optional[str] = None) -> Dict[str, float]:
+    """Inverse-frequency weights of the values of ``by`` (default
+    ``species``) over the samples of a built dataset (a manifest dataset or an
+    mmengine ``ConcatDataset`` of them): the rows that actually train, after
+    filters and regime. ``column`` is the old name of ``by``."""
+    by = renamed_keyword('weights_from_dataset', 'column', 'by', column, by, 'species')
+    counts = Counter(str(dataset.get_data_info(i)[by]) for i in range(len(dataset)))
     if not counts:
-        raise ValueError(f'the training dataset is empty; no {column!r} to weight')
+        raise ValueError(f'the training dataset is empty; no {by!r} to weight')
     return inverse_frequency_weights(counts, max_weight)

@@ -15,7 +15,13 @@ from typing import List, Optional
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from ..structures.manifest import META_COLUMNS, Filters, filter_rows, read_manifest
+from ..structures.manifest import (
+    META_COLUMNS,
+    OPTIONAL_META_COLUMNS,
+    Filters,
+    filter_rows,
+    read_manifest,
+)
 from ..utils.storage import is_local, isfile
 from .regimes import select_regime
 from .validation import check_tiles
@@ -129,6 +135,7 @@ class CrossSpeciesSegDataset(BaseSegDataset):
             if row.get(self.instance_column):
                 info['instance_path'] = self._resolve(root, row[self.instance_column], line)
             info.update({k: row[k] for k in META_COLUMNS})
+            info.update({k: row[k] for k in OPTIONAL_META_COLUMNS if row.get(k)})
             data_list.append(info)
         if self.check_pixels:
             # Stored labels are class ids unless MMSeg remaps them on load.
@@ -140,6 +147,6 @@ class CrossSpeciesSegDataset(BaseSegDataset):
                         cache_dir=self.tile_check_cache, backend_args=self.backend_args)
         return data_list
 
-    def get_group_labels(self, column: str = 'species') -> List[str]:
-        """The value of a manifest column for every sample, in index order."""
-        return [self.get_data_info(i)[column] for i in range(len(self))]
+    def get_group_labels(self, by: str = 'species') -> List[str]:
+        """The value of manifest column ``by`` for every sample, in index order."""
+        return [self.get_data_info(i)[by] for i in range(len(self))]

@@ -3,6 +3,15 @@ from .group_instance_metric import GroupInstanceMetric
 from .group_iou_metric import GroupIoUMetric, per_image_scores
 from .groups import format_group_table
 from .instance_scores import aggregate, image_counts
+from .typed_instance_scores import (
+    instance_types_from_map,
+    instance_types_from_probabilities,
+    typed_aggregate,
+    typed_image_counts,
+    typed_scores,
+)
 
 __all__ = ['GroupInstanceMetric', 'GroupIoUMetric', 'aggregate', 'count_components',
-           'format_group_table', 'image_counts', 'per_image_scores']
+           'format_group_table', 'image_counts', 'instance_types_from_map',
+           'instance_types_from_probabilities', 'per_image_scores', 'typed_aggregate',
+           'typed_image_counts', 'typed_scores']

@@ -60,7 +60,8 @@ class GroupIoUMetric(IoUMetric):
         group_keys: Deprecated name of ``report_by`` (kept for one release).
         count_classes: Classes whose connected components are counted.
         min_area: Components smaller than this (pixels) are ignored.
-        label_tree: ``dict(leaves=..., groups=..., label_sets=...)``.
+        label_tree: ``dict(leaves=..., nodes=..., label_sets=...)``, or a
+            named tree (``'nucleus'``).
         **kwargs: As :class:`IoUMetric`; ``iou_metrics`` defaults to
             ``['mIoU', 'mDice']``.
     """
@@ -77,7 +78,7 @@ class GroupIoUMetric(IoUMetric):
             report_by = group_keys
         self.report_by = parse_report_by(report_by)
         self.count_classes, self.min_area = tuple(count_classes), min_area
-        self.tree = LabelTree(**label_tree) if label_tree else None
+        self.tree = LabelTree.build(label_tree) if label_tree else None
         if self.tree is not None:
             self._set_names = list(self.tree.label_sets)
             self._leaf_to_node = {}  # per label set: leaf -> index of the node holding it

@@ -19,15 +19,13 @@ The intersections of all (true, predicted) pairs come from one
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, Mapping, Optional
+from typing import Dict, Iterable, Mapping, Optional, Tuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..structures import relabel
-
 __all__ = ['COUNTS', 'aggregate', 'drop_ignored', 'image_counts', 'intersections',
-           'scores_from_counts']
+           'kept_instances', 'pair_ious', 'scores_from_counts']
 
 #: What one image contributes; the set's scores are functions of their sums.
 COUNTS = ('tp', 'fp', 'fn', 'iou_sum', 'aji_inter', 'aji_union', 'ajip_inter', 'ajip_union',
@@ -45,15 +43,48 @@ def intersections(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return np.bincount(pairs, minlength=size).reshape(-1, n_pred)
 
 
+def kept_instances(ids: np.ndarray, ignore: Optional[np.ndarray] = None
+                   ) -> Tuple[np.ndarray, np.ndarray]:
+    """Apply the ignore rule to an instance map: leave out instances with more
+    than half of their pixels in ``ignore`` and the ignored pixels of the
+    others; renumber 1..n in increasing order of the original ids.
+
+    Returns:
+        The renumbered map (int64) and ``source``: the original id of each
+        kept instance (``source[k - 1]`` for instance ``k``).
+    """
+    ids = np.asarray(ids).astype(np.int64, copy=False)
+    if ids.size and ids.min() < 0:
+        raise ValueError('instance ids must be non-negative')
+    areas = np.bincount(ids.ravel(), minlength=1)
+    keep = areas > 0
+    if ignore is not None and ignore.any():
+        inside = np.bincount(ids[ignore], minlength=len(areas))
+        keep &= 2 * inside <= areas
+    keep[0] = False
+    source = np.flatnonzero(keep)
+    lut = np.zeros(len(areas), np.int64)
+    lut[source] = np.arange(1, len(source) + 1)
+    kept = lut[ids]
+    if ignore is not None:
+        kept[ignore] = 0
+    return kept, source
+
+
 def drop_ignored(ids: np.ndarray, ignore: Optional[np.ndarray]) -> np.ndarray:
-    """Leave out instances with more than half of their pixels in ``ignore``
-    and the ignored pixels of the others; renumber 1..n."""
-    if ignore is None or not ignore.any():
-        return relabel(ids)[0]
-    ids, areas = relabel(ids)
-    inside = np.bincount(ids[ignore], minlength=len(areas) + 1)[1:]
-    keep = np.concatenate([[False], 2 * inside <= areas])
-    return relabel(np.where(keep[ids] & ~ignore, ids, 0))[0]
+    """The renumbered map of :func:`kept_instances`."""
+    return kept_instances(ids, ignore)[0]
+
+
+def pair_ious(table: np.ndarray) -> Tuple[np.ndarray, ...]:
+    """From an :func:`intersections` table: the IoU, intersection and union of
+    every (true, predicted) pair (``[i - 1, j - 1]`` for ids ``i``, ``j``)
+    and the areas of the true and the predicted instances."""
+    area_true, area_pred = table[1:].sum(1), table[:, 1:].sum(0)
+    inter = table[1:, 1:].astype(np.float64)
+    union = area_true[:, None] + area_pred[None, :] - inter
+    iou = np.divide(inter, union, out=np.zeros_like(inter), where=inter > 0)
+    return iou, inter, union, area_true, area_pred
 
 
 def _aji(inter: np.ndarray, union: np.ndarray, rows: np.ndarray, cols: np.ndarray,
@@ -72,11 +103,7 @@ def image_counts(true: np.ndarray, pred: np.ndarray, ignore: Optional[np.ndarray
     """The :data:`COUNTS` of one image's true and predicted instance maps
     (any non-negative ids; ``ignore``: boolean mask of ignored pixels)."""
     true, pred = drop_ignored(true, ignore), drop_ignored(pred, ignore)
-    table = intersections(true, pred)
-    area_true, area_pred = table[1:].sum(1), table[:, 1:].sum(0)
-    inter = table[1:, 1:].astype(np.float64)
-    union = area_true[:, None] + area_pred[None, :] - inter
-    iou = np.divide(inter, union, out=np.zeros_like(inter), where=inter > 0)
+    iou, inter, union, area_true, area_pred = pair_ious(intersections(true, pred))
     matched = iou > 0.5
     tp = int(matched.sum())
     counts = dict(tp=tp, fp=len(area_pred) - tp, fn=len(area_true) - tp,

@@ -342,7 +342,7 @@ def predict_slide(model, job: SlideJob, settings: SlideSettings,
             json.dump(_slide_identity(job.slide), f)
     return dict(slide=job.slide, shape=list(result.shape), tiles_run=result.tiles_run,
                 tiles_skipped=result.tiles_skipped, count=result.count, read_mpp=mpp,
-                level=result.level, mpp=result.mpp, seconds=round(result.seconds, 2),
+                level=result.level, slide_mpp=result.mpp, seconds=round(result.seconds, 2),
                 export_seconds=round(result.export_seconds, 2), **paths)
 
 

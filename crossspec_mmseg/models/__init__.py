@@ -1,5 +1,5 @@
 from .losses import CEDiceLoss, FocalDiceLoss, HierarchicalFocalDiceLoss, LabelTree
-from .segmentors import CrossSpeciesEncoderDecoder
+from .segmentors import CrossSpeciesEncoderDecoder, ProbabilityTTAModel
 
 __all__ = ['CEDiceLoss', 'CrossSpeciesEncoderDecoder', 'FocalDiceLoss',
-           'HierarchicalFocalDiceLoss', 'LabelTree']
+           'HierarchicalFocalDiceLoss', 'LabelTree', 'ProbabilityTTAModel']

@@ -45,6 +45,8 @@ from mmengine.dist import get_dist_info, sync_random_seed
 from mmseg.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
 
+from ..utils.deprecation import renamed_keyword
+
 __all__ = ['CrossSpeciesMixedSampler', 'batch_quotas', 'group_shares']
 
 
@@ -128,7 +130,8 @@ class CrossSpeciesMixedSampler(Sampler):
             (``species``, ``dataset``, ``organ``...).
         ratios: Fixed shares, e.g. ``dict(human=1, mouse=1)``.
         temperature: Shares ``∝ n_g ** (1/T)`` when ``ratios`` is not given.
-        balance_key: Optional key for repeat-factor balancing inside a group.
+        balance_by: Optional metainfo key (manifest column) for repeat-factor
+            balancing inside a group (``balance_key`` is its old name).
         repeat_threshold: LVIS threshold ``t``: a sample whose sub-group has
             frequency ``f`` inside its group is repeated ``max(1, sqrt(t/f))``
             times per pass (stochastic rounding).
@@ -142,14 +145,16 @@ class CrossSpeciesMixedSampler(Sampler):
 
     def __init__(self, dataset, batch_size: int, mix_by: str = 'species',
                  ratios: Optional[Mapping[str, float]] = None,
-                 temperature: Optional[float] = None, balance_key: Optional[str] = None,
+                 temperature: Optional[float] = None, balance_by: Optional[str] = None,
                  repeat_threshold: float = 0.5, strict: bool = False, infinite: bool = True,
                  shuffle: bool = True, seed: Optional[int] = None,
-                 group_key: Optional[str] = None) -> None:
+                 group_key: Optional[str] = None, balance_key: Optional[str] = None) -> None:
         if group_key is not None:
             warnings.warn('CrossSpeciesMixedSampler(group_key=...) is deprecated: use '
                           'mix_by=...', DeprecationWarning, stacklevel=2)
             mix_by = group_key
+        balance_by = renamed_keyword('CrossSpeciesMixedSampler', 'balance_key', 'balance_by',
+                                     balance_key, balance_by, None)
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         self.rank, self.world_size = get_dist_info()
@@ -170,7 +175,7 @@ class CrossSpeciesMixedSampler(Sampler):
         if strict:
             self._check_strict()
         self.members = [np.flatnonzero(labels == g) for g in self.groups]
-        self.repeat = [self._repeat_factors(infos, m, balance_key, repeat_threshold)
+        self.repeat = [self._repeat_factors(infos, m, balance_by, repeat_threshold)
                        for m in self.members]
         self.num_batches = self.world_size * math.ceil(
             len(dataset) / (batch_size * self.world_size))

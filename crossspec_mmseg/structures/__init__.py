@@ -17,7 +17,9 @@ from .manifest import (
     read_manifest,
     write_manifest,
 )
+from .nucleus_tree import NUCLEUS_CLASSES, NUCLEUS_TREE, nucleus_label_offset
 
-__all__ = ['INSTANCE_POSTPROCESSORS', 'MANIFEST_COLUMNS', 'META_COLUMNS', 'ConnectedComponents',
-           'ContourWatershed', 'Filters', 'LabelTree', 'count_components', 'filter_rows',
-           'read_manifest', 'relabel', 'remove_small', 'write_manifest']
+__all__ = ['INSTANCE_POSTPROCESSORS', 'MANIFEST_COLUMNS', 'META_COLUMNS', 'NUCLEUS_CLASSES',
+           'NUCLEUS_TREE', 'ConnectedComponents', 'ContourWatershed', 'Filters', 'LabelTree',
+           'count_components', 'filter_rows', 'nucleus_label_offset', 'read_manifest', 'relabel',
+           'remove_small', 'write_manifest']

@@ -1,4 +1,4 @@
-"""``tools/cross_validate.py run`` as a study: one config, one regime, k folds,
+"""``tools/cross_validate.py run`` as a study: one config, one arm, k folds,
 one seed, planned and run by the same code as a study file (so a
 ``ConcatDataset`` config is folded part by part, as :func:`~.plan.build_stage_config`
 does), each fold in ``<work_dir>/fold<k>/``; and ``cv_summary.json``, which
@@ -11,19 +11,19 @@ import os.path as osp
 from typing import Dict, Optional
 
 from ..utils import atomic_path
-from .folds import DEFAULT_SPLIT_BY
+from .folds import DEFAULT_FOLDS_BY
 from .plan import Run, Study
 from .summary import collect_scores
 
 __all__ = ['CV_SUMMARY', 'cross_validation_study', 'read_fold_scores', 'write_cv_summary']
 
 CV_SUMMARY = 'cv_summary.json'
-#: The one regime of a cross-validation study (also its baseline).
-REGIME = 'cross-validation'
+#: The one arm of a cross-validation study (also its baseline).
+ARM = 'cross-validation'
 
 
 def cross_validation_study(config: str, work_dir: str, k: int = 5,
-                           split_by: str = DEFAULT_SPLIT_BY, manifest: Optional[str] = None,
+                           folds_by: str = DEFAULT_FOLDS_BY, manifest: Optional[str] = None,
                            options: Optional[dict] = None) -> Study:
     """The in-memory study of ``config`` (with ``options``, ``--cfg-options``
     syntax) over ``k`` folds of ``manifest`` (default: the training
@@ -32,8 +32,8 @@ def cross_validation_study(config: str, work_dir: str, k: int = 5,
     would alone."""
     name = osp.splitext(osp.basename(config))[0]
     study = Study(path=config, work_dir=work_dir,
-                  runs=[Run(model=name, regime=REGIME, config=osp.abspath(config))],
-                  baseline=REGIME, k=k, split_by=split_by, manifest=manifest, seeds=[0],
+                  runs=[Run(model=name, arm=ARM, config=osp.abspath(config))],
+                  baseline=ARM, k=k, folds_by=folds_by, manifest=manifest, seeds=[0],
                   report=[''], metrics=dict(mIoU='mIoU', mDice='mDice'),
                   options=dict(options or {}), cell_dir='fold{fold}')
     seed = (study.load_config(study.runs[0]).get('randomness') or {}).get('seed')

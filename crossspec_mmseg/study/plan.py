@@ -1,19 +1,23 @@
-"""A study file and its cells: configs (models x regimes) x folds x seeds.
+"""A study file and its cells: configs (models x arms) x folds x seeds.
 
-A study file is a small Python config (read by mmengine's ``Config``)::
+An *arm* is a study's own name for one way of training (free text, e.g.
+``'pretrain > finetune'`` or ``'separate + HED'``); a *regime* is one of the
+package's six dataset modes (:mod:`crossspec_mmseg.datasets.regimes`) that a
+config selects. A study file is a small Python config (read by mmengine's
+``Config``)::
 
     work_dir = 'work_dirs/study_demo'
-    folds = dict(k=3, split_by='group')   # the default; or 'split' (the manifest's folds)
+    folds = dict(k=3, by='case')          # the default; or 'fold' (the manifest's folds)
     seeds = [0]
-    baseline = 'separate'                 # the regime every other is compared with
+    baseline = 'separate'                 # the arm every other is compared with
     report = ['species/human', 'species/mouse']   # metric prefixes ('' = overall)
     metrics = dict(mIoU='mIoU', Dice='Dice.nucleus')  # column -> metric name
     options = {'train_cfg.max_iters': 200}           # for every cell (--cfg-options syntax)
     runs = [
-        dict(model='DeepLabV3+', regime='separate', config='configs/demo/demo_separate.py'),
-        dict(model='DeepLabV3+', regime='pretrain > finetune',
+        dict(model='DeepLabV3+', arm='separate', config='configs/demo/demo_separate.py'),
+        dict(model='DeepLabV3+', arm='pretrain > finetune',
              config='configs/demo/demo_finetune.py', pretrain='configs/demo/demo_pretrain.py'),
-        dict(model='DeepLabV3+', regime='separate + HED', config='configs/demo/demo_separate.py',
+        dict(model='DeepLabV3+', arm='separate + HED', config='configs/demo/demo_separate.py',
              pipeline='train_pipeline_hed'),
     ]
 
@@ -21,9 +25,9 @@ Folds split the rows of one manifest (``folds.manifest``, default the
 baseline's training manifest): datasets reading it train on the fold's
 training rows and validate/test on its test rows; datasets of other
 manifests keep their own filters. Each cell's config is written in full to
-its folder (``<work_dir>/<model>/<regime>/fold<k>-seed<s>/configs/``), so
+its folder (``<work_dir>/<model>/<arm>/fold<k>-seed<s>/configs/``), so
 what ran is on record. ``tools/cross_validate.py run`` is a study too: one
-config, one regime, k folds, one seed (:mod:`.cross_validation`), cells in
+config, one arm, k folds, one seed (:mod:`.cross_validation`), cells in
 ``<work_dir>/fold<k>/``.
 """
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 import os
 import os.path as osp
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -38,25 +43,25 @@ from mmengine.config import Config, ConfigDict
 
 from ..datasets import dataset_parts, manifest_of, read_manifest
 from ..utils import atomic_path
-from .folds import DEFAULT_SPLIT_BY, fold_filters
+from .folds import fold_filters, folds_column
 
 __all__ = ['Cell', 'Run', 'Study', 'check_study', 'load_study', 'stage_config']
 
-RUN_KEYS = {'model', 'regime', 'config', 'pretrain', 'pipeline', 'options'}
+RUN_KEYS = {'model', 'arm', 'config', 'pretrain', 'pipeline', 'options'}
 #: Where a cell works, below the study's work_dir.
-CELL_DIR = '{model}/{regime}/fold{fold}-seed{seed}'
+CELL_DIR = '{model}/{arm}/fold{fold}-seed{seed}'
 
 
 def slug(text: str) -> str:
-    """A folder name for a model or regime name."""
+    """A folder name for a model or arm name."""
     return re.sub(r'[^A-Za-z0-9.+-]+', '_', text).strip('_') or '_'
 
 
 @dataclass(frozen=True)
 class Run:
-    """One model x regime: its config, optional stage-1 config and variations."""
+    """One model x arm: its config, optional stage-1 config and variations."""
     model: str
-    regime: str
+    arm: str
     config: str
     pretrain: Optional[str] = None
     pipeline: Optional[str] = None  # a training pipeline the config defines, by name
@@ -64,7 +69,7 @@ class Run:
 
     @property
     def name(self) -> str:
-        return f'{self.model} / {self.regime}'
+        return f'{self.model} / {self.arm}'
 
 
 @dataclass(frozen=True)
@@ -93,20 +98,20 @@ class Study:
     runs: List[Run]
     baseline: str
     k: int
-    split_by: str
+    folds_by: str
     manifest: Optional[str]
     seeds: List[int]
     report: List[str]
     metrics: Dict[str, str]
     options: dict
-    cell_dir: str = CELL_DIR  # formatted with the model's and regime's slug, fold, seed
+    cell_dir: str = CELL_DIR  # formatted with the model's and arm's slug, fold, seed
     _folds: Optional[tuple] = field(default=None, repr=False)
 
     def cells(self) -> List[Cell]:
         """Every run x fold x seed, baseline runs first."""
-        runs = sorted(self.runs, key=lambda r: r.regime != self.baseline)
+        runs = sorted(self.runs, key=lambda r: r.arm != self.baseline)
         return [Cell(run, k, seed, osp.join(self.work_dir, self.cell_dir.format(
-                    model=slug(run.model), regime=slug(run.regime), fold=k, seed=seed)))
+                    model=slug(run.model), arm=slug(run.arm), fold=k, seed=seed)))
                 for run in runs for k in range(self.k) for seed in self.seeds]
 
     def load_config(self, run: Run, stage: str = 'train') -> Config:
@@ -121,11 +126,11 @@ class Study:
         if self._folds is None:
             manifest = self.manifest or training_manifests(
                 self.load_config(self.baseline_runs()[0]))[0]
-            self._folds = manifest, fold_filters(read_manifest(manifest), self.k, self.split_by)
+            self._folds = manifest, fold_filters(read_manifest(manifest), self.k, self.folds_by)
         return self._folds
 
     def baseline_runs(self) -> List[Run]:
-        return [r for r in self.runs if r.regime == self.baseline]
+        return [r for r in self.runs if r.arm == self.baseline]
 
 
 def load_study(path: str) -> Study:
@@ -135,10 +140,11 @@ def load_study(path: str) -> Study:
     cfg = Config.fromfile(path)
     runs = []
     for i, entry in enumerate(cfg.get('runs') or []):
+        entry = _renamed_run_keys(path, i, dict(entry))
         bad = set(entry) - RUN_KEYS
-        if bad or not {'model', 'regime', 'config'} <= set(entry):
-            optional = sorted(RUN_KEYS - {'model', 'regime', 'config'})
-            raise ValueError(f'{path}: runs[{i}] needs model, regime, config and may have '
+        if bad or not {'model', 'arm', 'config'} <= set(entry):
+            optional = sorted(RUN_KEYS - {'model', 'arm', 'config'})
+            raise ValueError(f'{path}: runs[{i}] needs model, arm, config and may have '
                              f'{optional}; got {sorted(entry)}')
         for key in ('config', 'pretrain'):
             if entry.get(key) and not osp.isfile(entry[key]):
@@ -150,23 +156,43 @@ def load_study(path: str) -> Study:
         runs.append(Run(**entry))
     if not runs:
         raise ValueError(f'{path}: no runs')
-    names = [(r.model, r.regime) for r in runs]
+    names = [(r.model, r.arm) for r in runs]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise ValueError(f'{path}: model x regime listed twice: {twice}')
-    baseline = cfg.get('baseline', runs[0].regime)
-    missing = sorted({r.model for r in runs} - {r.model for r in runs if r.regime == baseline})
+        raise ValueError(f'{path}: model x arm listed twice: {twice}')
+    baseline = cfg.get('baseline', runs[0].arm)
+    missing = sorted({r.model for r in runs} - {r.model for r in runs if r.arm == baseline})
     if missing:
-        raise ValueError(f'{path}: baseline regime {baseline!r} has no run for models {missing}')
+        raise ValueError(f'{path}: baseline arm {baseline!r} has no run for models {missing}')
     folds = dict(cfg.get('folds') or {})
+    if 'split_by' in folds:
+        _warn_renamed(path, "folds=dict(split_by=...)", "folds=dict(by=...)")
+        folds.setdefault('by', folds.pop('split_by'))
+    unknown = set(folds) - {'k', 'by', 'manifest'}
+    if unknown:
+        raise ValueError(f'{path}: folds has unknown keys {sorted(unknown)} (k, by, manifest)')
     metrics = dict(cfg.get('metrics') or dict(mIoU='mIoU', mDice='mDice'))
     return Study(path=path, work_dir=cfg.get('work_dir') or osp.join(
                      'work_dirs', osp.splitext(osp.basename(path))[0]),
                  runs=runs, baseline=baseline, k=int(folds.get('k', 3)),
-                 split_by=folds.get('split_by', DEFAULT_SPLIT_BY), manifest=folds.get('manifest'),
+                 folds_by=folds_column(folds.get('by')), manifest=folds.get('manifest'),
                  seeds=[int(s) for s in cfg.get('seeds', [0])],
                  report=list(cfg.get('report', [''])), metrics=metrics,
                  options=dict(cfg.get('options') or {}))
+
+
+def _renamed_run_keys(path: str, i: int, entry: dict) -> dict:
+    """A run entry with ``regime=`` (the old name of ``arm=``) read, warned."""
+    if 'regime' in entry and 'arm' not in entry:
+        _warn_renamed(path, f'runs[{i}] regime=', 'arm=')
+        entry['arm'] = entry.pop('regime')
+    return entry
+
+
+def _warn_renamed(path: str, old: str, new: str) -> None:
+    warnings.warn(f'{path}: {old} is deprecated and goes in the next release: use {new} (a '
+                  "study's arms are its own labels; regimes are the package's dataset modes)",
+                  DeprecationWarning, stacklevel=4)
 
 
 def training_manifests(cfg: Config) -> List[str]:
@@ -208,7 +234,7 @@ def build_stage_config(study: Study, cell: Cell, stage: str,
     cfg.work_dir = osp.join(cell.work, stage) if stage == 'pretrain' else cell.work
     # A name per cell and stage (mmengine appends the time): several runners share
     # one process, and with it their logger and visualizer instances by name.
-    cfg.experiment_name = f'{slug(run.model)}_{slug(run.regime)}_{cell.replicate}_{stage}'
+    cfg.experiment_name = f'{slug(run.model)}_{slug(run.arm)}_{cell.replicate}_{stage}'
     return cfg
 
 

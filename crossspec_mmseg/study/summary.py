@@ -1,6 +1,6 @@
 """A study's results: per run and report group, mean +- std over the
-replicates (folds x seeds) of each metric, and each regime against the
-baseline regime of the same model (paired t-test, 95 % CI of the mean
+replicates (folds x seeds) of each metric, and each arm against the
+baseline arm of the same model (paired t-test, 95 % CI of the mean
 difference, one-sample t-test against the baseline mean, wins per fold)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..evaluation.cross_validation import compare_regimes
+from ..evaluation.cross_validation import compare_arms
 from .plan import Study
 
 __all__ = ['collect_scores', 'markdown_table', 'summarize']
@@ -60,13 +60,13 @@ def summarize(study: Study, scores: Dict[str, Dict[str, dict]]) -> dict:
                 columns[column] = dict(_stats(list(values.values())), replicates=list(values))
                 base = {rep: float(m[key]) for rep, m in scores[baseline.name].items() if key in m}
                 if run is not baseline and len(base) >= 2 and len(values) >= 2:
-                    columns[column]['vs_baseline'] = compare_regimes(base, values)
+                    columns[column]['vs_baseline'] = compare_arms(base, values)
             groups[group] = columns
-        rows.append(dict(model=run.model, regime=run.regime, config=run.config,
+        rows.append(dict(model=run.model, arm=run.arm, config=run.config,
                          pretrain=run.pretrain, pipeline=run.pipeline,
                          n=len(per_replicate), groups=groups))
     return dict(study=study.path, baseline=study.baseline, folds=study.k,
-                split_by=study.split_by, seeds=study.seeds, metrics=study.metrics,
+                folds_by=study.folds_by, seeds=study.seeds, metrics=study.metrics,
                 report=study.report, runs=rows)
 
 
@@ -87,7 +87,7 @@ def _gain(stats: Optional[dict]) -> str:
 
 
 def markdown_table(summary: dict) -> str:
-    """The papers' layout: a row per model x regime, a column group per report
+    """The papers' layout: a row per model x arm, a column group per report
     group (mean ± std over replicates), last the gain over the baseline in the
     first group's first metric (paired mean difference, 95 % CI, p, wins)."""
     groups = summary['report']
@@ -95,11 +95,11 @@ def markdown_table(summary: dict) -> str:
                    if any(c in r['groups'].get(g, {}) for r in summary['runs'])] for g in groups}
     first_group = groups[0]
     first_metric = (columns[first_group] or [None])[0]
-    head = ['Model', 'Regime'] + [f'{group_label(g)} {c}' for g in groups for c in columns[g]]
+    head = ['Model', 'Arm'] + [f'{group_label(g)} {c}' for g in groups for c in columns[g]]
     head.append(f'Δ {group_label(first_group)} {first_metric} vs {summary["baseline"]}')
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in summary['runs']:
-        cells = [r['model'], r['regime']]
+        cells = [r['model'], r['arm']]
         cells += [_cell(r['groups'].get(g, {}).get(c)) for g in groups for c in columns[g]]
         cells.append(_gain(r['groups'].get(first_group, {}).get(first_metric)))
         lines.append('| ' + ' | '.join(cells) + ' |')

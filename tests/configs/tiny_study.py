@@ -2,7 +2,7 @@
 # regime configs with tiny_demo.py's model, two group-preserving folds. Runs:
 # human only, and mouse pre-training -> human fine-tuning with HED jitter.
 data = '{{$CROSSSPEC_DATA:data/demo}}'
-folds = dict(k=2, split_by='group')
+folds = dict(k=2, by='case')
 seeds = [0]
 baseline = 'separate'
 report = ['species/human', 'species/mouse']
@@ -18,7 +18,7 @@ options = {
     'param_scheduler': [dict(type='ConstantLR', factor=1.0, by_epoch=False)],
     'default_hooks.checkpoint.interval': 1, 'default_hooks.logger.interval': 1}
 runs = [
-    dict(model='tiny', regime='separate', config='configs/demo/demo_separate.py'),
-    dict(model='tiny', regime='pretrain > finetune + HED', config='configs/demo/demo_finetune.py',
+    dict(model='tiny', arm='separate', config='configs/demo/demo_separate.py'),
+    dict(model='tiny', arm='pretrain > finetune + HED', config='configs/demo/demo_finetune.py',
          pretrain='configs/demo/demo_pretrain.py', pipeline='train_pipeline_hed'),
 ]

@@ -97,7 +97,7 @@ def test_semicolon_csvs_are_read(hubmap, tmp_path):
     summary = convert_hubmap(str(raw), str(tmp_path / 'out'), tile=32)
     assert summary.written == reference.written
     rows = read_manifest(str(tmp_path / 'out' / 'manifest.csv'))
-    assert {r['group'] for r in rows} == {'patient67000'}  # the info CSV was read
+    assert {r['case'] for r in rows} == {'patient67000'}  # the info CSV was read
 
 
 @pytest.mark.heavy
@@ -166,7 +166,7 @@ def test_badly_named_folder_stops_or_is_skipped(nuinsseg, tmp_path):
     with open(tmp_path / 'skip' / 'skipped.csv') as f:
         assert 'kidney_extra' in f.read()
     # The official folds of the real folders are kept.
-    folds = lambda root: {r['slide']: r['split'] for r in read_manifest(  # noqa: E731
+    folds = lambda root: {r['slide']: r['fold'] for r in read_manifest(  # noqa: E731
         str(root / 'manifest.csv'))}
     assert folds(tmp_path / 'skip') == folds(tmp_path / 'ref') and reference.sources == 10
 

@@ -68,7 +68,7 @@ def test_all_layouts_pixel_exact(raw, tmp_path):
             assert (got == expected_window(anatomy, row, 64, cv2.INTER_NEAREST, 255)).all()
             got = cv2.imread(osp.join(out, row['image']))[..., ::-1]
             assert (got == expected_window(image, row, 64, cv2.INTER_AREA, 0)).all()
-    groups = {r['slide']: r['group'] for r in rows}
+    groups = {r['slide']: r['case'] for r in rows}
     assert groups[ids[0]] == groups[ids[1]] != groups[ids[2]]  # patient grouping
     assert any(cv2.imread(osp.join(out, r['mask']), 0).any() for r in rows)
 

@@ -50,7 +50,9 @@ def test_masks_and_manifest_match_independent_reading(raw, tmp_path):
         row = by_slide[item.stem]
         folder_species, organ = item.folder.split(' ', 1)
         assert row['species'] == folder_species and row['organ'] == organ.split('_')[0]
-        assert row['split'] == f'fold{item.fold}' and row['scale'] == '1.0'
+        assert row['fold'] == f'fold{item.fold}' and row['split'] == '' and row['scale'] == '1.0'
+        assert row['case'] == row['slide'] == item.stem and row['mpp'] == '0.25'
+        assert row['origin'] == 'nuinsseg' and row['patient'] == ''
         instances = tifffile.imread(item.instances)
         expected = (instances > 0).astype(np.uint8)
         if item.vague:

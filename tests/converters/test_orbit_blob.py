@@ -28,7 +28,9 @@ def java_point_blob():
 def test_decoded_values_match_expected(record):
     shape = decode_orbit_blob(blob(osp.splitext(osp.basename(record['blob']))[0]))
     assert shape.color_argb == record['color_argb']
-    assert shape.scale == record['scale']
+    assert shape.stored_percent == record['scale']  # the Java field's name
+    with pytest.warns(DeprecationWarning, match='use stored_percent'):
+        assert shape.scale == record['scale']
     assert shape.sub_type == record['sub_type'] and shape.annotation_group == record['group']
     if record['shape'] == 'PolygonExt':
         assert shape.kind == 'polygon' and len(shape.points) == record['npoints']

@@ -37,9 +37,11 @@ def test_weights_from_manifest_count_the_filtered_rows(tmp_path):
     from crossspec_mmseg.structures import MANIFEST_COLUMNS, write_manifest
     tiles = [('human', 'fold0')] + [('mouse', 'fold0')] * 3 + [('human', 'fold3')] * 8
     rows = [{**dict.fromkeys(MANIFEST_COLUMNS, '0'), 'image': f'{k}.png', 'species': species,
-             'split': split} for k, (species, split) in enumerate(tiles)]
+             'fold': fold} for k, (species, fold) in enumerate(tiles)]
     manifest = str(tmp_path / 'manifest.csv')
     write_manifest(manifest, rows)
-    assert weights_from_manifest(manifest, filters=dict(split='fold0')) == dict(human=3.0,
+    assert weights_from_manifest(manifest, filters=dict(fold='fold0')) == dict(human=3.0,
                                                                                 mouse=1.0)
     assert weights_from_manifest(manifest) == dict(human=1.0, mouse=3.0)
+    with pytest.warns(DeprecationWarning, match=r'weights_from_manifest\(column=...\)'):
+        assert weights_from_manifest(manifest, column='fold') == {'fold0': 2.0, 'fold3': 1.0}

@@ -9,7 +9,7 @@ from crossspec_mmseg.utils import atomic_path
 
 META = dict(classes=('background', 'nucleus'), palette=[[0, 0, 0], [255, 0, 0]])
 PIPELINE = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
-            dict(type='PackSegInputs', meta_keys=('img_path', 'species', 'organ', 'split'))]
+            dict(type='PackSegInputs', meta_keys=('img_path', 'species', 'organ', 'fold'))]
 
 
 def build(root, **kwargs):
@@ -20,12 +20,12 @@ def build(root, **kwargs):
 
 def test_filters_and_species_reach_data_samples(demo_data):
     everything = build(demo_data)
-    human_train = build(demo_data, filters=dict(species='human', split=['fold0', 'fold1']))
+    human_train = build(demo_data, filters=dict(species='human', fold=['fold0', 'fold1']))
     rows = read_manifest(f'{demo_data}/manifest.csv')
-    expected = [r for r in rows if r['species'] == 'human' and r['split'] in ('fold0', 'fold1')]
+    expected = [r for r in rows if r['species'] == 'human' and r['fold'] in ('fold0', 'fold1')]
     assert len(everything) == len(rows) and len(human_train) == len(expected) > 0
     sample = human_train[0]['data_samples']
-    assert sample.species == 'human' and sample.split in ('fold0', 'fold1')
+    assert sample.species == 'human' and sample.fold in ('fold0', 'fold1')
     assert sample.organ == 'kidney'
     assert sample.gt_sem_seg.data.shape[-2:] == (64, 64)
     assert human_train.get_group_labels('species') == ['human'] * len(expected)
@@ -33,9 +33,9 @@ def test_filters_and_species_reach_data_samples(demo_data):
 
 def test_exclusion_filter(demo_data):
     rows = read_manifest(f'{demo_data}/manifest.csv')
-    kept = build(demo_data, filters={'!split': 'fold0'})
-    assert len(kept) == sum(r['split'] != 'fold0' for r in rows)
-    assert 'fold0' not in kept.get_group_labels('split')
+    kept = build(demo_data, filters={'!fold': 'fold0'})
+    assert len(kept) == sum(r['fold'] != 'fold0' for r in rows)
+    assert 'fold0' not in kept.get_group_labels('fold')
 
 
 def _copy_with_manifest(demo_data, tmp_path, edit):

@@ -36,8 +36,8 @@ def test_nuinsseg_folds(demo_data):
     train = build('nuinsseg', 'train_dataloader', demo_data)
     test = build('nuinsseg', 'test_dataloader', demo_data)
     assert type(train).__name__ == 'NuInsSegDataset'
-    assert set(train.get_group_labels('split')) <= {'fold0', 'fold1', 'fold2'}
-    assert set(test.get_group_labels('split')) == {'fold4'}
+    assert set(train.get_group_labels('fold')) <= {'fold0', 'fold1', 'fold2'}
+    assert set(test.get_group_labels('fold')) == {'fold4'}
     assert train.metainfo['classes'] == ('background', 'nucleus')
 
 

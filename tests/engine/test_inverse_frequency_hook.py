@@ -18,15 +18,15 @@ def test_hook_weights_the_training_rows_and_logs_them(demo_data, tmp_path, monke
     cfg = Config.fromfile(TINY_CONFIG)
     cfg.work_dir = str(tmp_path)
     cfg.train_cfg.update(max_iters=1, val_interval=100)
-    cfg.custom_hooks = [dict(type='InverseFrequencyWeightHook', column='species', max_weight=9)]
+    cfg.custom_hooks = [dict(type='InverseFrequencyWeightHook', by='species', max_weight=9)]
     init_default_scope('mmseg')
     runner = Runner.from_cfg(cfg)
     assert runner.model.sample_weight is None  # building the model reads no data
     runner.train()
 
-    train_folds = set(cfg.train_dataloader.dataset.filters['split'])
+    train_folds = set(cfg.train_dataloader.dataset.filters['fold'])
     counts = Counter(row['species'] for row in read_manifest(osp.join(demo_data, 'manifest.csv'))
-                     if row['split'] in train_folds)
+                     if row['fold'] in train_folds)
     top = max(counts.values())
     expected = {species: min(top / n, 9) for species, n in counts.items()}
     assert runner.model.sample_weight == pytest.approx(expected)

@@ -1,6 +1,7 @@
-"""Cross-validation: the regimes' statistics as hand-computed; names moved to
-crossspec_mmseg.study still import from here, with a warning; tools/cross_validate.py
-runs a ConcatDataset config's folds as a one-run study and compares two runs."""
+"""Cross-validation: the arms' statistics as hand-computed (the old compare_regimes
+too); names moved to crossspec_mmseg.study still import from here, with a warning;
+tools/cross_validate.py runs a ConcatDataset config's folds as a one-run study and
+compares two runs."""
 import json
 import math
 import os.path as osp
@@ -9,13 +10,13 @@ import numpy as np
 import pytest
 
 from crossspec_mmseg.evaluation import cross_validation
-from crossspec_mmseg.evaluation.cross_validation import compare_regimes
+from crossspec_mmseg.evaluation.cross_validation import compare_arms, compare_regimes
 
 
 def test_statistics_match_hand_computation():
     base = dict(fold0=80.0, fold1=82.0, fold2=79.0, fold3=81.0)
     reg = dict(fold0=83.0, fold1=84.5, fold2=80.0, fold3=83.5)
-    result = compare_regimes(base, reg)
+    result = compare_arms(base, reg)
     r = np.array(list(reg.values()))
     mu = np.mean(list(base.values()))
     t_one = (r.mean() - mu) / (r.std(ddof=1) / math.sqrt(len(r)))
@@ -23,7 +24,11 @@ def test_statistics_match_hand_computation():
     t_paired = d.mean() / (d.std(ddof=1) / math.sqrt(len(d)))
     assert result['one_sample_t'] == pytest.approx(t_one)
     assert result['paired_t'] == pytest.approx(t_paired)
-    assert 0 < result['paired_p'] < 0.05 and result['regime_mean'] == pytest.approx(82.75)
+    assert 0 < result['paired_p'] < 0.05 and result['arm_mean'] == pytest.approx(82.75)
+    with pytest.warns(DeprecationWarning, match='use compare_arms'):
+        old = compare_regimes(base, reg)
+    assert old == {k.replace('arm', 'regime', 1) if 'arm' in k else k: v
+                   for k, v in result.items()} and 'regime_std' in old and 'n_regime' in old
 
 
 @pytest.mark.parametrize('name, new', [
@@ -96,8 +101,8 @@ def test_cli_cross_validates_a_concat_dataset_config_and_compares(zoo_data, tmp_
         assert train_orbit == set(orbit_train)
         assert test_orbit < set(orbit_test) and len(test_orbit) == 3
         # Slides kept whole: a fold's HuBMAP test slides are in none of its training tiles.
-        assert not {hubmap[p]['group'] for p in train_hubmap} & {
-            hubmap[p]['group'] for p in test_hubmap}
+        assert not {hubmap[p]['case'] for p in train_hubmap} & {
+            hubmap[p]['case'] for p in test_hubmap}
         assert train_hubmap and test_hubmap
         trained.append(train_hubmap)
         tested.append(test_hubmap)

@@ -109,7 +109,7 @@ def test_glomerulus_count_difference_ignores_specks_and_ignored_area():
 
 
 def test_each_dataset_scored_in_its_own_label_set():
-    tree = dict(leaves=['bg', 'cortex', 'os', 'is', 'im'], groups=dict(medulla=['os', 'is', 'im']),
+    tree = dict(leaves=['bg', 'cortex', 'os', 'is', 'im'], nodes=dict(medulla=['os', 'is', 'im']),
                 label_sets=dict(mouse=['bg', 'cortex', 'os', 'is', 'im'],
                                 human=['bg', 'cortex', 'medulla']))
     leaf = np.array([[0, 1, 2, 3, 4]] * 5)
@@ -126,7 +126,7 @@ def test_each_dataset_scored_in_its_own_label_set():
 
 
 def test_wrong_leaf_lowers_only_the_finer_set():
-    tree = dict(leaves=['bg', 'a', 'b'], groups=dict(ab=['a', 'b']),
+    tree = dict(leaves=['bg', 'a', 'b'], nodes=dict(ab=['a', 'b']),
                 label_sets=dict(fine=['bg', 'a', 'b'], coarse=['bg', 'ab']))
     metric = GroupIoUMetric(label_tree=tree)
     metric.dataset_meta = dict(classes=('bg', 'a', 'b'))

@@ -217,3 +217,177 @@ def test_config_evaluator_list_on_the_demo_pipeline(demo_data):
     assert aggregate(truth)['PQ'] == 100 and metrics['nuclei'] == aggregate(truth)['nuclei']
     for key in ('PQ', 'AJI', 'AJI+'):
         assert metrics[key] == aggregate(merged)[key] < 100
+
+
+# ------------------------------------------------------------------ typed mode
+TYPED_CLASSES = ('background', 'neo', 'inflam', 'conn')
+
+
+def typed_pair():
+    """Two hand-built images (tests/evaluation/test_typed_instance_scores.py's
+    ``hand_built``): instance maps, their types, type maps, predicted instance
+    maps and types."""
+    true = np.zeros((20, 40), np.int64)
+    true[0:10, 0:10], true[0:10, 20:25], true[12:16, 30:34] = 1, 2, 3
+    types = np.zeros_like(true)
+    types[true == 1], types[true == 2], types[true == 3] = 1, 1, 2
+    pred = np.zeros_like(true)
+    pred[0:8, 0:10], pred[0:10, 20:25], pred[15:19, 0:4], pred[12:16, 12:16] = 7, 8, 9, 4
+    pred_types = np.zeros(9, np.int64)
+    pred_types[[6, 7, 8]] = [1, 2, 3]
+    block = np.ones((10, 5), np.int64)
+    return [(true, [1, 1, 2], types, pred, pred_types),
+            (block, [2], 2 * block, block, np.array([2]))]
+
+
+def typed_sample(true, types, pred=None, pred_types=None, organ='kidney', mpp=0.25, **extra):
+    meta = dict(species='human', organ=organ, dataset='d', mpp=mpp, img_path=f'{organ}.png')
+    s = SegDataSample(metainfo=dict(meta, **extra))
+    s.gt_sem_seg = PixelData(data=torch.as_tensor(types)[None])
+    s.gt_instance_map = PixelData(data=torch.as_tensor(true)[None])
+    s.pred_sem_seg = PixelData(data=torch.zeros_like(torch.as_tensor(types))[None])
+    if pred is not None:
+        s.pred_instance_map = PixelData(data=torch.as_tensor(pred)[None])
+        s.pred_instance_types = torch.as_tensor(pred_types)
+    return s
+
+
+def test_typed_metric_gives_the_typed_scores_per_set_and_group():
+    """The hand-built pair in kidney plus its second image again in liver:
+    PanNuke's mPQ averages per organ first (kidney 63.33, liver 100)."""
+    from crossspec_mmseg.evaluation import typed_aggregate, typed_image_counts
+    metric = GroupInstanceMetric(types=True, report_by=('organ',))
+    metric.dataset_meta = dict(classes=TYPED_CLASSES)
+    cases = typed_pair()
+    cases, organs = cases + cases[1:], ('kidney', 'kidney', 'liver')
+    metric.process({}, [typed_sample(t, type_map, p, pt, organ=o).to_dict()
+                        for (t, _, type_map, p, pt), o in zip(cases, organs)])
+    result = metric.evaluate(3)
+    # image mPQ 0.8 / 3 and 1 in kidney, 1 in liver; bPQ 0.6 and 1, 1; 4 centroid
+    # pairs, 1 unpaired each side; type 2: TP 2, FP 1, FN 1 (PQ 2 / 3), F1 4 / 7
+    assert (result['mPQ'], result['bPQ'], result['F1d']) == (81.67, 90, 80)
+    assert (result['PQ_inflam'], result['F1_neo'], result['F1_inflam']) == (66.67, 50, 57.14)
+    direct = [dict(typed_image_counts(t, tt, p, pt, 4), tissue=o)
+              for (t, tt, _, p, pt), o in zip(cases, organs)]
+    for key, value in typed_aggregate(direct, TYPED_CLASSES).items():
+        assert result[key] == value, key
+    # binary keys as before, on the predictions typed as nuclei (4 is typed background)
+    assert result['nuclei'] == 5 and result['nuclei_pred'] == 5 and result['DQ'] == 80
+    assert result['organ/kidney/mPQ'] == 63.33 and result['organ/liver/PQ_inflam'] == 100
+    assert result['organ/kidney/PQ_conn'] == 0 and result['organ/kidney/F1_conn'] == 0
+
+
+def test_typed_metric_radius_follows_the_sample_mpp():
+    """One nucleus predicted 10 px off: a detection at 0.25 um/px, not at 0.5."""
+    true = np.zeros((40, 40), np.int64)
+    true[2:22, 2:22] = 1
+    pred = np.roll(true, 10, axis=0)
+    scores = {}
+    for mpp in (0.25, 0.5):
+        metric = GroupInstanceMetric(types=True, report_by=())
+        metric.dataset_meta = dict(classes=('background', 'nucleus'))
+        metric.process({}, [typed_sample(true, true, pred, [1], mpp=mpp).to_dict()])
+        scores[mpp] = metric.evaluate(1)['F1d']
+    assert scores == {0.25: 100, 0.5: 0}
+
+
+def tree_dict():
+    """Leaves bg, epi_normal, epi_tumour, lymph; sets fine (the leaves) and
+    coarse (background, epithelial, immune)."""
+    return dict(leaves=['bg', 'epi_normal', 'epi_tumour', 'lymph'],
+                nodes=dict(background=['bg'], epithelial=['epi_normal', 'epi_tumour'],
+                           immune=['lymph']),
+                label_sets=dict(fine=['bg', 'epi_normal', 'epi_tumour', 'lymph'],
+                                coarse=['background', 'epithelial', 'immune']))
+
+
+def test_typed_metric_sums_leaf_probabilities_into_the_sample_label_set():
+    """Fallback path: instances from the leaf argmax, types from seg_logits.
+    Nucleus 1's likeliest leaf is lymph (0.4), but its epithelial leaves sum
+    to 0.5: in the coarse set it is epithelial (right); in the fine set the
+    same pixels are lymph (a wrong type)."""
+    probs = np.zeros((4, 12, 12))
+    probs[0] = 1
+    probs[:, 1:5, 1:5] = np.array([0.1, 0.25, 0.25, 0.4])[:, None, None]
+    probs[:, 7:11, 7:11] = np.array([0.1, 0.0, 0.2, 0.7])[:, None, None]
+    true = np.zeros((12, 12), np.int64)
+    true[1:5, 1:5], true[7:11, 7:11] = 1, 2
+    metric = GroupInstanceMetric(types=True, label_tree=tree_dict(), report_by=('dataset',),
+                                 postprocess=dict(type='ConnectedComponents',
+                                                  classes=(1, 2, 3)))
+    metric.dataset_meta = dict(classes=('bg', 'epi_normal', 'epi_tumour', 'lymph'))
+    samples = []
+    for name, offset, types in (('coarse', 4, [1, 2]), ('fine', 0, [1, 3])):
+        label = np.zeros_like(true)
+        label[true == 1], label[true == 2] = types
+        s = typed_sample(true, label + offset, dataset=name, label_offset=offset)
+        s.pred_sem_seg = PixelData(data=torch.as_tensor(probs.argmax(0))[None])
+        s.seg_logits = PixelData(data=torch.as_tensor(np.log(probs + 1e-12)))
+        samples.append(s.to_dict())
+    metric.process({}, samples)
+    result = metric.evaluate(2)
+    assert 'mPQ' not in result and result['PQ'] == 100  # two label sets: binary keys only
+    assert result['labelset/coarse/PQ_epithelial'] == 100
+    assert result['labelset/coarse/PQ_immune'] == 100
+    assert result['dataset/coarse/F1_epithelial'] == 100
+    assert result['labelset/fine/PQ_epi_normal'] == 0    # called lymph
+    assert result['labelset/fine/F1_lymph'] == pytest.approx(100 * 2 / 4)
+    assert result['labelset/fine/acc_type'] == 50
+
+
+def test_typed_metric_needs_instance_maps_and_mpp():
+    true = np.ones((4, 4), np.int64)
+    metric = GroupInstanceMetric(types=True, report_by=())
+    metric.dataset_meta = dict(classes=('background', 'nucleus'))
+    no_map = typed_sample(true, true, true, [1]).to_dict()
+    del no_map['gt_instance_map']
+    with pytest.raises(KeyError, match='gt_instance_map'):
+        metric.process({}, [no_map])
+    with pytest.raises(KeyError, match='mpp'):
+        metric.process({}, [typed_sample(true, true, true, [1], mpp='').to_dict()])
+    metric = GroupInstanceMetric(types=True, report_by=(), mpp=0.5)
+    metric.dataset_meta = dict(classes=('background', 'nucleus'))
+    metric.process({}, [typed_sample(true, true, true, [1], mpp='').to_dict()])
+    assert metric.evaluate(1)['mPQ'] == 100
+
+
+def test_typed_metric_on_the_nucleus_tree():
+    """CoNSeP's "other" (the unknown-type node) is no class: its nucleus counts
+    for detection only and no prediction is typed "other". MoNuSAC's
+    background may hold stromal nuclei: a prediction typed fibroblast is
+    dropped there. Label sets found from the labels' node ids."""
+    from crossspec_mmseg.structures import LabelTree
+    tree = LabelTree.build('nucleus')
+    metric = GroupInstanceMetric(types=True, label_tree='nucleus', report_by=('dataset',))
+    metric.dataset_meta = dict(classes=tuple(tree.leaves))
+    true = np.zeros((12, 12), np.int64)
+    true[1:5, 1:5], true[7:11, 7:11] = 1, 2
+
+    def probs(*leaves):
+        out = np.zeros((len(leaves), len(tree.leaves)))
+        out[range(len(leaves)), [tree.leaves.index(leaf) for leaf in leaves]] = 1
+        return torch.as_tensor(out)
+
+    consep = np.where(true == 1, 1, np.where(true == 2, 2, 0)) + tree.offsets['consep']
+    monusac = np.where(true == 1, 1, 0) + tree.offsets['monusac']  # nucleus 2 not annotated
+    samples = []
+    for name, label, truth, leaves in (
+            ('consep', consep, true, ('lymphocyte', 'lymphocyte')),
+            ('monusac', monusac, np.where(true == 1, 1, 0), ('normal_epithelial', 'fibroblast'))):
+        s = typed_sample(truth, label, dataset=name)
+        s.pred_instance_map = PixelData(data=torch.as_tensor(true)[None])
+        s.pred_instance_leaf_probs = probs(*leaves)
+        samples.append(s.to_dict())
+    metric.process({}, samples)
+    result = metric.evaluate(2)
+    # CoNSeP: both found (bPQ, F1d 100); both typed immune: one right, one against "other"
+    assert result['dataset/consep/bPQ'] == 100 and result['dataset/consep/F1d'] == 100
+    assert result['dataset/consep/PQ_immune'] == 66.67       # TP 1, FP 1
+    assert 'dataset/consep/PQ_nucleus' not in result and 'dataset/consep/F1_fibroblast' in result
+    # MoNuSAC: the fibroblast prediction is background there, so no false positive
+    assert result['labelset/monusac/nuclei_pred'] == 1 and result['labelset/monusac/PQ'] == 100
+    assert result['labelset/monusac/PQ_epithelial'] == 100
+    # a prediction typed directly as "other" cannot be scored as a class: refused
+    s = typed_sample(true, consep, true, [1, 2], dataset='consep')
+    with pytest.raises(ValueError, match=r'\[1\] are no class'):
+        metric.process({}, [s.to_dict()])

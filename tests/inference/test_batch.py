@@ -149,7 +149,7 @@ def test_resume_skips_done_slides_and_refuses_another_slides_outputs(tmp_path, m
     monkeypatch.setattr(tifffile, 'TiffFile', lambda *a, **k: opened.append(a[0]) or real(*a, **k))
     record, = run_slides(BrightStub(), jobs, settings)
     assert opened == [slide]  # once: for its um/px (read at train_mpp) and its pixels alike
-    assert record['read_mpp'] == 1.0 and record['level'] == 0 and record['mpp'] == 0.5
+    assert record['read_mpp'] == 1.0 and record['level'] == 0 and record['slide_mpp'] == 0.5
     assert record['mask'] == str(out / 'a.tif') and 'error' not in record
     assert (out / 'a.csv').read_text().splitlines()[0] == 'id,predicted'
     assert (out / 'a.csv').read_text().splitlines()[1].startswith('a,')

@@ -80,7 +80,7 @@ def test_cli_reads_at_mpp_or_the_configs_train_mpp(pyramid, tmp_path, demo_data)
                '--objects-csv': 'objects.csv'}
     flags = [arg for flag, name in outputs.items() for arg in (flag, str(tmp_path / name))]
     by_config = infer(str(config), path, *flags)
-    assert (by_config['read_mpp'], by_config['level'], by_config['mpp']) == (1.0, 1, MPP)
+    assert (by_config['read_mpp'], by_config['level'], by_config['slide_mpp']) == (1.0, 1, MPP)
     assert by_config['shape'] == list(image.shape[:2])
     for flag, name in outputs.items():  # written where asked (their content: test_exports.py)
         assert by_config[flag[2:].replace('-', '_')] == str(tmp_path / name)

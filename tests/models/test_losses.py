@@ -8,7 +8,7 @@ import crossspec_mmseg  # noqa: F401
 from crossspec_mmseg.models import CEDiceLoss, FocalDiceLoss, HierarchicalFocalDiceLoss, LabelTree
 
 TREE = dict(leaves=['background', 'cortex', 'outer_stripe', 'inner_stripe', 'inner_medulla'],
-            groups=dict(medulla=['outer_stripe', 'inner_stripe', 'inner_medulla']),
+            nodes=dict(medulla=['outer_stripe', 'inner_stripe', 'inner_medulla']),
             label_sets=dict(mouse=['background', 'cortex', 'outer_stripe', 'inner_stripe',
                                    'inner_medulla'],
                             human=['background', 'cortex', 'medulla']))
@@ -208,10 +208,11 @@ def test_coarse_labels_use_summed_leaf_probabilities():
 
 
 @pytest.mark.parametrize('tree, message', [
-    (dict(leaves=['a', 'a']), 'duplicate leaves'),
-    (dict(leaves=['a', 'b'], groups=dict(g=['a', 'x'])), "group 'g' has unknown"),
-    (dict(leaves=['a', 'b', 'c'], groups=dict(g=['b', 'c']), label_sets=dict(s=['a', 'g', 'c'])),
-     r"label set 's' must cover every leaf once: missing \[\], repeated \['c'\]"),
+    (dict(leaves=['a', 'a']), 'leaves must be distinct'),
+    (dict(leaves=['a', 'b'], nodes=dict(g=['a', 'x'])),
+     r"node 'g' has unknown or no children \['x'\]"),
+    (dict(leaves=['a', 'b', 'c'], nodes=dict(g=['b', 'c']), label_sets=dict(s=['a', 'g', 'c'])),
+     r"label set 's': 'c' overlaps 'g' \(leaf 'c'\)"),
     (dict(leaves=['a', 'b'], label_sets=dict(s=['a'])), r"missing \['b'\]"),
     (dict(leaves=['a', 'b'], label_sets=dict(s=['a', 'zz'])), "'zz' is neither a leaf"),
 ])

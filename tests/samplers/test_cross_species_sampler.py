@@ -151,7 +151,7 @@ def test_repeat_factor_balances_rare_subgroups():
     data = Labels(human=100)  # organ: every 5th is liver (20 %)
     plain = CrossSpeciesMixedSampler(data, batch_size=4, seed=0, infinite=False)
     balanced = CrossSpeciesMixedSampler(data, batch_size=4, seed=0, infinite=False,
-                                        balance_key='organ', repeat_threshold=0.5)
+                                        balance_by='organ', repeat_threshold=0.5)
     liver = lambda s: np.mean([data.get_data_info(i)['organ'] == 'liver'  # noqa: E731
                                for e in range(10) for i in s.epoch_indices(e)])
     assert liver(plain) == pytest.approx(0.2, abs=0.01)

@@ -23,14 +23,14 @@ def write_study(tmp_path, runs, **fields):
 
 def test_bad_study_files_are_named(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
-    sep = dict(model='m', regime='separate', config='configs/demo/demo_separate.py')
-    comb = dict(model='n', regime='combined', config='configs/demo/demo_combined.py')
+    sep = dict(model='m', arm='separate', config='configs/demo/demo_separate.py')
+    comb = dict(model='n', arm='combined', config='configs/demo/demo_combined.py')
     cases = {
         'no runs': ([], {}),
-        "baseline regime 'separate' has no run for models \\['n'\\]": ([sep, comb], {}),
+        "baseline arm 'separate' has no run for models \\['n'\\]": ([sep, comb], {}),
         'listed twice': ([sep, sep], {}),
         'does not exist': ([dict(sep, config='configs/demo/nope.py')], {}),
-        'needs model, regime, config': ([dict(model='m', config='x')], {}),
+        'needs model, arm, config': ([dict(model='m', config='x')], {}),
     }
     for message, (runs, fields) in cases.items():
         path = write_study(tmp_path, runs, baseline='separate', **fields)
@@ -40,17 +40,17 @@ def test_bad_study_files_are_named(tmp_path, monkeypatch):
 
 
 def fake_scores(study, rng):
-    """A metrics.json per cell: human Dice 80 + regime gain + fold noise."""
+    """A metrics.json per cell: human Dice 80 + arm gain + fold noise."""
     written = {}
     for cell in study.cells():
-        gain = 0.0 if cell.run.regime == 'separate' else 3.0
+        gain = 0.0 if cell.run.arm == 'separate' else 3.0
         dice = 80 + gain + rng.normal(0, 2)
         metrics = {'species/human/Dice.nucleus': dice, 'species/human/mIoU': dice - 10,
                    'species/mouse/Dice.nucleus': 70 + rng.normal(0, 1), 'mIoU': 60.0}
         os.makedirs(cell.work)
         with open(osp.join(cell.work, 'metrics.json'), 'w') as f:
             json.dump(metrics, f)
-        written.setdefault(cell.run.regime, {})[cell.replicate] = dice
+        written.setdefault(cell.run.arm, {})[cell.replicate] = dice
     return written
 
 
@@ -64,7 +64,7 @@ def test_statistics_on_fake_scores_match_scipy(tmp_path, monkeypatch):
     assert len(base) == len(reg) == 8  # 4 folds x 2 seeds, paired by name
     reps = sorted(base)
     b, r = np.array([base[k] for k in reps]), np.array([reg[k] for k in reps])
-    row = next(x for x in summary['runs'] if x['regime'] != 'separate')
+    row = next(x for x in summary['runs'] if x['arm'] != 'separate')
     stats_ = row['groups']['species/human']['Dice']
     assert stats_['mean'] == pytest.approx(r.mean())
     assert stats_['std'] == pytest.approx(r.std(ddof=1))
@@ -79,7 +79,7 @@ def test_statistics_on_fake_scores_match_scipy(tmp_path, monkeypatch):
     assert 'PQ' not in row['groups']['species/human']
     table = markdown_table(summary)
     lines = table.splitlines()
-    assert lines[0].startswith('| Model | Regime | human mIoU | human Dice | mouse Dice |')
+    assert lines[0].startswith('| Model | Arm | human mIoU | human Dice | mouse Dice |')
     assert f'{r.mean():.1f} ± {r.std(ddof=1):.1f}' in lines[3]
     assert (f'{(r - b).mean():+.1f} [{ci.low:+.1f}, {ci.high:+.1f}], p={paired.pvalue:.3f}'
             in lines[3])
@@ -112,6 +112,6 @@ def test_glomeruli_study_folds_hubmap_slides_and_keeps_orbit_splits(zoo_data, mo
     assert orbit_train.type == 'OrbitGlomeruliDataset' and orbit_train.filters == {'split': 'train'}
     [hubmap_train] = dataset_parts(stage2.train_dataloader.dataset)
     hubmap_test, orbit_test = dataset_parts(stage2.test_dataloader.dataset)
-    held_out = hubmap_test.filters['group']
-    assert hubmap_train.filters == {'!group': held_out} and held_out
+    held_out = hubmap_test.filters['case']
+    assert hubmap_train.filters == {'!case': held_out} and held_out
     assert orbit_test.filters == {'split': 'test'}

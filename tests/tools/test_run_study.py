@@ -23,7 +23,7 @@ def test_smoke_study_runs_resumes_and_reports(demo_data, tmp_path):
 
     run_tool(['tools/run_study.py', STUDY, '--work-dir', work], demo_data, fresh=False)
     summary = json.load(open(osp.join(work, 'study.json')))
-    assert [(r['regime'], r['n']) for r in summary['runs']] == [
+    assert [(r['arm'], r['n']) for r in summary['runs']] == [
         ('separate', 2), ('pretrain > finetune + HED', 2)]
     assert 'vs_baseline' in summary['runs'][1]['groups']['species/human']['Dice']
     table = open(osp.join(work, 'study.md')).read()
@@ -42,8 +42,8 @@ def test_smoke_study_runs_resumes_and_reports(demo_data, tmp_path):
         for cfg in (train, stage1):
             types = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
             assert 'RandomHEDJitter' in types
-            held_out = cfg.test_dataloader.dataset.filters['group']
-            assert cfg.train_dataloader.dataset.filters == {'!group': held_out}
+            held_out = cfg.test_dataloader.dataset.filters['case']
+            assert cfg.train_dataloader.dataset.filters == {'!case': held_out}
         assert train.train_dataloader.dataset.regime.mode == 'finetune'
         assert stage1.train_dataloader.dataset.regime.mode == 'pretrain'
         tests.append(set(held_out))

@@ -40,7 +40,7 @@ def test_test_tool_writes_per_species_metrics(trained, demo_data):
                     'F1', 'PQ_img_std', 'nuclei'):
             assert f'species/{species}/{key}' in metrics
     # The demo's test tiles: folds 3 and 4.
-    tested = sum(row['split'] in ('fold3', 'fold4')
+    tested = sum(row['fold'] in ('fold3', 'fold4')
                  for row in read_manifest(osp.join(demo_data, 'manifest.csv')))
     assert metrics['species/human/n'] + metrics['species/mouse/n'] == metrics['n'] == tested
     assert 'species=mouse' in proc.stdout and '| AJI+ |' in proc.stdout.replace('  ', ' ')

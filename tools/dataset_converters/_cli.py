@@ -49,6 +49,42 @@ def add_workers_arg(parser):
                         'the output is the same whatever N')
 
 
+def add_mpp_arg(parser, native):
+    """``--mpp``: the nuclei converters' target um/px (``native``: the download's, as text)."""
+    parser.add_argument('--mpp', type=_checked(float, lambda v: 0 < v < float('inf'), '> 0'),
+                        help=f'resample each image to this um/px before tiling, instance by '
+                        f'instance (default: keep the download\'s, {native})')
+
+
+def nuclei_parser(doc, raw_help, native_mpp, val_fraction=None):
+    """The nuclei converters' CLI: RAW_DIR OUT_DIR [--mpp] [--tile 256] [--skip-bad]
+    [--workers]; ``val_fraction``: what ``--val-fraction`` holds out (help text)."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('raw_dir', help=raw_help)
+    parser.add_argument('out_dir')
+    add_mpp_arg(parser, native_mpp)
+    parser.add_argument('--tile', type=_checked(int, lambda v: v > 0, '> 0'), default=256,
+                        help='tile side in pixels, after --mpp (default 256)')
+    if val_fraction:
+        parser.add_argument('--val-fraction', default=0.2,
+                            type=_checked(float, lambda v: 0 <= v < 1, '0 to <1'),
+                            help=f'{val_fraction} held out as split "val" (default 0.2; fixed '
+                            'by the names, see docs/datasets.md)')
+    add_skip_bad_arg(parser)
+    add_workers_arg(parser)
+    return parser
+
+
+def nuclei_kwargs(args):
+    """The keywords every nuclei ``convert_*`` takes, from :func:`nuclei_parser`'s args."""
+    kwargs = dict(raw_dir=args.raw_dir, mpp=args.mpp, tile=args.tile, skip_bad=args.skip_bad,
+                  workers=args.workers)
+    if hasattr(args, 'val_fraction'):
+        kwargs['val_fraction'] = args.val_fraction
+    return kwargs
+
+
 def add_skip_bad_arg(parser):
     parser.add_argument('--skip-bad', action='store_true',
                         help='leave out unusable images/slides, list them in OUT_DIR/skipped.csv')

@@ -7,7 +7,7 @@ crop_size = (512, 512)
 # PackSegInputs' default keys plus the manifest columns the sampler/metrics use.
 meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
              'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
-             'dataset', 'species', 'organ', 'slide', 'group', 'split')
+             'dataset', 'species', 'organ', 'slide', 'case', 'split', 'fold')
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -35,7 +35,8 @@ test_pipeline = [
 # up or left), at the training scale (nuclei are scored at the scale the model
 # learnt; tiles_multiscale_tta.py adds x0.75/x1.25 for glomeruli and layers).
 # The manifest metadata stays in meta_keys, so metrics are still per group.
-# tta_model (SegTTAModel, mean of the softmaxes) comes from MMSeg's default_runtime.
+# tta_model (ProbabilityTTAModel: the mean of the softmaxes, kept for the metrics)
+# comes from ../default_runtime.py.
 tta_flips = [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
              dict(type='RandomFlip', prob=1.0, direction='horizontal'),
              dict(type='RandomFlip', prob=1.0, direction='vertical')]

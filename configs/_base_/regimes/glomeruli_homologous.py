@@ -11,4 +11,4 @@ train_dataloader = dict(
              filters=dict(split='train')),
         dict(type='OrbitGlomeruliDataset', data_root='data/orbit',
              pipeline={{_base_.train_pipeline}}, filters=dict(split='train'))]))
-custom_hooks = [dict(type='InverseFrequencyWeightHook', column='species', max_weight=5.0)]
+custom_hooks = [dict(type='InverseFrequencyWeightHook', by='species', max_weight=5.0)]

@@ -9,7 +9,7 @@ _base_ = ['../datasets/tiles_multiscale_tta.py', '../default_runtime.py']
 crop_size = (1024, 1024)
 label_tree = dict(
     leaves=['background', 'cortex', 'outer_stripe', 'inner_stripe', 'inner_medulla'],
-    groups=dict(medulla=['outer_stripe', 'inner_stripe', 'inner_medulla']),
+    nodes=dict(medulla=['outer_stripe', 'inner_stripe', 'inner_medulla']),
     label_sets=dict(mouse=['background', 'cortex', 'outer_stripe', 'inner_stripe',
                            'inner_medulla'],
                     human=['background', 'cortex', 'medulla']))

@@ -9,7 +9,7 @@ each term is documented in :mod:`.functional`.
 """
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -86,6 +86,7 @@ class _PixelDiceLoss(nn.Module):
     def _register_tree(self, tree: LabelTree, class_weight) -> None:
         self.register_buffer('class_weight', tree.node_class_weight(class_weight), persistent=False)
         self.register_buffer('node_set', tree.node_set, persistent=False)
+        self.register_buffer('detection_only', tree.detection_only, persistent=False)
         singles = [r for r, members in enumerate(tree.node_leaves) if len(members) == 1]
         groups = [r for r, members in enumerate(tree.node_leaves) if len(members) > 1]
         # Node r is column order[r] of cat([leaf rows, group rows]).
@@ -157,6 +158,10 @@ class _PixelDiceLoss(nn.Module):
         class_mask = self.node_set.unsqueeze(0) == sample_set.unsqueeze(1)
         if self.use_sigmoid:  # binary Dice on the foreground only
             class_mask[:, 0] = False
+        # An unknown-type label (CoNSeP "other") is a detection label: the pixel term
+        # above only; neither a class nor a pixel of the region term.
+        class_mask &= ~self.detection_only.unsqueeze(0)
+        valid = valid & ~self.detection_only[target]
         region = self.region
         if region['type'] == 'tversky':
             index = soft_tversky(node_p, target, valid, region['alpha'], region['beta'],
@@ -252,23 +257,30 @@ class HierarchicalFocalDiceLoss(_PixelDiceLoss):
     """Focal (or CE with ``gamma=0``) + Dice against labels at any tree level.
 
     The head predicts the leaves; a pixel labelled with a coarse node is
-    compared with the *sum* of its leaves' probabilities, in both terms.
+    compared with the *sum* of its leaves' probabilities, in both terms; each
+    sample's region term runs over its own label set's nodes (the set its
+    node ids belong to). A pixel with the tree's unknown-type label, in a set
+    where that node overlaps the others (CoNSeP "other"), counts in the pixel
+    term only (``-log`` of its nodes' summed probability: detection without a
+    type); it is no class of the region term.
 
     Args:
-        label_tree: ``dict(leaves=..., groups=..., label_sets=...)`` (see
-            :class:`LabelTree`), validated at build time.
-        class_weight: Per leaf; a group node gets the mean of its leaves.
+        label_tree: ``dict(leaves=..., nodes=..., label_sets=...)``, a
+            :class:`LabelTree`, or a shipped tree's name (``'nucleus'``);
+            validated at build time (:meth:`LabelTree.build`).
+        class_weight: Per leaf; a coarse node gets the mean of its leaves.
         gamma, lambda_focal, lambda_dice, smooth, ignore_index, loss_name,
             check_labels, region: As :class:`FocalDiceLoss` (a coarse node's
             Tversky index also uses the sum of its leaves' probabilities).
     """
 
-    def __init__(self, label_tree: Mapping, gamma: float = 2.0, lambda_focal: float = 0.75,
-                 lambda_dice: float = 1.0, class_weight: Optional[Sequence[float]] = None,
+    def __init__(self, label_tree: Union[str, Mapping, LabelTree], gamma: float = 2.0,
+                 lambda_focal: float = 0.75, lambda_dice: float = 1.0,
+                 class_weight: Optional[Sequence[float]] = None,
                  smooth: float = 1.0, ignore_index: int = 255,
                  loss_name: str = 'loss_hierarchical', check_labels: bool = True,
                  region: Optional[Mapping] = None) -> None:
-        tree = label_tree if isinstance(label_tree, LabelTree) else LabelTree(**label_tree)
+        tree = LabelTree.build(label_tree)
         super().__init__(gamma=gamma, lambda_pixel=lambda_focal, lambda_dice=lambda_dice,
                          class_weight=class_weight, tree=tree, use_sigmoid=False,
                          smooth=smooth, ignore_index=ignore_index, loss_name=loss_name,

@@ -22,6 +22,8 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ...utils.deprecation import renamed_keyword
+
 __all__ = ['CrossSpeciesEncoderDecoder']
 
 
@@ -54,7 +56,7 @@ def _resolve_weights(spec: Union[None, Mapping]) -> Optional[Mapping]:
     if spec['type'] == 'inverse_frequency':
         warnings.warn("sample_weight=dict(type='inverse_frequency', manifest=...) is deprecated: "
                       "count the training set with custom_hooks=[dict(type="
-                      "'InverseFrequencyWeightHook', column=..., max_weight=...)]",
+                      "'InverseFrequencyWeightHook', by=..., max_weight=...)]",
                       DeprecationWarning, stacklevel=3)
         from ...datasets.inverse_frequency import weights_from_manifest
         spec.pop('type')
@@ -70,14 +72,15 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
     """:class:`mmseg.models.EncoderDecoder` with per-sample loss weights.
 
     Args:
-        sample_weight: ``{value: weight}`` for the metainfo key ``weight_key``
+        sample_weight: ``{value: weight}`` for the metainfo key ``weight_by``
             (e.g. ``dict(human=2.5, mouse=1.0)``). ``None``: plain
             EncoderDecoder, unless :class:`~crossspec_mmseg.engine.
             InverseFrequencyWeightHook` sets weights counted on the training
             set (:meth:`set_sample_weight`). The old
             ``dict(type='inverse_frequency', manifest=...)`` still works for
             one release (deprecated: it reads data files in the model).
-        weight_key: The metainfo key whose value selects the weight.
+        weight_by: The metainfo key (manifest column) whose value selects the
+            weight (default ``species``); ``weight_key`` is its old name.
         default_weight: Weight for values missing from ``sample_weight``;
             ``None`` makes a missing value an error.
         use_pretrained: Deprecated (for one release): ``False`` drops the
@@ -93,9 +96,9 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
     """
 
     def __init__(self, *args, sample_weight: Union[None, Mapping] = None,
-                 weight_key: str = 'species', default_weight: Optional[float] = None,
+                 weight_by: Optional[str] = None, default_weight: Optional[float] = None,
                  use_pretrained: Union[None, bool, str] = None, frozen_modules: Sequence[str] = (),
-                 **kwargs) -> None:
+                 weight_key: Optional[str] = None, **kwargs) -> None:
         if use_pretrained is not None:
             warnings.warn('CrossSpeciesEncoderDecoder(use_pretrained=...) is deprecated: use '
                           'tools/train.py --no-pretrained or CROSSSPEC_PRETRAINED=False',
@@ -106,7 +109,9 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
             kwargs['pretrained'] = None
             kwargs['backbone'] = dict(kwargs['backbone'], init_cfg=None)
         super().__init__(*args, **kwargs)
-        self.weight_key, self.default_weight = weight_key, default_weight
+        self.weight_by = renamed_keyword('CrossSpeciesEncoderDecoder', 'weight_key', 'weight_by',
+                                         weight_key, weight_by, 'species')
+        self.default_weight = default_weight
         self._batch = _BatchWeights()
         self.sample_weight: Optional[Dict[str, float]] = None
         self.set_sample_weight(_resolve_weights(sample_weight))
@@ -120,16 +125,16 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
         self.train(self.training)  # frozen modules to eval mode
 
     def set_sample_weight(self, weights: Optional[Mapping[str, float]],
-                          weight_key: Optional[str] = None) -> None:
-        """Weight each training sample by ``weights[metainfo[weight_key]]``
+                          weight_by: Optional[str] = None) -> None:
+        """Weight each training sample by ``weights[metainfo[weight_by]]``
         from now on (``None``: unweighted)."""
         if weights is not None and self.sample_weight is None:
             for head in self._heads():
                 head.sampler = _SampleWeightSampler(self._batch, head.sampler)
         self.sample_weight = None if weights is None else {
             str(k): float(v) for k, v in weights.items()}
-        if weight_key is not None:
-            self.weight_key = weight_key
+        if weight_by is not None:
+            self.weight_by = weight_by
 
     def train(self, mode: bool = True) -> 'CrossSpeciesEncoderDecoder':
         """As ``nn.Module.train``, but frozen modules stay in eval mode."""
@@ -149,14 +154,14 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
         """Per-sample weights ``(N,)`` of a batch."""
         values = []
         for sample in data_samples:
-            key = sample.metainfo.get(self.weight_key)
+            key = sample.metainfo.get(self.weight_by)
             if key is None:
                 raise KeyError(f'{sample.metainfo.get("img_path", "sample")}: no '
-                               f'{self.weight_key!r} in metainfo; add it to '
+                               f'{self.weight_by!r} in metainfo; add it to '
                                'PackSegInputs(meta_keys=...)')
             weight = self.sample_weight.get(str(key), self.default_weight)
             if weight is None:
-                raise KeyError(f'no sample_weight for {self.weight_key}={key!r} '
+                raise KeyError(f'no sample_weight for {self.weight_by}={key!r} '
                                f'(have {sorted(self.sample_weight)}); add it or set '
                                'default_weight')
             values.append(weight)
