@@ -2,7 +2,11 @@
 
 Same flags as MMSeg's (--work-dir, --out, --show, --show-dir, --tta,
 --cfg-options, --launcher). The metrics returned by the evaluator are also
-written to ``--metrics-out`` (default ``<work_dir>/metrics.json``).
+written to ``--metrics-out`` (default ``<work_dir>/metrics.json``). Typed
+nuclei (``GroupInstanceMetric(types=True)``) get one table per group, each in
+its dataset's own labels; ``--nuclei-npy DIR`` also writes predictions and
+truths in the PanNuke (``--nuclei-npy-layout pannuke``) or CoNIC (``conic``)
+``.npy`` layout, per label set, for the official scripts.
 """
 import os
 import os.path as osp
@@ -15,7 +19,8 @@ from crossspec_mmseg.apis import test_segmentor
 from crossspec_mmseg.apis.cli import base_parser, load_cli_config
 from crossspec_mmseg.datasets import dataset_parts
 from crossspec_mmseg.engine import UnreadableCheckpointError, finish_distributed
-from crossspec_mmseg.evaluation import format_group_table
+from crossspec_mmseg.evaluation import format_group_table, format_typed_tables
+from crossspec_mmseg.evaluation.nuclei_npy import NPY_LAYOUTS
 
 
 def parse_args():
@@ -28,6 +33,13 @@ def parse_args():
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
     parser.add_argument('--metrics-out', help='JSON file for the metrics '
                         '(default: <work_dir>/metrics.json)')
+    parser.add_argument('--nuclei-npy', metavar='DIR',
+                        help='typed nuclei: also write <DIR>/<label set>/{pred,true}.npy and '
+                        'images.csv in the layout of --nuclei-npy-layout')
+    parser.add_argument('--nuclei-npy-layout', choices=NPY_LAYOUTS, default='pannuke',
+                        help='pannuke: instance ids per type channel + background (PanNuke '
+                        "masks.npy, for PanNuke-metrics' run.py); conic: [instance, type] "
+                        "(CoNIC labels.npy, for its compute_stats.py)")
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -67,6 +79,19 @@ def save_predictions(cfg, out):
             evaluator.update(output_dir=out, keep_results=True)
 
 
+def export_nuclei_npy(cfg, out, layout):
+    """Have the typed instance metric(s) of ``cfg.test_evaluator`` write the
+    ``.npy`` layout to ``out``."""
+    evaluators = cfg.test_evaluator
+    typed = [e for e in (evaluators if isinstance(evaluators, list) else [evaluators])
+             if e['type'] == 'GroupInstanceMetric' and e.get('types')]
+    if not typed:
+        raise SystemExit(f'error: --nuclei-npy needs a GroupInstanceMetric(types=True) in the '
+                         f'test_evaluator of {cfg.filename}')
+    for evaluator in typed:
+        evaluator.update(npy_dir=out, npy_layout=layout)
+
+
 def main():
     args = parse_args()
     cfg = load_cli_config(args.config, args.work_dir, args.cfg_options, args.launcher,
@@ -77,6 +102,8 @@ def main():
         use_tta(cfg)
     if args.out is not None:
         save_predictions(cfg, args.out)
+    if args.nuclei_npy:
+        export_nuclei_npy(cfg, args.nuclei_npy, args.nuclei_npy_layout)
     out = args.metrics_out or osp.join(cfg.work_dir, 'metrics.json')
     try:
         metrics = test_segmentor(cfg, args.checkpoint, out)
@@ -85,6 +112,9 @@ def main():
     if is_main_process():
         if any('/' in k for k in metrics):
             print(format_group_table(metrics))
+        typed = format_typed_tables(metrics)
+        if typed:
+            print('Nucleus types, each dataset in its own labels (%):\n' + typed)
         print(f'metrics written to {out}')
     finish_distributed()
 

@@ -8,6 +8,7 @@ from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from mmengine.dist import get_rank
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmseg.registry import METRICS
@@ -16,11 +17,13 @@ from ..structures import INSTANCE_POSTPROCESSORS, LabelTree
 from .groups import (
     INSTANCE_COLUMNS,
     format_group_table,
+    format_typed_tables,
     parse_report_by,
     sample_groups,
     scores_per_group,
 )
 from .instance_scores import aggregate, image_counts
+from .nuclei_npy import NucleiNpyWriter
 from .typed_instance_scores import (
     drop_background_typed,
     instance_types_from_map,
@@ -30,9 +33,6 @@ from .typed_instance_scores import (
 )
 
 __all__ = ['GroupInstanceMetric']
-
-#: Table columns added in typed mode.
-TYPED_COLUMNS = ('bPQ', 'mPQ', 'mPQ+', 'F1d')
 
 
 class _LabelSet(NamedTuple):
@@ -117,6 +117,12 @@ class GroupInstanceMetric(BaseMetric):
         mpp: um/px of samples without ``mpp`` metainfo (None: required).
         tissue_key: Metainfo key of the tissue mPQ/bPQ average over
             (PanNuke: ``organ``); samples without it form one tissue.
+        npy_dir: Typed mode: also write predictions and truths in the
+            official scripts' ``.npy`` layout, per label set
+            (``<npy_dir>/<set>/{pred,true}.npy``, ``images.csv``;
+            :mod:`.nuclei_npy`), in each dataset's own type ids.
+        npy_layout: ``'pannuke'`` (instance ids per type channel) or
+            ``'conic'`` (``[instance, type]``).
         **kwargs: As :class:`mmengine.evaluator.BaseMetric`.
     """
 
@@ -124,8 +130,13 @@ class GroupInstanceMetric(BaseMetric):
                  report_by: Sequence = ('species',), ignore_index: int = 255,
                  types: bool = False, label_tree: Optional[Mapping] = None,
                  radius_um: float = 3.0, mpp: Optional[float] = None,
-                 tissue_key: str = 'organ', **kwargs) -> None:
+                 tissue_key: str = 'organ', npy_dir: Optional[str] = None,
+                 npy_layout: str = 'pannuke', **kwargs) -> None:
         super().__init__(**kwargs)
+        if npy_dir and not types:
+            raise ValueError('GroupInstanceMetric(npy_dir=...) writes typed nuclei: set '
+                             'types=True')
+        self.npy = NucleiNpyWriter(npy_dir, npy_layout) if npy_dir else None
         self.postprocess = INSTANCE_POSTPROCESSORS.build(
             dict(postprocess or dict(type='ConnectedComponents')))
         self.report_by = parse_report_by(report_by)
@@ -185,7 +196,8 @@ class GroupInstanceMetric(BaseMetric):
     def _typed(self, sample: Mapping, true: np.ndarray, label: np.ndarray,
                ignore: np.ndarray) -> Tuple[dict, np.ndarray]:
         """Typed counts of a sample (with its label set) and the predicted
-        map without the instances typed background."""
+        map without the instances typed background (spilled in the npy
+        layout with ``npy_dir``)."""
         leaves = len(sample['seg_logits']['data']) if 'seg_logits' in sample else 0
         label_set = self._sample_label_set(sample, label)
         info = self._set_info(label_set, leaves)
@@ -201,7 +213,13 @@ class GroupInstanceMetric(BaseMetric):
         counts = typed_image_counts(true, true_types, pred, pred_types, len(info.classes),
                                     ignore, float(mpp), self.radius_um)
         counts.update(label_set=label_set, tissue=str(sample.get(self.tissue_key, '')))
-        return counts, drop_background_typed(pred, pred_types)
+        pred = drop_background_typed(pred, pred_types)
+        if self.npy is not None:
+            own = np.flatnonzero((info.ids != 0) | (np.arange(len(info.ids)) == 0))
+            counts['npy_part'] = self.npy.add(
+                get_rank(), str(sample.get('img_path', '')), len(info.ids) - 1,
+                true, own[true_types], pred, own[np.asarray(pred_types, np.int64)])
+        return counts, pred
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -233,6 +251,13 @@ class GroupInstanceMetric(BaseMetric):
         return scores
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
+        if self.npy is not None:
+            parts = defaultdict(list)
+            for r in results:
+                parts[r['typed']['label_set'] or ''].append(r['typed']['npy_part'])
+            written = self.npy.assemble(parts)
+            print_log(f'typed nuclei in the {self.npy.layout} npy layout: {written}',
+                      logger=MMLogger.get_current_instance())
         metrics = self._scores(results)
         if self.types and self.label_sets:
             by_set = defaultdict(list)
@@ -242,8 +267,10 @@ class GroupInstanceMetric(BaseMetric):
                 metrics.update({f'labelset/{name}/{k}': v
                                 for k, v in self._scores(by_set[name]).items()})
         metrics.update(scores_per_group(results, self.report_by, self._scores))
-        columns = INSTANCE_COLUMNS + (TYPED_COLUMNS if self.types else ())
+        logger = MMLogger.get_current_instance()
         print_log('Nucleus instance scores per group (%):\n'
-                  + format_group_table(metrics, columns),
-                  logger=MMLogger.get_current_instance())
+                  + format_group_table(metrics, INSTANCE_COLUMNS), logger=logger)
+        if self.types:
+            print_log('Nucleus types per group, each in its own label set (%):\n'
+                      + format_typed_tables(metrics), logger=logger)
         return metrics

@@ -391,3 +391,54 @@ def test_typed_metric_on_the_nucleus_tree():
     s = typed_sample(true, consep, true, [1, 2], dataset='consep')
     with pytest.raises(ValueError, match=r'\[1\] are no class'):
         metric.process({}, [s.to_dict()])
+
+
+@pytest.mark.parametrize('layout', ['pannuke', 'conic'])
+def test_npy_export_scores_the_same_in_the_official_scripts(tmp_path, layout):
+    """--nuclei-npy's layouts, fed to re-writes of PanNuke-metrics' run.py and
+    CoNIC's compute_stats.py, give the metric's own mPQ/bPQ and mPQ+; the
+    table prints one row per group with its classes."""
+    from test_typed_instance_scores import conic_mpq, pannuke_run
+
+    from crossspec_mmseg.evaluation import format_typed_tables
+    metric = GroupInstanceMetric(types=True, report_by=('organ',), npy_dir=str(tmp_path),
+                                 npy_layout=layout)
+    metric.dataset_meta = dict(classes=TYPED_CLASSES)
+    first, (block, block_types, block_map, block_pred, block_pred_types) = typed_pair()
+    padded = [np.pad(a, ((0, 10), (0, 35))) for a in (block, block_map, block_pred)]
+    second = (padded[0], block_types, padded[1], padded[2], block_pred_types)
+    cases, organs = (first, second, second), ('Breast', 'Breast', 'Colon')
+    metric.process({}, [typed_sample(t, type_map, p, pt, organ=o).to_dict()
+                        for (t, _, type_map, p, pt), o in zip(cases, organs)])
+    result = metric.evaluate(3)
+    true, pred = (np.load(tmp_path / 'all' / f'{k}.npy') for k in ('true', 'pred'))
+    assert true.shape == pred.shape == (3, 20, 40, 4 if layout == 'pannuke' else 2)
+    rows = (tmp_path / 'all' / 'images.csv').read_text().splitlines()
+    assert rows == ['row,image', '0,Breast.png', '1,Breast.png', '2,Colon.png']
+    assert not (tmp_path / '.parts').exists()
+    if layout == 'pannuke':
+        images = [dict(true=t[..., :3].max(-1), pred=p[..., :3].max(-1), true_channels=t[..., :3],
+                       pred_channels=p[..., :3], tissue=o) for t, p, o in zip(true, pred, organs)]
+        np.testing.assert_array_equal(true[..., 3], true[..., :3].max(-1) == 0)
+        mpq, bpq, _, _ = pannuke_run(images)
+        assert (round(100 * mpq, 2), round(100 * bpq, 2)) == (result['mPQ'], result['bPQ'])
+    else:
+        images = [dict(true=t[..., 0], pred=p[..., 0], true_class=t[..., 1],
+                       pred_class=p[..., 1]) for t, p in zip(true, pred)]
+        assert round(100 * conic_mpq(images, nr_classes=3)[0], 2) == result['mPQ+']
+    table = format_typed_tables(result)
+    assert table.count('organ=') == 2 and 'PQ_inflam' in table and 'mPQ+' in table
+
+
+def test_npy_export_needs_typed_scores_and_one_image_size(tmp_path):
+    metric = GroupInstanceMetric(types=True, report_by=(), npy_dir=str(tmp_path))
+    metric.dataset_meta = dict(classes=TYPED_CLASSES)
+    metric.process({}, [typed_sample(t, type_map, p, pt, organ=o).to_dict()
+                        for (t, _, type_map, p, pt), o in zip(typed_pair(), ('a', 'b'))])
+    with pytest.raises(ValueError, match=r'b.png: \(10, 5\) differs from the first image'):
+        metric.evaluate(2)
+    assert not (tmp_path / 'all' / 'true.npy').exists()
+    with pytest.raises(ValueError, match='set types=True'):
+        GroupInstanceMetric(npy_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="npy layout must be one of"):
+        GroupInstanceMetric(types=True, npy_dir=str(tmp_path), npy_layout='hovernet')
