@@ -8,6 +8,7 @@ Each reads a nuclei converter's manifest (``tools/dataset_converters/``):
 """
 from mmseg.registry import DATASETS
 
+from ..structures.nucleus_tree import NUCLEUS_CLASSES
 from .manifest_dataset import CrossSpeciesSegDataset
 
 __all__ = ['PanNukeDataset', 'LizardDataset', 'CoNSePDataset', 'MoNuSACDataset']
@@ -15,13 +16,17 @@ __all__ = ['PanNukeDataset', 'LizardDataset', 'CoNSePDataset', 'MoNuSACDataset']
 _BACKGROUND = [0, 0, 0]
 
 
+def _classes(dataset: str) -> tuple:
+    """The dataset's class names in id order (the tree's one table of them)."""
+    return tuple(name for name, _ in NUCLEUS_CLASSES[dataset])
+
+
 @DATASETS.register_module()
 class PanNukeDataset(CrossSpeciesSegDataset):
     """PanNuke patches (``pannuke.py``); ``fold`` is ``fold1``..``fold3``."""
 
     METAINFO = dict(
-        classes=('background', 'neoplastic', 'inflammatory', 'connective', 'dead',
-                 'epithelial'),
+        classes=_classes('pannuke'),
         palette=[_BACKGROUND, [255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0],
                  [255, 128, 0]])
 
@@ -31,8 +36,7 @@ class LizardDataset(CrossSpeciesSegDataset):
     """Lizard or CoNIC tiles (``lizard.py``); colon at 20x (0.5 um/px)."""
 
     METAINFO = dict(
-        classes=('background', 'neutrophil', 'epithelial', 'lymphocyte', 'plasma', 'eosinophil',
-                 'connective'),
+        classes=_classes('lizard'),
         palette=[_BACKGROUND, [0, 0, 255], [255, 0, 0], [0, 200, 0], [255, 128, 0],
                  [255, 0, 255], [0, 255, 255]])
 
@@ -42,8 +46,7 @@ class CoNSePDataset(CrossSpeciesSegDataset):
     """CoNSeP tiles (``consep.py``): the seven types as distributed."""
 
     METAINFO = dict(
-        classes=('background', 'other', 'inflammatory', 'healthy_epithelial',
-                 'malignant_epithelial', 'fibroblast', 'muscle', 'endothelial'),
+        classes=_classes('consep'),
         palette=[_BACKGROUND, [128, 128, 128], [0, 200, 0], [255, 128, 128], [255, 0, 0],
                  [0, 255, 255], [0, 128, 255], [255, 0, 255]])
 
@@ -54,5 +57,5 @@ class MoNuSACDataset(CrossSpeciesSegDataset):
     Other nuclei (e.g. stromal) lie in its background: the set is not exhaustive."""
 
     METAINFO = dict(
-        classes=('background', 'epithelial', 'lymphocyte', 'neutrophil', 'macrophage'),
+        classes=_classes('monusac'),
         palette=[_BACKGROUND, [255, 0, 0], [0, 200, 0], [0, 0, 255], [255, 255, 0]])

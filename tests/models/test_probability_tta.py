@@ -1,5 +1,6 @@
 """ProbabilityTTAModel: MMSeg's TTA argmax, plus the merged probabilities in
-seg_logits (MMSeg's own keeps one view's logits), through a config's test path."""
+seg_logits (MMSeg's own keeps one view's logits). The shipped configs test
+with it through tools/test.py --tta: tests/tools/test_config_zoo.py."""
 import torch
 from mmengine.structures import PixelData
 from mmseg.models import SegTTAModel
@@ -45,13 +46,3 @@ def test_one_channel_heads_keep_the_mean_sigmoid_and_the_threshold():
     mean = logits.sigmoid().mean(dim=0)
     torch.testing.assert_close(ours.seg_logits.data.sigmoid(), mean)
     assert ours.pred_sem_seg.data.tolist() == [[[0, 1]]]  # mean 0.22 < 0.3 < 0.76
-
-
-def test_the_shipped_configs_test_with_it():
-    from mmengine.config import Config
-    # one config per runtime chain: nuclei regimes, glomeruli, kidney layers, demo
-    for path in ('configs/crossspec/unet_combined.py',
-                 'configs/crossspec/glomeruli_segnext_finetune.py',
-                 'configs/crossspec/kidney-layers_deeplabv3plus-mobilenetv2_combined.py',
-                 'configs/demo/demo_separate.py'):
-        assert Config.fromfile(path).tta_model.type == 'ProbabilityTTAModel', path

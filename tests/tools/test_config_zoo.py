@@ -144,7 +144,7 @@ def test_test_tool_tta_keeps_groups(path, trained, zoo_data, tmp_path):
     import json
     checkpoint = trained(path)['checkpoint']
     cfg = shrink(Config.fromfile(osp.join(REPO, path)), str(tmp_path))
-    assert cfg.tta_model.type == 'SegTTAModel'
+    assert cfg.tta_model.type == 'ProbabilityTTAModel'  # keeps the merged probabilities
     config = str(tmp_path / f'{osp.splitext(osp.basename(path))[0]}.py')
     cfg.dump(config)
     run_tool(['tools/test.py', config, checkpoint, '--tta', '--work-dir', str(tmp_path)],
