@@ -6,10 +6,9 @@ regime grid stays consistent. ``--check`` fails if a file differs.
 The generated files are ordinary MMSeg configs: read, copy and edit them like
 any other; change this table (not the files) to change the zoo.
 """
-import argparse
 import os.path as osp
-import sys
-import textwrap
+
+from _generated import sync_configs
 
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', 'configs', 'crossspec')
 
@@ -145,24 +144,7 @@ def all_configs():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--check', action='store_true', help='only compare, write nothing')
-    args = parser.parse_args()
-    stale = []
-    configs = all_configs()
-    for path, text in configs.items():
-        current = open(path).read() if osp.isfile(path) else None
-        if current != text:
-            stale.append(path)
-            if not args.check:
-                with open(path, 'w') as f:
-                    f.write(text)
-    if args.check and stale:
-        sys.exit('out of date (run tools/generate_configs.py):\n' + textwrap.indent(
-            '\n'.join(stale), '  '))
-    print(f'{"checked" if args.check else "wrote"} {len(configs)} configs'
-          + (f', {len(stale)} changed' if stale and not args.check else ''))
+    sync_configs(__doc__, 'tools/generate_configs.py', all_configs())
 
 
 if __name__ == '__main__':

@@ -1,5 +1,12 @@
+from .heads import StarDistHead
 from .losses import CEDiceLoss, FocalDiceLoss, HierarchicalFocalDiceLoss, LabelTree
-from .segmentors import CrossSpeciesEncoderDecoder, ProbabilityTTAModel
+from .segmentors import (
+    CrossSpeciesEncoderDecoder,
+    ProbabilityTTAModel,
+    StarDistSegmentor,
+    StarDistTTAModel,
+)
 
 __all__ = ['CEDiceLoss', 'CrossSpeciesEncoderDecoder', 'FocalDiceLoss',
-           'HierarchicalFocalDiceLoss', 'LabelTree', 'ProbabilityTTAModel']
+           'HierarchicalFocalDiceLoss', 'LabelTree', 'ProbabilityTTAModel', 'StarDistHead',
+           'StarDistSegmentor', 'StarDistTTAModel']

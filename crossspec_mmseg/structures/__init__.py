@@ -17,9 +17,12 @@ from .manifest import (
     read_manifest,
     write_manifest,
 )
+from .nucleus_contour_tree import NUCLEUS_CONTOUR_TREE, contour_node_map, with_boundary
 from .nucleus_tree import NUCLEUS_CLASSES, NUCLEUS_TREE, nucleus_label_offset
+from .typed_instances import TypedContourWatershed, instance_mean_probabilities
 
 __all__ = ['INSTANCE_POSTPROCESSORS', 'MANIFEST_COLUMNS', 'META_COLUMNS', 'NUCLEUS_CLASSES',
-           'NUCLEUS_TREE', 'ConnectedComponents', 'ContourWatershed', 'Filters', 'LabelTree',
-           'count_components', 'filter_rows', 'nucleus_label_offset', 'read_manifest', 'relabel',
-           'remove_small', 'write_manifest']
+           'NUCLEUS_CONTOUR_TREE', 'NUCLEUS_TREE', 'ConnectedComponents', 'ContourWatershed',
+           'Filters', 'LabelTree', 'TypedContourWatershed', 'contour_node_map', 'count_components',
+           'filter_rows', 'instance_mean_probabilities', 'nucleus_label_offset', 'read_manifest',
+           'relabel', 'remove_small', 'with_boundary', 'write_manifest']

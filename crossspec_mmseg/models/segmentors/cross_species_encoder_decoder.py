@@ -10,18 +10,28 @@ weights, e.g. OHEM), set from the data samples for the duration of
 :meth:`loss`. No MMSeg class is patched, every head family works unchanged,
 and any loss that honours ``weight`` (ours, or MMSeg's CrossEntropyLoss) gets
 species weighting.
+
+Option ``instance_postprocess``: a post-processing from
+``INSTANCE_POSTPROCESSORS`` that takes the per-pixel probabilities (e.g.
+``TypedContourWatershed`` for a typed contour head) runs on every prediction,
+so ``tools/test.py``, its ``--tta`` (:class:`.ProbabilityTTAModel`, on the merged
+probabilities) and the instance metrics all see the same nuclei.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
+import numpy as np
 import torch
 from mmengine.logging import print_log
+from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ...structures.instances import INSTANCE_POSTPROCESSORS
 from ...utils.deprecation import renamed_keyword
 
 __all__ = ['CrossSpeciesEncoderDecoder']
@@ -92,13 +102,25 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
             statistics and dropout fixed), as when fine-tuning on the target
             species. Frozen here, when the model is built, so DDP (which
             wraps the model right after) never waits for their gradients.
+        instance_postprocess: Optional ``dict(type=...)`` of an
+            ``INSTANCE_POSTPROCESSORS`` entry called with each prediction's
+            probabilities (the softmax of ``seg_logits``, C x H x W NumPy) and
+            returning ``(instance map, per-instance leaf probabilities)``,
+            e.g. ``dict(type='TypedContourWatershed', min_size=10)``. Each
+            predicted sample then also carries ``pred_instance_map``
+            (``PixelData``, 1 x H x W) and ``pred_instance_leaf_probs``
+            (n x leaves tensor), which ``GroupInstanceMetric`` scores
+            instead of post-processing the class map. Test-time
+            augmentation: :class:`.ProbabilityTTAModel` (it runs this once, on
+            the merged probabilities).
         **kwargs: As :class:`EncoderDecoder`.
     """
 
     def __init__(self, *args, sample_weight: Union[None, Mapping] = None,
                  weight_by: Optional[str] = None, default_weight: Optional[float] = None,
                  use_pretrained: Union[None, bool, str] = None, frozen_modules: Sequence[str] = (),
-                 weight_key: Optional[str] = None, **kwargs) -> None:
+                 weight_key: Optional[str] = None,
+                 instance_postprocess: Optional[Mapping] = None, **kwargs) -> None:
         if use_pretrained is not None:
             warnings.warn('CrossSpeciesEncoderDecoder(use_pretrained=...) is deprecated: use '
                           'tools/train.py --no-pretrained or CROSSSPEC_PRETRAINED=False',
@@ -123,6 +145,9 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
                 raise AttributeError(f'frozen_modules: the model has no submodule {path!r}') \
                     from None
         self.train(self.training)  # frozen modules to eval mode
+        self.instance_postprocess = INSTANCE_POSTPROCESSORS.build(
+            dict(instance_postprocess)) if instance_postprocess else None
+        self._instances_deferred = False
 
     def set_sample_weight(self, weights: Optional[Mapping[str, float]],
                           weight_by: Optional[str] = None) -> None:
@@ -178,3 +203,35 @@ class CrossSpeciesEncoderDecoder(EncoderDecoder):
             return super().loss(inputs, data_samples)
         finally:
             self._batch.value = None
+
+    def postprocess_result(self, seg_logits: Tensor, data_samples=None):
+        """As :class:`EncoderDecoder`, plus :meth:`predict_instances` with
+        ``instance_postprocess`` (unless a TTA model defers it to the merge)."""
+        samples = super().postprocess_result(seg_logits, data_samples)
+        if self.instance_postprocess is not None and not self._instances_deferred:
+            self.predict_instances(samples)
+        return samples
+
+    def predict_instances(self, data_samples) -> None:
+        """Set ``pred_instance_map`` and ``pred_instance_leaf_probs`` of each
+        sample (CPU tensors) from the softmax of its ``seg_logits`` with
+        ``instance_postprocess``."""
+        for sample in data_samples:
+            logits = sample.seg_logits.data
+            probs = logits.float().softmax(dim=0).cpu().numpy()
+            ids, leaf_probs = self.instance_postprocess(probs)
+            sample.pred_instance_map = PixelData(data=torch.from_numpy(
+                np.ascontiguousarray(ids, np.int32))[None])
+            sample.pred_instance_leaf_probs = torch.from_numpy(
+                np.ascontiguousarray(leaf_probs, np.float32))
+
+    @contextlib.contextmanager
+    def instances_deferred(self):
+        """Within: predictions skip ``instance_postprocess`` (a TTA model runs
+        it once on the merged probabilities)."""
+        old, self._instances_deferred = self._instances_deferred, True
+        try:
+            yield
+        finally:
+            self._instances_deferred = old
+

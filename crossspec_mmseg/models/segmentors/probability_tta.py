@@ -7,10 +7,13 @@ need probabilities (a nucleus's type from its mean leaf probabilities, summed
 into a dataset's label set) would then score one view under ``--tta``. This
 model keeps the same argmax and stores the merged probabilities as
 ``seg_logits`` (their log, so a softmax gives them back; the logit of the
-mean for a one-channel sigmoid head).
+mean for a one-channel sigmoid head). A segmentor that finds nuclei in its
+predictions (``CrossSpeciesEncoderDecoder(instance_postprocess=...)``) does
+so once, in the merged probabilities: the views are predicted without it.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import List
 
 import torch
@@ -28,7 +31,13 @@ _FLOOR = 1e-12
 
 @MODELS.register_module()
 class ProbabilityTTAModel(SegTTAModel):
-    """:class:`SegTTAModel` whose merged samples carry the mean probabilities."""
+    """:class:`SegTTAModel` whose merged samples carry the mean probabilities
+    (and the nuclei found in them, for a segmentor with instance post-processing)."""
+
+    def test_step(self, data):
+        defer = getattr(self.module, 'instances_deferred', None)
+        with defer() if defer is not None else contextlib.nullcontext():
+            return super().test_step(data)
 
     def merge_preds(self, data_samples_list: List[SampleList]) -> SampleList:
         merged = []
@@ -46,4 +55,6 @@ class ProbabilityTTAModel(SegTTAModel):
             sample.set_data({'pred_sem_seg': PixelData(data=pred),
                              'seg_logits': PixelData(data=kept)})
             merged.append(sample)
+        if getattr(self.module, 'instance_postprocess', None) is not None:
+            self.module.predict_instances(merged)
         return merged

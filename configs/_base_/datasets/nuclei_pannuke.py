@@ -1,0 +1,6 @@
+# PanNuke alone: train, validate and test on it (typed nuclei, docs/nuclei.md; the
+# datasets, pipelines and metric are in nuclei_common.py).
+_base_ = ['./nuclei_common.py']
+train_dataloader = dict(dataset={{_base_.pannuke_train}})
+val_dataloader = dict(dataset={{_base_.pannuke_val}})
+test_dataloader = dict(dataset={{_base_.pannuke_test}})

@@ -1,0 +1,3 @@
+from .stardist_head import StarDistHead
+
+__all__ = ['StarDistHead']

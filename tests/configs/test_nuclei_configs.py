@@ -1,0 +1,256 @@
+"""Route a of the typed nuclei (configs/nuclei/contour_*.py): the generated
+configs are current and say what docs/nuclei.md says; a shrunk DeepLabV3+
+trains through tools/train.py on synthetic PanNuke, then CoNSeP from PanNuke's
+last checkpoint with every layer (the head included), and tests through
+tools/test.py (and --tta) with typed keys per dataset; the joint config mixes
+the two datasets in every batch, each scored in its own label set."""
+import glob
+import json
+import os
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmseg.registry import HOOKS, MODELS
+
+import crossspec_mmseg  # noqa: F401
+from crossspec_mmseg.datasets import dataset_parts
+from crossspec_mmseg.structures import LabelTree, nucleus_label_offset
+from helpers import REPO, run_tool
+
+NUCLEI = osp.join(REPO, 'configs', 'nuclei')
+ALONE = 'contour_deeplabv3plus_pannuke'
+THEN = 'contour_deeplabv3plus_pannuke-then-consep'
+JOINT = 'contour_deeplabv3plus_pannuke-and-consep'
+GEOMETRIC = ('RandomCrop', 'RandomFlip', 'RandomRotFlip', 'RandomResize', 'RandomRotate')
+ORIGIN = dict(pannuke='pannuke', consep='consep', monusac='tcga')
+#: What each stage-2 run holds when it starts training (RecordStartWeightsHook).
+STARTS = {}
+
+
+@HOOKS.register_module(force=True)
+class RecordStartWeightsHook(Hook):
+    """The model's weights and trainable flags when training starts (after
+    ``load_from``), for the A-then-B test."""
+
+    def before_train(self, runner):
+        STARTS[osp.basename(runner.work_dir)] = dict(
+            state={k: v.detach().clone() for k, v in runner.model.state_dict().items()},
+            frozen=[n for n, p in runner.model.named_parameters() if not p.requires_grad])
+
+
+def config(name):
+    return Config.fromfile(osp.join(NUCLEI, f'{name}.py'))
+
+
+def shrink(cfg):
+    """Toy models (DeepLabV3+ on R-18 at 16 channels, UNet at 8), 64 px batches
+    of 2, two iterations, two tiles per validation/test dataset, no worker
+    processes."""
+    model = cfg.model
+    model.pretrained = None
+    if model.backbone.type == 'UNet':
+        model.backbone.update(base_channels=8)
+        model.decode_head.update(in_channels=8, channels=8)
+        model.auxiliary_head.update(in_channels=16, channels=8)
+    else:
+        model.backbone.update(depth=18, base_channels=16, stem_channels=16, init_cfg=None)
+        model.decode_head.update(in_channels=128, c1_in_channels=16, channels=16,
+                                 c1_channels=8, dilations=(1, 2))
+        model.auxiliary_head.update(in_channels=64, channels=8)
+    model.data_preprocessor.update(size=(64, 64))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].update(num_workers=0, persistent_workers=False)
+        if loader != 'train_dataloader':
+            for part in dataset_parts(cfg[loader].dataset):
+                part['indices'] = 2
+    cfg.train_dataloader.batch_size = 2
+    if 'batch_size' in cfg.train_dataloader.sampler:
+        cfg.train_dataloader.sampler.batch_size = 2
+    cfg.train_cfg.update(max_iters=2, val_interval=2)
+    cfg.default_hooks.checkpoint.update(interval=2)
+    cfg.default_hooks.logger.update(interval=1)
+    cfg.randomness = dict(seed=0)
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory):
+    """A working directory whose data/ holds PanNuke, CoNSeP and MoNuSAC
+    converted from synthetic downloads by the real converters at 0.5 um/px
+    (64 px tiles: a PanNuke patch of 128 px at 0.25 um/px is one tile)."""
+    from crossspec_mmseg.converters.consep import convert_consep
+    from crossspec_mmseg.converters.monusac import convert_monusac
+    from crossspec_mmseg.converters.pannuke import convert_pannuke
+    from crossspec_mmseg.demo.downloads.consep import write_consep_raw
+    from crossspec_mmseg.demo.downloads.monusac import write_monusac_raw
+    from crossspec_mmseg.demo.downloads.pannuke import write_pannuke_raw
+    root = tmp_path_factory.mktemp('nuclei_route_a')
+    raw = root / 'raw'
+    write_pannuke_raw(str(raw / 'pannuke'), patches=2, size=128, seed=2)
+    write_consep_raw(str(raw / 'consep'), n_train=4, n_test=2, shape=(128, 128), seed=2)
+    write_monusac_raw(str(raw / 'monusac'))
+    for convert, name in ((convert_pannuke, 'pannuke'), (convert_consep, 'consep'),
+                          (convert_monusac, 'monusac')):
+        convert(str(raw / name), str(root / 'data' / name), mpp=0.5, tile=64)
+    (root / 'configs').mkdir()
+    return root
+
+
+def dump(cfg, workdir, name):
+    """The shrunk config under its own name (so its default work dir is
+    ``work_dirs/<name>``, where a stage 2 looks for it)."""
+    path = str(workdir / 'configs' / f'{name}.py')
+    cfg.dump(path)
+    return path
+
+
+def test_generated_configs_are_current():
+    proc = run_tool(['tools/generate_nuclei_configs.py', '--check'], '', check=False, fresh=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = {osp.basename(p)[:-3] for p in glob.glob(osp.join(NUCLEI, 'contour_*.py'))}
+    for family in ('deeplabv3plus', 'unet'):
+        for a in ORIGIN:
+            assert f'contour_{family}_{a}' in names
+            for b in set(ORIGIN) - {a}:
+                assert f'contour_{family}_{a}-then-{b}' in names
+                assert {f'contour_{family}_{a}-and-{b}', f'contour_{family}_{b}-and-{a}'} & names
+    assert len(names) == 2 * (3 + 6 + 3)
+
+
+@pytest.mark.parametrize('name', [ALONE, THEN, 'contour_unet_consep-and-monusac'])
+def test_configs_say_what_the_docs_say(name):
+    cfg = config(name)
+    contour = LabelTree.build('nucleus_contour')
+    model = cfg.model
+    assert model.type == 'CrossSpeciesEncoderDecoder' and not model.get('frozen_modules')
+    assert model.instance_postprocess.type == 'TypedContourWatershed'
+    for head in (model.decode_head, model.auxiliary_head):
+        assert head.num_classes == len(contour.leaves) == 15
+        assert [loss.label_tree for loss in head.loss_decode] == ['nucleus_contour']
+    assert cfg.tta_model.type == 'ProbabilityTTAModel'
+    evaluator = cfg.test_evaluator
+    assert (evaluator.type, evaluator.types, evaluator.label_tree, evaluator.report_by) == (
+        'GroupInstanceMetric', True, 'nucleus', ('dataset',))
+    # every dataset at the one um/px, in its own label set of the nucleus tree
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        for part in dataset_parts(cfg[loader].dataset):
+            dataset = part.type.replace('Dataset', '').lower()
+            assert part.label_offset == nucleus_label_offset(dataset), (loader, dataset)
+            assert part.filters['mpp'] == str(cfg.mpp) == '0.5'
+            steps = [t.type for t in part.pipeline]
+            assert steps[-1] == 'PackSegInputsWithInstances' and 'LoadInstanceMap' in steps
+            assert {'dataset', 'organ', 'mpp', 'origin'} <= set(part.pipeline[-1].meta_keys)
+            if loader == 'train_dataloader':  # the target after every geometric step
+                target = steps.index('TypedContourTarget')
+                assert all(i < target for i, s in enumerate(steps) if s in GEOMETRIC)
+                assert steps.index('LoadInstanceMap') < target
+            else:
+                assert 'TypedContourTarget' not in steps
+    tests = [p.type for p in dataset_parts(cfg.test_dataloader.dataset)]
+    assert tests == ['PanNukeDataset', 'CoNSePDataset', 'MoNuSACDataset']
+    trained = {p.type.replace('Dataset', '').lower()
+               for p in dataset_parts(cfg.train_dataloader.dataset)}
+    if '-then-' in name:  # stage 2 trains on B from stage 1 (on A): both trained it
+        trained = set(name.split('_')[-1].split('-then-'))
+        (hook,) = cfg.custom_hooks
+        stage1 = name.split('-then-')[0]
+        assert hook.type == 'InitFromStageHook' and hook.work_dir == f'work_dirs/{stage1}'
+        assert osp.isfile(osp.join(REPO, hook.config))
+    if '-and-' in name:
+        sampler = cfg.train_dataloader.sampler
+        assert sampler.type == 'CrossSpeciesMixedSampler' and sampler.mix_by == 'dataset'
+        assert set(sampler.ratios) == trained
+    # the unseen test set leaves out the tiles whose origin a training set holds
+    assert cfg.unseen_test.type == 'LizardDataset'
+    assert cfg.unseen_test.label_offset == nucleus_label_offset('lizard')
+    assert sorted(cfg.unseen_test.filters['!origin']) == sorted(ORIGIN[d] for d in trained)
+
+
+def test_pannuke_then_consep_keeps_every_layer_and_tests_typed(workdir):
+    """Stage 1 on PanNuke, stage 2 on CoNSeP from stage 1's last checkpoint (found
+    by InitFromStageHook) with every weight, the head included, and nothing
+    frozen; tools/test.py (and --tta) give the typed keys per dataset, the
+    unseen MoNuSAC included."""
+    cfg = shrink(config(ALONE))
+    cfg.train_cfg.val_interval = 100  # stage 2 validates
+    stage1 = dump(cfg, workdir, ALONE)
+    run_tool(['tools/train.py', stage1], '', cwd=str(workdir), fresh=False)
+    cfg = shrink(config(THEN))
+    cfg.custom_hooks.append(dict(type='RecordStartWeightsHook'))
+    stage2 = dump(cfg, workdir, THEN)
+    run_tool(['tools/train.py', stage2], '', cwd=str(workdir), fresh=False)
+
+    work = workdir / 'work_dirs'
+    last1 = (work / ALONE / 'last_checkpoint').read_text().strip()
+    after_a = torch.load(last1, map_location='cpu', weights_only=False)['state_dict']
+    start = STARTS[THEN]
+    assert start['frozen'] == []
+    assert set(start['state']) == set(after_a)
+    for key, value in after_a.items():
+        assert torch.equal(start['state'][key], value), key  # every layer, the head included
+    assert any(k.startswith('decode_head.conv_seg') for k in after_a)
+    last2 = (work / THEN / 'last_checkpoint').read_text().strip()
+    after_b = torch.load(last2, map_location='cpu', weights_only=False)['state_dict']
+    assert not torch.equal(after_b['decode_head.conv_seg.weight'],
+                           after_a['decode_head.conv_seg.weight'])  # the head trained on
+
+    for extra, out in (([], 'test'), (['--tta'], 'test_tta')):
+        run_tool(['tools/test.py', stage2, last2, '--work-dir', str(workdir / out)] + extra,
+                 '', cwd=str(workdir), fresh=False)
+        metrics = json.load(open(workdir / out / 'metrics.json'))
+        for dataset in ORIGIN:
+            for key in ('bPQ', 'mPQ', 'PQ', 'F1d'):
+                assert f'dataset/{dataset}/{key}' in metrics, (out, dataset, key)
+        assert 'dataset/consep/PQ_fibroblast' in metrics  # CoNSeP's own classes
+        assert 'dataset/pannuke/PQ_immune' in metrics and 'dataset/monusac/PQ_lymphocyte' in metrics
+        assert not any('boundary' in key for key in metrics)
+
+
+def test_joint_config_mixes_the_datasets_each_in_its_label_set(workdir):
+    """Every batch of the joint config holds a PanNuke and a CoNSeP tile, whose
+    targets lie in their own label sets of the contour tree; the loss takes it."""
+    init_default_scope('mmseg')
+    cfg = shrink(config(JOINT))
+    old = os.getcwd()
+    os.chdir(workdir)
+    try:
+        loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+        batches = [batch for _, batch in zip(range(3), loader)]
+    finally:
+        os.chdir(old)
+    contour = LabelTree.build('nucleus_contour')
+    node_set, set_names = contour.node_set.numpy(), list(contour.label_sets)
+    for batch in batches:
+        datasets = sorted(s.dataset for s in batch['data_samples'])
+        assert datasets == ['consep', 'pannuke']
+        for sample in batch['data_samples']:
+            labels = sample.gt_sem_seg.data.numpy()
+            sets = {set_names[s] for s in node_set[labels[labels != 255]]}
+            assert sets == {sample.dataset}
+            boundary = contour.offsets[sample.dataset] + len(contour.label_sets[sample.dataset]) - 1
+            assert (labels == boundary).any()
+    model = MODELS.build(cfg.model)
+    data = model.data_preprocessor(batches[0], True)
+    with torch.no_grad():
+        losses = model.loss(data['inputs'], data['data_samples'])
+    assert all(torch.isfinite(v).all() for v in losses.values())
+    assert {'decode.loss_hierarchical', 'aux.loss_hierarchical'} <= set(losses)
+
+
+@pytest.mark.slow
+def test_unet_joint_config_trains_and_tests(workdir):
+    """The second family: UNet trained jointly on CoNSeP and MoNuSAC through
+    the tools, tested on every dataset with typed keys."""
+    name = 'contour_unet_consep-and-monusac'
+    path = dump(shrink(config(name)), workdir, name)
+    run_tool(['tools/train.py', path], '', cwd=str(workdir), fresh=False)
+    last = (workdir / 'work_dirs' / name / 'last_checkpoint').read_text().strip()
+    run_tool(['tools/test.py', path, last, '--work-dir', str(workdir / 'unet')], '',
+             cwd=str(workdir), fresh=False)
+    metrics = json.load(open(workdir / 'unet' / 'metrics.json'))
+    assert all(f'dataset/{d}/mPQ' in metrics for d in ORIGIN)
