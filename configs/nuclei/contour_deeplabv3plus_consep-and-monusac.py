@@ -34,10 +34,13 @@ train_dataloader = dict(
 val_dataloader = dict(dataset=dict(
     type='ConcatDataset', ignore_keys={{_base_.concat_ignore_keys}},
     datasets=[{{_base_.consep_val}}, {{_base_.monusac_val}}]))
-# Test: every dataset's test split, each in its own labels, seen and unseen (PanNuke).
-# An unseen dataset holding images of a training set leaves them out by origin:
-# `unseen_test` (Lizard re-annotates PanNuke and CoNSeP images) joins the list once
-# data/lizard is converted.
+# Checkpoint chosen on validation: best_*.pth holds the iteration of the best CoNSeP mPQ
+# on its validation split (the paper stopped on validation loss; docs/nuclei.md).
+default_hooks = dict(checkpoint=dict(save_best='dataset/consep/mPQ', rule='greater'))
+# Test: every typed dataset's test split, each in its own labels, seen and unseen
+# (PanNuke). An unseen dataset holding images of a training set leaves them out by
+# origin: `unseen_test` (Lizard re-annotates PanNuke and CoNSeP images) joins the list
+# once data/lizard is converted.
 train_origins = ['consep', 'tcga']
 unseen_test = dict(type='LizardDataset', data_root={{_base_.lizard_root}}, label_offset=19,
                    filters={'mpp': {{_base_.mpp_filter}}, '!origin': train_origins},

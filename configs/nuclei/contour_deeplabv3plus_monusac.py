@@ -26,10 +26,13 @@ model = dict(
                        region=dict(type='tversky', alpha=0.3, beta=0.7, gamma=1.0))]),)
 train_dataloader = dict(batch_size=4, dataset={{_base_.monusac_train}})
 val_dataloader = dict(dataset={{_base_.monusac_val}})
-# Test: every dataset's test split, each in its own labels, seen and unseen (PanNuke,
-# CoNSeP). An unseen dataset holding images of a training set leaves them out by origin:
-# `unseen_test` (Lizard re-annotates PanNuke and CoNSeP images) joins the list once
-# data/lizard is converted.
+# Checkpoint chosen on validation: best_*.pth holds the iteration of the best MoNuSAC
+# mPQ on its validation split (the paper stopped on validation loss; docs/nuclei.md).
+default_hooks = dict(checkpoint=dict(save_best='dataset/monusac/mPQ', rule='greater'))
+# Test: every typed dataset's test split, each in its own labels, seen and unseen
+# (PanNuke, CoNSeP). An unseen dataset holding images of a training set leaves them out
+# by origin: `unseen_test` (Lizard re-annotates PanNuke and CoNSeP images) joins the
+# list once data/lizard is converted.
 train_origins = ['tcga']
 unseen_test = dict(type='LizardDataset', data_root={{_base_.lizard_root}}, label_offset=19,
                    filters={'mpp': {{_base_.mpp_filter}}, '!origin': train_origins},

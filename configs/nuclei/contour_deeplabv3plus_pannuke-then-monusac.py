@@ -26,15 +26,19 @@ model = dict(
                        region=dict(type='tversky', alpha=0.3, beta=0.7, gamma=1.0))]),)
 train_dataloader = dict(batch_size=4, dataset={{_base_.monusac_train}})
 val_dataloader = dict(dataset={{_base_.monusac_val}})
-# Stage 1: the newest complete checkpoint in work_dirs/contour_deeplabv3plus_pannuke,
-# every layer (or --cfg-options load_from=PATH); nothing frozen.
+# Stage 1: the newest complete checkpoint in work_dirs/contour_deeplabv3plus_pannuke
+# (its last, not its best: docs/nuclei.md), every layer (or --cfg-options
+# load_from=PATH); nothing frozen.
 custom_hooks = [dict(type='InitFromStageHook',
                      work_dir='work_dirs/contour_deeplabv3plus_pannuke',
                      config='configs/nuclei/contour_deeplabv3plus_pannuke.py')]
-# Test: every dataset's test split, each in its own labels, seen and unseen (CoNSeP). An
-# unseen dataset holding images of a training set leaves them out by origin:
-# `unseen_test` (Lizard re-annotates PanNuke and CoNSeP images) joins the list once
-# data/lizard is converted.
+# Checkpoint chosen on validation: best_*.pth holds the iteration of the best MoNuSAC
+# mPQ on its validation split (the paper stopped on validation loss; docs/nuclei.md).
+default_hooks = dict(checkpoint=dict(save_best='dataset/monusac/mPQ', rule='greater'))
+# Test: every typed dataset's test split, each in its own labels, seen and unseen
+# (CoNSeP). An unseen dataset holding images of a training set leaves them out by
+# origin: `unseen_test` (Lizard re-annotates PanNuke and CoNSeP images) joins the list
+# once data/lizard is converted.
 train_origins = ['pannuke', 'tcga']
 unseen_test = dict(type='LizardDataset', data_root={{_base_.lizard_root}}, label_offset=19,
                    filters={'mpp': {{_base_.mpp_filter}}, '!origin': train_origins},

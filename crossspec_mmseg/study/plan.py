@@ -7,7 +7,8 @@ config selects. A study file is a small Python config (read by mmengine's
 ``Config``)::
 
     work_dir = 'work_dirs/study_demo'
-    folds = dict(k=3, by='case')          # the default; or 'fold' (the manifest's folds)
+    folds = dict(k=3, by='case')          # the default; 'fold' (the manifest's folds); or
+                                          # None: each config's own splits, seeds replicate
     seeds = [0]
     baseline = 'separate'                 # the arm every other is compared with
     report = ['species/human', 'species/mouse']   # metric prefixes ('' = overall)
@@ -48,6 +49,8 @@ from .folds import fold_filters, folds_column
 __all__ = ['Cell', 'Run', 'Study', 'check_study', 'load_study', 'stage_config']
 
 RUN_KEYS = {'model', 'arm', 'config', 'pretrain', 'pipeline', 'options'}
+#: ``Study.folds_by`` of a study file with ``folds = None``.
+NO_FOLDS = 'none'
 #: Where a cell works, below the study's work_dir.
 CELL_DIR = '{model}/{arm}/fold{fold}-seed{seed}'
 
@@ -121,8 +124,16 @@ class Study:
         cfg.merge_from_dict(run.options)
         return cfg
 
+    @property
+    def folded(self) -> bool:
+        """False for ``folds = None``: every config keeps its own splits."""
+        return self.folds_by != NO_FOLDS
+
     def fold_filters(self) -> tuple:
-        """(manifest path, [(train filters, test filters) per fold]), read once."""
+        """(manifest path, [(train filters, test filters) per fold]), read once
+        (``(None, [(None, None)])`` without folds)."""
+        if not self.folded:
+            return None, [(None, None)]
         if self._folds is None:
             manifest = self.manifest or training_manifests(
                 self.load_config(self.baseline_runs()[0]))[0]
@@ -164,6 +175,7 @@ def load_study(path: str) -> Study:
     missing = sorted({r.model for r in runs} - {r.model for r in runs if r.arm == baseline})
     if missing:
         raise ValueError(f'{path}: baseline arm {baseline!r} has no run for models {missing}')
+    unfolded = 'folds' in cfg and cfg.folds is None
     folds = dict(cfg.get('folds') or {})
     if 'split_by' in folds:
         _warn_renamed(path, "folds=dict(split_by=...)", "folds=dict(by=...)")
@@ -174,8 +186,9 @@ def load_study(path: str) -> Study:
     metrics = dict(cfg.get('metrics') or dict(mIoU='mIoU', mDice='mDice'))
     return Study(path=path, work_dir=cfg.get('work_dir') or osp.join(
                      'work_dirs', osp.splitext(osp.basename(path))[0]),
-                 runs=runs, baseline=baseline, k=int(folds.get('k', 3)),
-                 folds_by=folds_column(folds.get('by')), manifest=folds.get('manifest'),
+                 runs=runs, baseline=baseline, k=1 if unfolded else int(folds.get('k', 3)),
+                 folds_by=NO_FOLDS if unfolded else folds_column(folds.get('by')),
+                 manifest=folds.get('manifest'),
                  seeds=[int(s) for s in cfg.get('seeds', [0])],
                  report=list(cfg.get('report', [''])), metrics=metrics,
                  options=dict(cfg.get('options') or {}))
@@ -215,7 +228,7 @@ def build_stage_config(study: Study, cell: Cell, stage: str,
             part['pipeline'] = cfg[run.pipeline]
     for loader, rows in (('train_dataloader', train_rows), ('val_dataloader', test_rows),
                          ('test_dataloader', test_rows)):  # val: when a checkpoint needs it
-        if cfg.get(loader) is None:
+        if cfg.get(loader) is None or not study.folded:
             continue
         parts = [p for p in dataset_parts(cfg[loader].dataset)
                  if manifest_of(p) == osp.normpath(manifest)]
@@ -224,7 +237,8 @@ def build_stage_config(study: Study, cell: Cell, stage: str,
                              f'reads the folds\' manifest {manifest}')
         for part in parts:
             part['filters'] = dict(rows)
-    if not (cfg.get('default_hooks') or {}).get('checkpoint', {}).get('save_best'):
+    if study.folded and not (cfg.get('default_hooks') or {}).get('checkpoint', {}).get(
+            'save_best'):
         # The cell is tested on its test rows after training: validating on them too
         # would only repeat the test.
         cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
@@ -238,13 +252,64 @@ def build_stage_config(study: Study, cell: Cell, stage: str,
     return cfg
 
 
+#: The converters of tools/dataset_converters/, by the dataset types they make
+#: (a type's lower-case name starts with its converter's).
+CONVERTERS = ('consep', 'hubmap', 'lizard', 'monusac', 'nuinsseg', 'orbit', 'pannuke')
+#: Converter flags a dataset type needs beyond the download and the output folder.
+CONVERTER_FLAGS = {'HuBMAPAnatomyDataset': ['--anatomy'],
+                   'NuInsSegContourDataset': ['--contour', '2']}
+
+
+def converter_command(part: dict) -> Optional[str]:
+    """The command that makes the manifest ``part`` (a dataset config) reads,
+    or None for a dataset type no converter makes."""
+    kind = str(part.get('type', ''))
+    name = kind[:-len('Dataset')].lower() if kind.endswith('Dataset') else kind.lower()
+    converter = next((c for c in CONVERTERS if name.startswith(c)), None)
+    if converter is None:
+        return None
+    args = [f'tools/dataset_converters/{converter}.py', 'RAW_DIR',
+            osp.dirname(manifest_of(part)) or '.', *CONVERTER_FLAGS.get(kind, [])]
+    mpp = (part.get('filters') or {}).get('mpp')  # the um/px the config keeps
+    if isinstance(mpp, (str, int, float)) and str(mpp):
+        args += ['--mpp', str(mpp)]
+    return 'python ' + ' '.join(args)
+
+
+def not_converted(cfg: Config) -> List[str]:
+    """One phrase per dataset of ``cfg``'s loaders whose manifest (a local
+    file) is missing: the dataset, the manifest and the converter's command."""
+    missing: Dict[str, str] = {}
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if not (cfg.get(loader) or {}).get('dataset'):
+            continue
+        for part in dataset_parts(cfg[loader].dataset):
+            path = manifest_of(part)
+            if path in missing or '://' in path or osp.isfile(path):
+                continue
+            command = converter_command(part)
+            missing[path] = (f"{part.get('type', 'a dataset')} (manifest not found: {path}): "
+                             + (command or 'convert its download with a converter under '
+                                'tools/dataset_converters/ into ' + osp.dirname(path)))
+    return list(missing.values())
+
+
 def check_study(study: Study) -> None:
     """Build every run's stage configs for the first fold, so a study that
-    cannot run stops before any training (missing manifest, pipeline, ...)."""
-    for cell in study.cells():
-        if cell.fold == 0 and cell.seed == study.seeds[0]:
-            for stage in cell.stages:
-                build_stage_config(study, cell, stage)
+    cannot run stops before any training (missing manifest, pipeline, ...).
+    A dataset not converted yet stops it first: a ``FileNotFoundError`` of
+    one line naming it and its converter's command."""
+    cells = [c for c in study.cells() if c.fold == 0 and c.seed == study.seeds[0]]
+    for cell in cells:
+        for stage in cell.stages:
+            missing = not_converted(study.load_config(cell.run, stage))
+            if missing:
+                what = 'a dataset' if len(missing) == 1 else f'{len(missing)} datasets'
+                raise FileNotFoundError(f'{study.path}: {cell.run.name} ({stage}) needs {what} '
+                                        'not converted yet: ' + '; '.join(missing))
+    for cell in cells:
+        for stage in cell.stages:
+            build_stage_config(study, cell, stage)
 
 
 def stage_config(study: Study, cell: Cell, stage: str, load_from: Optional[str] = None) -> str:

@@ -1,6 +1,13 @@
 """Running a study's cells, as ``tools/run_study.py`` and ``tools/cross_validate.py
 run`` both do: each stage trained (resuming), then the cell tested; finished
 cells skipped, an interrupted one resumed from its newest complete checkpoint.
+A later stage starts from the stage before's last checkpoint. A study
+without folds (``folds = None``: each config's own splits) tests a cell on
+its last stage's best checkpoint when the config keeps one
+(``default_hooks.checkpoint.save_best``: chosen on the config's validation
+split); a folded study tests the last one (its validation rows, when a
+config validates, are the fold's test rows: choosing on them would be
+choosing on the test).
 
 How a stage runs (:class:`StageRunner`): in this process through
 ``crossspec_mmseg.apis`` (the floor above this one, so the tools hand its
@@ -10,19 +17,20 @@ functions in), or with ``gpus > 1`` as torchrun processes of
 from __future__ import annotations
 
 import gc
+import glob
 import json
 import os
 import os.path as osp
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 from ..utils import atomic_path
 from .plan import Cell, Study, stage_config
 from .plots import plot_study
 from .summary import collect_scores, markdown_table, summarize
 
-__all__ = ['DONE', 'StageRunner', 'run_cell', 'run_cells', 'write_report']
+__all__ = ['DONE', 'StageRunner', 'best_checkpoint', 'run_cell', 'run_cells', 'write_report']
 
 DONE = 'stage_done'  # in a stage's work dir: holds the stage's final checkpoint
 
@@ -77,6 +85,13 @@ class StageRunner:
             gc.collect()
 
 
+def best_checkpoint(work: str) -> Optional[str]:
+    """The best checkpoint mmengine kept in ``work`` (``best_<key>_<iter>.pth``
+    of ``save_best``; the newest when several keys are kept), or None."""
+    kept = glob.glob(osp.join(work, 'best_*.pth'))
+    return max(kept, key=osp.getmtime) if kept else None
+
+
 def run_cell(study: Study, cell: Cell, stages: StageRunner,
              log: Callable[[str], None] = say) -> None:
     """Every stage of ``cell`` not done yet, then its test."""
@@ -93,7 +108,8 @@ def run_cell(study: Study, cell: Cell, stages: StageRunner,
         checkpoint = stages.train_stage(config, work)
         with atomic_path(done) as tmp, open(tmp, 'w') as f:
             f.write(checkpoint + '\n')
-    stages.test_stage(osp.join(cell.work, 'configs', 'train.py'), checkpoint, cell.work)
+    best = None if study.folded else best_checkpoint(cell.work)
+    stages.test_stage(osp.join(cell.work, 'configs', 'train.py'), best or checkpoint, cell.work)
 
 
 def run_cells(study: Study, stages: StageRunner, log: Callable[[str], None] = say) -> None:

@@ -1,9 +1,12 @@
-"""Route a of the typed nuclei (configs/nuclei/contour_*.py): the generated
-configs are current and say what docs/nuclei.md says; a shrunk DeepLabV3+
-trains through tools/train.py on synthetic PanNuke, then CoNSeP from PanNuke's
-last checkpoint with every layer (the head included), and tests through
-tools/test.py (and --tta) with typed keys per dataset; the joint config mixes
-the two datasets in every batch, each scored in its own label set."""
+"""The typed-nuclei configs (configs/nuclei/: route a, contour_*.py, and route
+b, stardist_r50_*.py): the generated configs are current and say what
+docs/nuclei.md says (each regime, the checkpoint chosen on validation); a
+shrunk DeepLabV3+ trains through tools/train.py on synthetic PanNuke, then
+CoNSeP from PanNuke's last checkpoint with every layer (the head included),
+and tests through tools/test.py (and --tta) with typed keys per dataset; the
+joint configs mix the two datasets (PanNuke and NuInsSeg's mouse images: the
+two species) in every batch, each scored in its own label set, for both
+routes. The StarDist route's own training run: tests/models/test_stardist_runner.py."""
 import glob
 import json
 import os
@@ -27,7 +30,9 @@ ALONE = 'contour_deeplabv3plus_pannuke'
 THEN = 'contour_deeplabv3plus_pannuke-then-consep'
 JOINT = 'contour_deeplabv3plus_pannuke-and-consep'
 GEOMETRIC = ('RandomCrop', 'RandomFlip', 'RandomRotFlip', 'RandomResize', 'RandomRotate')
-ORIGIN = dict(pannuke='pannuke', consep='consep', monusac='tcga')
+ORIGIN = dict(pannuke='pannuke', consep='consep', monusac='tcga', nuinsseg='nuinsseg')
+TYPED = ('pannuke', 'consep', 'monusac')
+FAMILIES = ('contour_deeplabv3plus', 'contour_unet', 'stardist_r50')
 #: What each stage-2 run holds when it starts training (RecordStartWeightsHook).
 STARTS = {}
 
@@ -48,12 +53,17 @@ def config(name):
 
 
 def shrink(cfg):
-    """Toy models (DeepLabV3+ on R-18 at 16 channels, UNet at 8), 64 px batches
-    of 2, two iterations, two tiles per validation/test dataset, no worker
-    processes."""
+    """Toy models (DeepLabV3+ on R-18 at 16 channels, UNet at 8, StarDist on
+    R-18 at 8), 64 px batches of 2, two iterations, two tiles per
+    validation/test dataset, no worker processes."""
     model = cfg.model
     model.pretrained = None
-    if model.backbone.type == 'UNet':
+    if model.type == 'StarDistSegmentor':
+        bn = dict(type='BN', requires_grad=True)
+        model.backbone.update(depth=18, base_channels=8, stem_channels=8, norm_cfg=bn)
+        model.decode_head.update(in_channels=[8, 16, 32, 64], decoder_channels=(16, 16, 8, 8),
+                                 channels=8, norm_cfg=bn)
+    elif model.backbone.type == 'UNet':
         model.backbone.update(base_channels=8)
         model.decode_head.update(in_channels=8, channels=8)
         model.auxiliary_head.update(in_channels=16, channels=8)
@@ -80,12 +90,15 @@ def shrink(cfg):
 
 @pytest.fixture(scope='module')
 def workdir(tmp_path_factory):
-    """A working directory whose data/ holds PanNuke, CoNSeP and MoNuSAC
-    converted from synthetic downloads by the real converters at 0.5 um/px
-    (64 px tiles: a PanNuke patch of 128 px at 0.25 um/px is one tile)."""
+    """A working directory whose data/ holds PanNuke, CoNSeP, MoNuSAC and
+    NuInsSeg (human and mouse kidney) converted from synthetic downloads by the
+    real converters at 0.5 um/px (64 px tiles: a PanNuke patch of 128 px at
+    0.25 um/px is one tile), each where the configs look for it."""
+    from crossspec_mmseg.converters import convert_nuinsseg
     from crossspec_mmseg.converters.consep import convert_consep
     from crossspec_mmseg.converters.monusac import convert_monusac
     from crossspec_mmseg.converters.pannuke import convert_pannuke
+    from crossspec_mmseg.demo import write_nuinsseg_raw
     from crossspec_mmseg.demo.downloads.consep import write_consep_raw
     from crossspec_mmseg.demo.downloads.monusac import write_monusac_raw
     from crossspec_mmseg.demo.downloads.pannuke import write_pannuke_raw
@@ -97,6 +110,10 @@ def workdir(tmp_path_factory):
     for convert, name in ((convert_pannuke, 'pannuke'), (convert_consep, 'consep'),
                           (convert_monusac, 'monusac')):
         convert(str(raw / name), str(root / 'data' / name), mpp=0.5, tile=64)
+    write_nuinsseg_raw(str(raw / 'nuinsseg'), {'human kidney': 3, 'mouse kidney': 10},
+                       size=128, seed=3)
+    nuinsseg = config(ALONE).nuinsseg_root  # data/nuinsseg_mpp0.5
+    convert_nuinsseg(str(raw / 'nuinsseg'), str(root / nuinsseg), mpp=0.5)
     (root / 'configs').mkdir()
     return root
 
@@ -112,28 +129,56 @@ def dump(cfg, workdir, name):
 def test_generated_configs_are_current():
     proc = run_tool(['tools/generate_nuclei_configs.py', '--check'], '', check=False, fresh=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    names = {osp.basename(p)[:-3] for p in glob.glob(osp.join(NUCLEI, 'contour_*.py'))}
-    for family in ('deeplabv3plus', 'unet'):
-        for a in ORIGIN:
-            assert f'contour_{family}_{a}' in names
-            for b in set(ORIGIN) - {a}:
-                assert f'contour_{family}_{a}-then-{b}' in names
-                assert {f'contour_{family}_{a}-and-{b}', f'contour_{family}_{b}-and-{a}'} & names
-    assert len(names) == 2 * (3 + 6 + 3)
+    names = {osp.basename(p)[:-3] for p in glob.glob(osp.join(NUCLEI, '*.py'))}
+    for model in FAMILIES:  # both routes, every regime
+        for a in TYPED:
+            assert f'{model}_{a}' in names
+            for b in set(TYPED) - {a}:
+                assert f'{model}_{a}-then-{b}' in names
+                assert {f'{model}_{a}-and-{b}', f'{model}_{b}-and-{a}'} & names
+        assert f'{model}_pannuke-and-nuinsseg-mouse' in names
+    assert len(names) == len(FAMILIES) * (3 + 6 + 3 + 1)
 
 
-@pytest.mark.parametrize('name', [ALONE, THEN, 'contour_unet_consep-and-monusac'])
+def trained_datasets(name, cfg):
+    """The datasets a config's model has trained on by its end (A then B: both)."""
+    if '-then-' in name:
+        return set(name.split('_')[-1].split('-then-'))
+    return {p.type.replace('Dataset', '').lower()
+            for p in dataset_parts(cfg.train_dataloader.dataset)}
+
+
+@pytest.mark.parametrize('name', [
+    ALONE, THEN, 'contour_unet_consep-and-monusac', 'contour_unet_pannuke-and-nuinsseg-mouse',
+    'stardist_r50_pannuke', 'stardist_r50_monusac-then-consep', 'stardist_r50_consep-and-monusac',
+    'stardist_r50_pannuke-and-nuinsseg-mouse'])
 def test_configs_say_what_the_docs_say(name):
     cfg = config(name)
-    contour = LabelTree.build('nucleus_contour')
     model = cfg.model
-    assert model.type == 'CrossSpeciesEncoderDecoder' and not model.get('frozen_modules')
-    assert model.instance_postprocess.type == 'TypedContourWatershed'
-    for head in (model.decode_head, model.auxiliary_head):
-        assert head.num_classes == len(contour.leaves) == 15
-        assert [loss.label_tree for loss in head.loss_decode] == ['nucleus_contour']
-    assert cfg.tta_model.type == 'ProbabilityTTAModel'
-    evaluator = cfg.test_evaluator
+    stardist = name.startswith('stardist_')
+    if stardist:  # route b: configs/nuclei/stardist_r50_pannuke.py as written by hand
+        head = model.decode_head
+        assert model.type == 'StarDistSegmentor' and cfg.tta_model.type == 'StarDistTTAModel'
+        assert (model.backbone.type, model.backbone.depth) == ('ResNetV1c', 50)
+        assert (head.type, head.n_rays, tuple(head.loss_weights)) == ('StarDistHead', 32,
+                                                                      (1.0, 0.2, 1.0))
+        assert head.num_classes == len(LabelTree.build('nucleus').leaves) == 14
+        assert head.loss_decode.label_tree == 'nucleus'
+        assert cfg.optim_wrapper.optimizer.type == 'AdamW' and cfg.train_dataloader.batch_size == 8
+        evaluator, iou = cfg.test_evaluator
+        assert (iou.type, iou.label_tree, iou.report_by) == ('GroupIoUMetric', 'nucleus',
+                                                              ('dataset',))
+        target, pack = 'StarDistTargets', 'PackStarDistInputs'
+    else:
+        contour = LabelTree.build('nucleus_contour')
+        assert model.type == 'CrossSpeciesEncoderDecoder' and not model.get('frozen_modules')
+        assert model.instance_postprocess.type == 'TypedContourWatershed'
+        for head in (model.decode_head, model.auxiliary_head):
+            assert head.num_classes == len(contour.leaves) == 15
+            assert [loss.label_tree for loss in head.loss_decode] == ['nucleus_contour']
+        assert cfg.tta_model.type == 'ProbabilityTTAModel'
+        evaluator = cfg.test_evaluator
+        target, pack = 'TypedContourTarget', 'PackSegInputsWithInstances'
     assert (evaluator.type, evaluator.types, evaluator.label_tree, evaluator.report_by) == (
         'GroupInstanceMetric', True, 'nucleus', ('dataset',))
     # every dataset at the one um/px, in its own label set of the nucleus tree
@@ -143,28 +188,42 @@ def test_configs_say_what_the_docs_say(name):
             assert part.label_offset == nucleus_label_offset(dataset), (loader, dataset)
             assert part.filters['mpp'] == str(cfg.mpp) == '0.5'
             steps = [t.type for t in part.pipeline]
-            assert steps[-1] == 'PackSegInputsWithInstances' and 'LoadInstanceMap' in steps
+            assert 'LoadInstanceMap' in steps
             assert {'dataset', 'organ', 'mpp', 'origin'} <= set(part.pipeline[-1].meta_keys)
             if loader == 'train_dataloader':  # the target after every geometric step
-                target = steps.index('TypedContourTarget')
-                assert all(i < target for i, s in enumerate(steps) if s in GEOMETRIC)
-                assert steps.index('LoadInstanceMap') < target
+                assert steps[-1] == pack
+                target_at = steps.index(target)
+                assert all(i < target_at for i, s in enumerate(steps) if s in GEOMETRIC)
+                assert steps.index('LoadInstanceMap') < target_at
             else:
-                assert 'TypedContourTarget' not in steps
+                assert steps[-1] == 'PackSegInputsWithInstances'
+                assert not {'TypedContourTarget', 'StarDistTargets'} & set(steps)
+            if dataset == 'nuinsseg':  # its mouse images only, beside data/nuinsseg
+                assert part.filters['species'] == 'mouse'
+                assert part.data_root == 'data/nuinsseg_mpp0.5'
     tests = [p.type for p in dataset_parts(cfg.test_dataloader.dataset)]
     assert tests == ['PanNukeDataset', 'CoNSePDataset', 'MoNuSACDataset']
-    trained = {p.type.replace('Dataset', '').lower()
-               for p in dataset_parts(cfg.train_dataloader.dataset)}
+    trained = trained_datasets(name, cfg)
     if '-then-' in name:  # stage 2 trains on B from stage 1 (on A): both trained it
-        trained = set(name.split('_')[-1].split('-then-'))
         (hook,) = cfg.custom_hooks
         stage1 = name.split('-then-')[0]
         assert hook.type == 'InitFromStageHook' and hook.work_dir == f'work_dirs/{stage1}'
         assert osp.isfile(osp.join(REPO, hook.config))
+    else:
+        assert not cfg.get('custom_hooks')
     if '-and-' in name:
         sampler = cfg.train_dataloader.sampler
         assert sampler.type == 'CrossSpeciesMixedSampler' and sampler.mix_by == 'dataset'
         assert set(sampler.ratios) == trained
+        assert sampler.batch_size == cfg.train_dataloader.batch_size
+    # the checkpoint chosen on the validation split of the dataset trained on (the
+    # first of a joint config), by its mPQ
+    first = name.split('_')[-1].split('-then-')[-1].split('-and-')[0]
+    checkpoint = cfg.default_hooks.checkpoint
+    assert (checkpoint.save_best, checkpoint.rule) == (f'dataset/{first}/mPQ', 'greater')
+    validated = [p.type.replace('Dataset', '').lower()
+                 for p in dataset_parts(cfg.val_dataloader.dataset)]
+    assert first in validated and set(validated) <= trained
     # the unseen test set leaves out the tiles whose origin a training set holds
     assert cfg.unseen_test.type == 'LizardDataset'
     assert cfg.unseen_test.label_offset == nucleus_label_offset('lizard')
@@ -198,12 +257,14 @@ def test_pannuke_then_consep_keeps_every_layer_and_tests_typed(workdir):
     after_b = torch.load(last2, map_location='cpu', weights_only=False)['state_dict']
     assert not torch.equal(after_b['decode_head.conv_seg.weight'],
                            after_a['decode_head.conv_seg.weight'])  # the head trained on
+    # stage 2 validated on CoNSeP's validation split and kept its best checkpoint
+    assert (work / THEN / 'best_dataset_consep_mPQ_iter_2.pth').is_file()
 
     for extra, out in (([], 'test'), (['--tta'], 'test_tta')):
         run_tool(['tools/test.py', stage2, last2, '--work-dir', str(workdir / out)] + extra,
                  '', cwd=str(workdir), fresh=False)
         metrics = json.load(open(workdir / out / 'metrics.json'))
-        for dataset in ORIGIN:
+        for dataset in TYPED:
             for key in ('bPQ', 'mPQ', 'PQ', 'F1d'):
                 assert f'dataset/{dataset}/{key}' in metrics, (out, dataset, key)
         assert 'dataset/consep/PQ_fibroblast' in metrics  # CoNSeP's own classes
@@ -211,11 +272,16 @@ def test_pannuke_then_consep_keeps_every_layer_and_tests_typed(workdir):
         assert not any('boundary' in key for key in metrics)
 
 
-def test_joint_config_mixes_the_datasets_each_in_its_label_set(workdir):
-    """Every batch of the joint config holds a PanNuke and a CoNSeP tile, whose
-    targets lie in their own label sets of the contour tree; the loss takes it."""
+@pytest.mark.parametrize('name', [JOINT, 'contour_deeplabv3plus_pannuke-and-nuinsseg-mouse',
+                                  'stardist_r50_pannuke-and-nuinsseg-mouse'])
+def test_joint_configs_mix_the_datasets_each_in_its_label_set(workdir, name):
+    """Every batch of a joint config holds a tile of each dataset (PanNuke and
+    NuInsSeg mouse: a human and a mouse tile, mixed by dataset as by species),
+    whose targets lie in their own label sets (route a: of the contour tree,
+    the boundary included; NuInsSeg's {background, nucleus} too); the loss
+    takes it."""
     init_default_scope('mmseg')
-    cfg = shrink(config(JOINT))
+    cfg = shrink(config(name))
     old = os.getcwd()
     os.chdir(workdir)
     try:
@@ -223,23 +289,32 @@ def test_joint_config_mixes_the_datasets_each_in_its_label_set(workdir):
         batches = [batch for _, batch in zip(range(3), loader)]
     finally:
         os.chdir(old)
-    contour = LabelTree.build('nucleus_contour')
-    node_set, set_names = contour.node_set.numpy(), list(contour.label_sets)
+    stardist = name.startswith('stardist_')
+    tree = LabelTree.build('nucleus' if stardist else 'nucleus_contour')
+    node_set, set_names = tree.node_set.numpy(), list(tree.label_sets)
+    expected = sorted(name.split('_')[-1].replace('-mouse', '').split('-and-'))
     for batch in batches:
-        datasets = sorted(s.dataset for s in batch['data_samples'])
-        assert datasets == ['consep', 'pannuke']
+        assert sorted(s.dataset for s in batch['data_samples']) == expected
+        if 'nuinsseg' in expected:
+            assert sorted(s.species for s in batch['data_samples']) == ['human', 'mouse']
         for sample in batch['data_samples']:
             labels = sample.gt_sem_seg.data.numpy()
             sets = {set_names[s] for s in node_set[labels[labels != 255]]}
             assert sets == {sample.dataset}
-            boundary = contour.offsets[sample.dataset] + len(contour.label_sets[sample.dataset]) - 1
-            assert (labels == boundary).any()
+            if stardist:  # star targets instead of the boundary
+                assert sample.gt_star_dist.data.shape[0] == cfg.n_rays
+            else:
+                boundary = tree.offsets[sample.dataset] + len(tree.label_sets[sample.dataset]) - 1
+                assert (labels == boundary).any()
     model = MODELS.build(cfg.model)
     data = model.data_preprocessor(batches[0], True)
     with torch.no_grad():
         losses = model.loss(data['inputs'], data['data_samples'])
     assert all(torch.isfinite(v).all() for v in losses.values())
-    assert {'decode.loss_hierarchical', 'aux.loss_hierarchical'} <= set(losses)
+    if stardist:
+        assert {'decode.loss_prob', 'decode.loss_dist', 'decode.loss_hierarchical'} <= set(losses)
+    else:
+        assert {'decode.loss_hierarchical', 'aux.loss_hierarchical'} <= set(losses)
 
 
 @pytest.mark.slow
@@ -253,4 +328,4 @@ def test_unet_joint_config_trains_and_tests(workdir):
     run_tool(['tools/test.py', path, last, '--work-dir', str(workdir / 'unet')], '',
              cwd=str(workdir), fresh=False)
     metrics = json.load(open(workdir / 'unet' / 'metrics.json'))
-    assert all(f'dataset/{d}/mPQ' in metrics for d in ORIGIN)
+    assert all(f'dataset/{d}/mPQ' in metrics for d in TYPED)

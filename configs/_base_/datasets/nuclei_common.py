@@ -5,6 +5,7 @@
 #   python tools/dataset_converters/consep.py RAW/CoNSeP data/consep --mpp 0.5
 #   python tools/dataset_converters/monusac.py RAW/MoNuSAC data/monusac --mpp 0.5
 #   python tools/dataset_converters/lizard.py RAW/Lizard data/lizard   (0.5 um/px as is)
+#   python tools/dataset_converters/nuinsseg.py RAW/NuInsSeg data/nuinsseg_mpp0.5 --mpp 0.5
 # and every dataset here keeps only the manifest rows at that um/px (filter `mpp`):
 # a folder converted at another um/px stops the run naming the filter. `mpp` is a
 # variable of this file: change it here (the filters and the metric read it when
@@ -12,7 +13,7 @@
 #
 # Labels: masks hold each dataset's own type ids; `label_offset` puts them in the
 # node ids of the nucleus tree (nucleus_label_offset('<dataset>'): pannuke 0,
-# consep 6, monusac 14, lizard 19). Training: TypedContourTarget, after the
+# consep 6, monusac 14, lizard 19, nuinsseg 26). Training: TypedContourTarget, after the
 # geometric augmentations, moves them into the tree 'nucleus_contour' (the
 # nucleus tree plus a boundary leaf and label) and writes the boundary of each
 # nucleus (the loss: HierarchicalFocalDiceLoss(label_tree='nucleus_contour')).
@@ -74,6 +75,9 @@ pannuke_root = 'data/pannuke'
 consep_root = 'data/consep'
 monusac_root = 'data/monusac'
 lizard_root = 'data/lizard'
+# NuInsSeg at the one um/px, beside data/nuinsseg (its ~0.25 um/px conversion, which the
+# kidney configs read): converted with --mpp 0.5 into data/nuinsseg_mpp0.5 (see above).
+nuinsseg_root = f'data/nuinsseg_mpp{mpp}'
 # PanNuke: the first of its three rotations (train fold1, validate fold2, test fold3).
 pannuke = dict(type='PanNukeDataset', data_root=pannuke_root, label_offset=0)
 pannuke_train = dict(pannuke, filters=dict(fold='fold1', mpp=mpp_filter), pipeline=train_pipeline)
@@ -90,6 +94,16 @@ monusac_train = dict(monusac, filters=dict(split='train', mpp=mpp_filter),
                      pipeline=train_pipeline)
 monusac_val = dict(monusac, filters=dict(split='val', mpp=mpp_filter), pipeline=test_pipeline)
 monusac_test = dict(monusac, filters=dict(split='test', mpp=mpp_filter), pipeline=test_pipeline)
+# NuInsSeg's mouse images ({background, nucleus}: label set 'nuinsseg'), to train beside a
+# typed dataset (configs/nuclei/*_pannuke-and-nuinsseg-mouse.py). NuInsSeg has no test
+# split: its official folds fold0..fold3 train, fold4 validates.
+nuinsseg_mouse = dict(type='NuInsSegDataset', data_root=nuinsseg_root, label_offset=26)
+nuinsseg_mouse_train = dict(
+    nuinsseg_mouse, filters=dict(species='mouse', fold=['fold0', 'fold1', 'fold2', 'fold3'],
+                                 mpp=mpp_filter), pipeline=train_pipeline)
+nuinsseg_mouse_val = dict(
+    nuinsseg_mouse, filters=dict(species='mouse', fold='fold4', mpp=mpp_filter),
+    pipeline=test_pipeline)
 # Lizard, an unseen test set (all folds). It re-annotates CoNSeP, PanNuke, CRAG,
 # DigestPath and GlaS images: leave out the origins a training set holds, e.g.
 # dict(lizard_test, filters={'mpp': mpp_filter, '!origin': ['pannuke', 'consep']})
