@@ -5,7 +5,7 @@
         [--blend center|gaussian|mean] [--rle] [--batch N] [--device cpu|cuda]
         [--min-tissue 0.05] [--count-class 1 --min-area 100] [--amp] [--channels-last] [--tta]
         [--geojson [PATH] [--object-type annotation|detection] [--simplify 0.5]]
-        [--ome-tiff [PATH]] [--objects-csv [PATH]]
+        [--ome-tiff [PATH]] [--objects-csv [PATH]] [--label-set NAME]
     python tools/infer_slide.py CONFIG CHECKPOINT FOLDER/ 'scans/*.svs' a.ndpi --out OUT_DIR ...
     python tools/infer_slide.py CONFIG CHECKPOINT --slides-from LIST.txt --out OUT_DIR ...
 
@@ -21,6 +21,18 @@ mask (OUT.geojson, OUT.ome.tif, OUT_objects.csv) unless given a PATH.
 --tta also predicts every tile flipped left-right and top-bottom and averages
 the class probabilities (flipped back) before the tiles are blended: three
 forward passes per tile.
+
+Typed nuclei (a config whose model decides nuclei: route a, `instance_postprocess`
+on CrossSpeciesEncoderDecoder; route b, StarDistSegmentor; docs/nuclei.md):
+instances are decided per tile and each nucleus is kept by the tile whose core
+holds its centroid (touching nuclei of one type stay apart), typed in the label
+set --label-set NAME (a dataset of the nucleus tree: pannuke, consep, monusac,
+lizard, nuinsseg; default the tree's leaves). The mask is then the type map;
+the GeoJSON holds one QuPath detection per nucleus (classification and type
+probabilities), the table its type, probabilities, area and centroid in um, the
+OME-TIFF a `nuclei` and a `type` channel, and OUT_nuclei.json the count and
+density per type per mm^2 of tissue. Such configs record their um/px as `mpp`
+(read as train_mpp). See docs/slides.md, "Typed nuclei".
 
 Several slides (files, folders, globs, and --slides-from LIST: one path per
 line, blank lines and # comments skipped, relative to the list's folder):
@@ -51,6 +63,7 @@ import sys
 from dataclasses import replace
 
 import torch
+from mmengine.config import Config
 from mmseg.apis import init_model
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
@@ -60,12 +73,15 @@ from crossspec_mmseg.inference import (
     OBJECT_TYPES,
     SlideOutputs,
     SlideSettings,
+    TypedNuclei,
     amp_dtype,
     clean_scratch,
     expand_slides,
     plan_slides,
     run_slides,
+    typed_route,
 )
+from crossspec_mmseg.inference.typed_nuclei import config_route
 
 
 def positive(text):
@@ -146,14 +162,19 @@ def parse_args():
                         'probabilities averaged, 3 forwards per tile')
     beside = dict(nargs='?', const='', metavar='PATH')
     parser.add_argument('--geojson', **beside, help='objects as QuPath-ready GeoJSON')
-    parser.add_argument('--object-type', choices=OBJECT_TYPES, default='annotation',
-                        help='QuPath object type of the GeoJSON features')
+    parser.add_argument('--object-type', choices=OBJECT_TYPES,
+                        help='QuPath object type of the GeoJSON features (default: annotation; '
+                        'detection for typed nuclei)')
     parser.add_argument('--simplify', type=float, default=0.5,
                         help='polygon tolerance in level-0 pixels (0: exact outlines)')
     parser.add_argument('--ome-tiff', **beside,
                         help='pyramidal OME-TIFF label mask with its um/px')
     parser.add_argument('--objects-csv', **beside,
                         help='one row per object (area, perimeter, ...)')
+    parser.add_argument('--label-set', metavar='NAME',
+                        help='typed nuclei models: the label set nuclei are typed in, a dataset '
+                        'of the nucleus tree (pannuke, consep, monusac, lizard, nuinsseg; '
+                        "default: the tree's leaves)")
     # Passed by tools/torchrun.sh; the ranks come from RANK/WORLD_SIZE whatever it says.
     parser.add_argument('--launcher', choices=['none', 'pytorch'], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -167,16 +188,22 @@ def main():
     for what, path in (('config', args.config), ('checkpoint', args.checkpoint)):
         if not osp.isfile(path):
             sys.exit(f'error: {what} {path} not found')
+    route = config_route(Config.fromfile(args.config).get('model', {}))  # typed nuclei?
     try:  # everything a user can type wrong, before the model loads
+        if args.label_set is not None and route is None:
+            raise ValueError(f'--label-set {args.label_set}: {args.config} is not a typed '
+                             'nuclei model (instance_postprocess or StarDistSegmentor)')
+        typed = TypedNuclei(label_set=args.label_set,
+                            object_type=args.object_type or 'detection') if route else None
         slides = expand_slides(args.slides, args.slides_from)
         jobs = plan_slides(slides, args.out, geojson=args.geojson, ome_tiff=args.ome_tiff,
                            objects_csv=args.objects_csv, rle=args.rle,
-                           scratch_dir=args.scratch_dir)
+                           scratch_dir=args.scratch_dir, nuclei_summary=typed is not None)
         settings = SlideSettings(
             tile=args.tile, overlap=args.overlap, mpp=args.mpp, scale=args.scale,
             base_mpp=args.base_mpp, blend=args.blend, batch=args.batch,
             min_tissue=args.min_tissue, count_class=args.count_class, min_area=args.min_area,
-            amp=args.amp, channels_last=args.channels_last, tta=args.tta)
+            amp=args.amp, channels_last=args.channels_last, tta=args.tta, typed=typed)
     except ValueError as err:  # BadInputError included
         sys.exit(f'error: {err}')
     many = len(jobs) > 1
@@ -192,13 +219,19 @@ def main():
         sys.exit(f'error: {err}')
     if args.amp:
         print(f'autocast: {amp_dtype(torch.device(device))}', file=sys.stderr, flush=True)
+    if typed_route(model) != route:
+        sys.exit(f'error: {args.config}: the built model decides nuclei as {typed_route(model)}, '
+                 f'its config as {route}')
+    train_mpp = model.cfg.get('train_mpp')
+    if train_mpp is None and route is not None:  # nuclei configs record their um/px as mpp
+        train_mpp = model.cfg.get('mpp')
     try:
-        settings = replace(settings, train_mpp=model.cfg.get('train_mpp'))
+        settings = replace(settings, train_mpp=train_mpp)
     except ValueError as err:
         sys.exit(f'error: {args.config}: {err}')
     meta = model.dataset_meta or {}
     style = SlideOutputs(classes=meta.get('classes'), palette=meta.get('palette'),
-                         object_type=args.object_type, tolerance=args.simplify)
+                         object_type=args.object_type or 'annotation', tolerance=args.simplify)
     failed = []
     for record in run_slides(model, jobs, settings, style):
         if 'error' in record:

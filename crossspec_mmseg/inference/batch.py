@@ -6,12 +6,13 @@ One naming rule decides every path of a call (:func:`plan_slides`): a slide's
 name is its file name less its extension, a multi-part one (``.ome.tif``) as
 one; in a folder, the mask is ``<name>.tif`` and the other outputs sit
 beside it (``<name>.geojson``, ``<name>.ome.tif``, ``<name>_objects.csv``,
-``<name>.csv``). Before anything is written, the call is refused when two
-outputs would share a path, or an output would be a slide, naming both and
-the path. A slide whose outputs all exist is skipped (``done``); a record
-beside its mask (``.<mask>.slide.json``: the slide's file name and size)
-makes sure the outputs found are this slide's, not those of another slide of
-the same name from another call.
+``<name>.csv``, a typed model's ``<name>_nuclei.json``). Before anything is
+written, the call is refused when two outputs would share a path, or an
+output would be a slide, naming both and the path. A slide whose outputs all
+exist is skipped (``done``); a record beside its mask
+(``.<mask>.slide.json``: the slide's file name and size) makes sure the
+outputs found are this slide's, not those of another slide of the same name
+from another call.
 
 Each slide is opened once (:func:`predict_slide`): its um/px decides the
 reading resolution (:meth:`SlideSettings.read_mpp`), and the open slide goes
@@ -35,6 +36,7 @@ from ..utils.atomic import atomic_path
 from .exports import SlideOutputs
 from .scratch import remove_dead_scratch
 from .slide_inference import MASK_EXTENSIONS, check_mask_path, infer_slide
+from .typed_nuclei import TypedNuclei
 
 __all__ = ['MULTIPART_EXTENSIONS', 'OUTPUT_SUFFIXES', 'SLIDE_EXTENSIONS', 'OutputCollisionError',
            'SlideJob', 'SlideSettings', 'clean_scratch', 'expand_slides', 'plan_slides',
@@ -47,10 +49,11 @@ SLIDE_EXTENSIONS = ('.svs', '.tif', '.tiff', '.ndpi', '.scn', '.mrxs', '.vms', '
 MULTIPART_EXTENSIONS = ('.ome.tif', '.ome.tiff')
 #: Each output beside the mask: ``<stem><suffix>``.
 OUTPUT_SUFFIXES = {'geojson': '.geojson', 'ome_tiff': '.ome.tif', 'objects_csv': '_objects.csv',
-                   'rle': '.csv'}
+                   'rle': '.csv', 'nuclei_summary': '_nuclei.json'}
 #: What each output is, in messages.
 OUTPUT_KINDS = {'mask': 'mask', 'geojson': 'GeoJSON', 'ome_tiff': 'OME-TIFF',
-                'objects_csv': 'object table', 'rle': 'RLE row'}
+                'objects_csv': 'object table', 'rle': 'RLE row',
+                'nuclei_summary': 'nuclei summary'}
 RECORD_SUFFIX = '.slide.json'
 
 
@@ -155,7 +158,8 @@ class SlideJob:
 
 def plan_slides(slides: Sequence[str], out: str, geojson: Optional[str] = None,
                 ome_tiff: Optional[str] = None, objects_csv: Optional[str] = None,
-                rle: bool = False, scratch_dir: Optional[str] = None) -> List[SlideJob]:
+                rle: bool = False, scratch_dir: Optional[str] = None,
+                nuclei_summary: bool = False) -> List[SlideJob]:
     """Every slide's output paths, checked before anything is written.
 
     Args:
@@ -167,6 +171,8 @@ def plan_slides(slides: Sequence[str], out: str, geojson: Optional[str] = None,
             the mask) or a path (one slide only).
         rle: Also the Kaggle RLE row, beside the mask.
         scratch_dir: Where masks are made (default: beside the mask).
+        nuclei_summary: Also a typed model's per-slide nuclei summary
+            (``<name>_nuclei.json``), beside the mask.
 
     Raises:
         OutputCollisionError: two outputs would share a path, or an output
@@ -175,7 +181,7 @@ def plan_slides(slides: Sequence[str], out: str, geojson: Optional[str] = None,
         BadInputError: ``out`` or an output path does not fit the slides.
     """
     wanted = dict(geojson=geojson, ome_tiff=ome_tiff, objects_csv=objects_csv,
-                  rle='' if rle else None)
+                  rle='' if rle else None, nuclei_summary='' if nuclei_summary else None)
     folder = (len(slides) > 1 or osp.isdir(out) or out.endswith(('/', os.sep))
               or not osp.splitext(out)[1])
     if len(slides) > 1:
@@ -286,6 +292,7 @@ class SlideSettings:
     amp: bool = False
     channels_last: bool = False
     tta: bool = False
+    typed: Optional[TypedNuclei] = None  #: typed nuclei (a typed model; typed_nuclei.py)
 
     def __post_init__(self) -> None:
         WindowGrid(self.tile, self.overlap, self.read_scale)
@@ -325,6 +332,9 @@ def predict_slide(model, job: SlideJob, settings: SlideSettings,
     paths = job.paths
     outputs = replace(style or SlideOutputs(), geojson=paths.get('geojson'),
                       ome_tiff=paths.get('ome_tiff'), objects_csv=paths.get('objects_csv'))
+    typed = settings.typed  # hook: a typed model's summary goes where the plan put it
+    if typed is not None:
+        typed = replace(typed, summary=paths.get('nuclei_summary'))
     with open_slide(job.slide, settings.base_mpp) as reader:
         mpp = settings.read_mpp(reader)
         result = infer_slide(model, reader, paths['mask'], tile=settings.tile,
@@ -334,16 +344,19 @@ def predict_slide(model, job: SlideJob, settings: SlideSettings,
                              count_class=settings.count_class, min_area=settings.min_area,
                              mpp=mpp, outputs=outputs, amp=settings.amp,
                              channels_last=settings.channels_last, tta=settings.tta,
-                             scratch_dir=job.scratch_dir)
+                             scratch_dir=job.scratch_dir, typed=typed)
     if 'rle' in paths:
         write_rle_csv(paths['rle'], job.name, result.rle)
     if job.record is not None:  # last: the outputs are complete and this slide's
         with atomic_path(job.record) as tmp, open(tmp, 'w') as f:
             json.dump(_slide_identity(job.slide), f)
-    return dict(slide=job.slide, shape=list(result.shape), tiles_run=result.tiles_run,
-                tiles_skipped=result.tiles_skipped, count=result.count, read_mpp=mpp,
-                level=result.level, slide_mpp=result.mpp, seconds=round(result.seconds, 2),
-                export_seconds=round(result.export_seconds, 2), **paths)
+    record = dict(slide=job.slide, shape=list(result.shape), tiles_run=result.tiles_run,
+                  tiles_skipped=result.tiles_skipped, count=result.count, read_mpp=mpp,
+                  level=result.level, slide_mpp=result.mpp, seconds=round(result.seconds, 2),
+                  export_seconds=round(result.export_seconds, 2), **paths)
+    if result.nuclei is not None:
+        record['nuclei'] = result.nuclei
+    return record
 
 
 def run_slides(model, jobs: Iterable[SlideJob], settings: SlideSettings,

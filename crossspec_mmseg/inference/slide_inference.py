@@ -63,7 +63,8 @@ __all__ = ['MASK_EXTENSIONS', 'SlidePrediction', 'TilePredictor', 'amp_dtype', '
 class SlidePrediction:
     """What :func:`infer_slide` wrote (``mpp``: the mask's um/px when known;
     ``level``: the slide level the tiles were read from; ``seconds``: the whole
-    call, of which ``export_seconds`` writing the :class:`SlideOutputs`)."""
+    call, of which ``export_seconds`` writing the :class:`SlideOutputs`;
+    ``nuclei``: a typed run's per-slide summary, :mod:`.typed_nuclei`)."""
 
     mask_path: str
     shape: tuple
@@ -75,6 +76,7 @@ class SlidePrediction:
     count: Optional[int] = None
     seconds: float = 0.0
     export_seconds: float = 0.0
+    nuclei: Optional[dict] = None
 
 
 class TilePredictor:
@@ -301,7 +303,7 @@ def infer_slide(model, slide: Union[str, SlideSource], out_path: str, tile: int 
                 min_area: int = 0, mpp: Optional[float] = None,
                 base_mpp: Optional[float] = None, outputs: Optional[SlideOutputs] = None,
                 amp: bool = False, channels_last: bool = False, tta: bool = False,
-                scratch_dir: Optional[str] = None) -> SlidePrediction:
+                scratch_dir: Optional[str] = None, typed=None) -> SlidePrediction:
     """Predict a whole slide and write its label mask to ``out_path`` (.tif/.tiff/.png).
 
     Args:
@@ -330,12 +332,23 @@ def infer_slide(model, slide: Union[str, SlideSource], out_path: str, tile: int 
             autocast, channels-last memory, flip test-time augmentation.
         scratch_dir: Where the mask is kept while it is made (default: the
             mask's folder); dead runs' leftovers there are removed first.
+        typed: A :class:`~.typed_nuclei.TypedNuclei`: the model decides
+            nuclei (route a or b of docs/nuclei.md) and the run is
+            :func:`~.typed_nuclei.infer_typed_slide` (the mask is the type
+            map; typed GeoJSON, table, OME-TIFF and summary).
 
     Raises:
         ValueError: tile, overlap, scale, mpp, batch or ``out_path`` invalid
             (one line naming it), before any work.
         SlideResolutionError: ``mpp`` given but the slide's um/px unknown.
     """
+    if typed is not None:  # hook: nuclei per tile, kept once (typed_nuclei.py)
+        from .typed_nuclei import infer_typed_slide
+        return infer_typed_slide(model, slide, out_path, typed, tile=tile, overlap=overlap,
+                                 scale=scale, blend=blend, batch=batch, min_tissue=min_tissue,
+                                 rle=rle, count_class=count_class, min_area=min_area, mpp=mpp,
+                                 base_mpp=base_mpp, outputs=outputs, amp=amp,
+                                 channels_last=channels_last, tta=tta, scratch_dir=scratch_dir)
     began = time.perf_counter()
     check_mask_path(out_path)
     grid = WindowGrid(tile, overlap, scale)

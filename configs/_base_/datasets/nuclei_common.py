@@ -27,6 +27,7 @@ _base_ = ['../default_runtime.py']
 custom_imports = dict(imports=['crossspec_mmseg'], allow_failed_imports=False)
 
 mpp = 0.5
+train_mpp = mpp  # tools/infer_slide.py reads slides at it
 mpp_filter = str(mpp)  # as the converters write the manifest's mpp column
 crop_size = (128, 128)  # 64 um at 0.5 um/px: a PanNuke patch (256 px at 0.25)
 contour_width = 1  # boundary width in px at `mpp` (nuclei are ~10-20 px across at 0.5)
