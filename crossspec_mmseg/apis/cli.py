@@ -52,7 +52,21 @@ def load_cli_config(config: str, work_dir: str | None, cfg_options: dict | None,
     prepare_cpu_distributed(cfg, launcher)
     pin_loader_memory(cfg)
     sync_sampler_batch_size(cfg)
+    visualizer_per_run(cfg)
     return cfg
+
+
+def visualizer_per_run(cfg: Config) -> None:
+    """Let mmengine name the visualizer after the run (``experiment_name``).
+
+    MMSeg's runtime names it ``'visualizer'``; mmengine keeps one instance per
+    name per process, so a second run in one process (a study's cells, the
+    tools called in-process) would log its scalars into the first run's
+    ``vis_data``.
+    """
+    visualizer = cfg.get('visualizer')
+    if isinstance(visualizer, dict) and visualizer.get('name') == 'visualizer':
+        visualizer.pop('name')
 
 
 def pretrained_from_env() -> bool:

@@ -1,4 +1,5 @@
-"""CLI config set-up: pinned loader memory on GPU hosts only, sampler batch size."""
+"""CLI config set-up: pinned loader memory on GPU hosts only, sampler batch size,
+one visualizer per run."""
 from unittest import mock
 
 import pytest
@@ -55,3 +56,26 @@ def test_published_initialisation_dropped_by_the_tools_not_the_model(monkeypatch
     assert (cfg.model.pretrained == 'open-mmlab://resnet50_v1c') is kept
     assert (cfg.model.pretrained is None) is not kept
     assert 'use_pretrained' not in cfg.model
+
+
+def test_two_runs_in_one_process_log_into_their_own_work_dirs(tmp_path):
+    """MMSeg names its visualizer 'visualizer' and mmengine keeps one instance
+    per name: without load_cli_config's fix the second run's scalars land in
+    the first run's vis_data (a study's cells run in one process)."""
+    import glob
+    import os.path as osp
+
+    from mmengine.runner import Runner
+
+    from helpers import TINY_CONFIG
+    assert Config.fromfile(TINY_CONFIG).visualizer.name == 'visualizer'  # MMSeg's runtime
+    for run in ('first', 'second'):
+        cfg = load_cli_config(TINY_CONFIG, str(tmp_path / run), None, 'none', pretrained=False)
+        assert 'name' not in cfg.visualizer
+        cfg.experiment_name = f'tiny_{run}'
+        runner = Runner.from_cfg(cfg)
+        runner.visualizer.add_scalars({'probe': 1.0})
+        del runner
+    for run in ('first', 'second'):
+        logs = glob.glob(osp.join(tmp_path, run, '*', 'vis_data', 'scalars.json'))
+        assert len(logs) == 1 and 'probe' in open(logs[0]).read(), run
