@@ -4,13 +4,17 @@ VENV ?= .venv
 export VENV
 PY := $(VENV)/bin/python
 
-.PHONY: install demo lint test test-fast test-all clean-demo
+.PHONY: install demo demo-nuclei lint test test-fast test-all clean-demo
 
 install:
 	bash scripts/install.sh
 
 demo: install
 	bash scripts/demo.sh
+
+# Typed nuclei: synthetic PanNuke/CoNSeP/MoNuSAC, B alone vs A then B (docs/nuclei.md).
+demo-nuclei: install
+	bash scripts/demo_nuclei.sh
 
 lint: install
 	$(PY) -m ruff check .
@@ -27,4 +31,4 @@ test-all: lint
 	$(PY) -m pytest -q -m "slow or not slow" tests
 
 clean-demo:
-	rm -rf data/demo work_dirs/demo
+	rm -rf data/demo work_dirs/demo data/demo_nuclei work_dirs/demo_nuclei

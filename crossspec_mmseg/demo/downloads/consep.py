@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 import scipy.io
 
+from ...converters.consep import CONSEP_MPP
+from ..nuclei_appearance import dataset_labels
 from ..synthetic import SPECIES_STYLES, render_tissue
 
 __all__ = ['CONSEP_FAULTS', 'write_consep_raw']
@@ -25,10 +27,15 @@ CONSEP_FAULTS = ('truncated_png', 'missing_mat', 'not_mat', 'no_inst_map',
                  'type_map_disagrees')
 
 
-def _labels(instances: np.ndarray, rng: np.random.Generator) -> Dict[str, np.ndarray]:
-    """The ``.mat`` content for an instance map (ids 1..N, some maybe hidden)."""
+def _labels(instances: np.ndarray, rng: np.random.Generator,
+            types: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
+    """The ``.mat`` content for an instance map (ids 1..N, some maybe hidden);
+    ``types``: the type of each id (random without)."""
     count = int(instances.max())
-    inst_type = rng.integers(1, 8, (count, 1)).astype(np.float64)
+    if types is None:
+        inst_type = rng.integers(1, 8, (count, 1)).astype(np.float64)
+    else:
+        inst_type = np.asarray(types, np.float64).reshape(count, 1)
     lut = np.concatenate([[0], inst_type[:, 0]]).astype(np.int32)
     centroids = np.zeros((count, 2))
     for k in range(1, count + 1):
@@ -60,7 +67,7 @@ def _apply_fault(fault: str, labels: Dict[str, np.ndarray]) -> None:
 
 def write_consep_raw(root: str, n_train: int = 4, n_test: int = 2,
                      shape: Tuple[int, int] = (72, 88), seed: int = 0,
-                     faults: Optional[Dict[str, str]] = None) -> List[str]:
+                     faults: Optional[Dict[str, str]] = None, appearance=None) -> List[str]:
     """Write the download under ``root``.
 
     Args:
@@ -69,6 +76,9 @@ def write_consep_raw(root: str, n_train: int = 4, n_test: int = 2,
         shape: ``(height, width)`` of every image.
         seed: Random seed.
         faults: ``{image name: fault}``, faults from :data:`CONSEP_FAULTS`.
+        appearance: A :class:`~crossspec_mmseg.demo.nuclei_appearance.NucleiAppearance`:
+            the nuclei are its hidden types, drawn at CoNSeP's um/px, in
+            CoNSeP's classes (None: random types on :func:`render_tissue`).
 
     Returns:
         The image names (``train_1`` ... ``test_k``).
@@ -83,9 +93,14 @@ def write_consep_raw(root: str, n_train: int = 4, n_test: int = 2,
     for folder, count in (('Train', n_train), ('Test', n_test)):
         for k in range(1, count + 1):
             name = f'{folder.lower()}_{k}'
-            image, instances = render_tissue(rng, SPECIES_STYLES['human'], max(shape))
-            image, instances = image[:height, :width], instances[:height, :width]
-            labels = _labels(instances.astype(np.int32), rng)
+            if appearance is None:
+                image, instances = render_tissue(rng, SPECIES_STYLES['human'], max(shape))
+                image, instances = image[:height, :width], instances[:height, :width]
+                labels = _labels(instances.astype(np.int32), rng)
+            else:
+                drawn = appearance.render(rng, shape, CONSEP_MPP)
+                image = drawn.image
+                labels = _labels(drawn.instances, rng, dataset_labels('consep')[drawn.types])
             fault = faults.pop(name, '')
             _apply_fault(fault, labels)
             _write_png(osp.join(root, folder, 'Images', f'{name}.png'),

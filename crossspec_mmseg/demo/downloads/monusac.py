@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import tifffile
 
+from ..nuclei_appearance import dataset_labels
 from ..pyramids import write_pyramid
 from ..synthetic import SPECIES_STYLES, render_tissue
 
@@ -125,7 +126,8 @@ def _slide_folders(prefix: int, count: int) -> List[str]:
 def write_monusac_raw(root: str, train_patients: int = 4, test_patients: int = 2,
                       images_per_slide: int = 2, shape: Tuple[int, int] = (80, 96),
                       seed: int = 0, faults: Optional[Dict[str, str]] = None,
-                      splits: Sequence[str] = ('train', 'test')) -> Dict[str, str]:
+                      splits: Sequence[str] = ('train', 'test'),
+                      appearance=None) -> Dict[str, str]:
     """Write the download under ``root``.
 
     Args:
@@ -137,6 +139,11 @@ def write_monusac_raw(root: str, train_patients: int = 4, test_patients: int = 2
         seed: Random seed.
         faults: ``{image name: fault}``, faults from :data:`MONUSAC_FAULTS`.
         splits: Which of the two folders to write.
+        appearance: A :class:`~crossspec_mmseg.demo.nuclei_appearance.NucleiAppearance`:
+            the nuclei are its hidden types, drawn at MoNuSAC's um/px; the
+            outlines of those MoNuSAC labels are its regions (the others stay
+            unannotated, in its background), and in test images one labelled
+            nucleus is an ``Ambiguous`` region instead.
 
     Returns:
         ``{image name: 'train' or 'test'}``.
@@ -158,18 +165,39 @@ def write_monusac_raw(root: str, train_patients: int = 4, test_patients: int = 2
                 name = f'{slide}_{k:03d}'
                 fault = faults.pop(name, '')
                 _write_image(osp.join(folder, name), rng, shape, split == 'test', fault,
-                             copy_tif=split == 'train' or k < images_per_slide)
+                             copy_tif=split == 'train' or k < images_per_slide,
+                             appearance=appearance)
                 written[name] = split
     if faults:
         raise ValueError(f'faults for images not written: {sorted(faults)}')
     return written
 
 
+def _drawn_regions(rng: np.random.Generator, shape: Tuple[int, int], test: bool,
+                   appearance) -> Tuple[Regions, np.ndarray]:
+    """``appearance``'s nuclei as regions by MoNuSAC class, and its image."""
+    drawn = appearance.render(rng, shape, MONUSAC_MPP)
+    label_of = dataset_labels('monusac')
+    regions: Regions = {name: [] for name in CLASS_NAMES + (('Ambiguous',) if test else ())}
+    labelled = [k for k, t in enumerate(drawn.types) if label_of[t]]
+    unsure = int(rng.choice(labelled)) if test and labelled else -1
+    for k, (points, kind) in enumerate(zip(drawn.polygons, drawn.types)):
+        if k == unsure:
+            regions['Ambiguous'].append(points)
+        elif label_of[kind]:
+            regions[CLASS_NAMES[label_of[kind] - 1]].append(points)
+    return regions, drawn.image
+
+
 def _write_image(stem: str, rng: np.random.Generator, shape: Tuple[int, int], test: bool,
-                 fault: str, copy_tif: bool) -> None:
+                 fault: str, copy_tif: bool, appearance=None) -> None:
     """``stem.svs``, ``stem.xml`` and (``copy_tif``) ``stem.tif`` of one image."""
-    regions = _apply_fault(fault, _regions(rng, shape, test), shape)
-    image = _image(rng, shape, regions)
+    if appearance is None:
+        regions = _apply_fault(fault, _regions(rng, shape, test), shape)
+        image = _image(rng, shape, regions)
+    else:
+        regions, image = _drawn_regions(rng, shape, test, appearance)
+        regions = _apply_fault(fault, regions, shape)
     if fault != 'missing_svs':
         write_pyramid(f'{stem}.svs', image, 'svs', None if fault == 'no_mpp' else MONUSAC_MPP,
                       downsamples=(1,), tile=64)

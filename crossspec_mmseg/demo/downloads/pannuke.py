@@ -14,9 +14,11 @@ from ...converters.pannuke import (
     COLLIDING,
     HIDDEN,
     NO_CHANNEL,
+    PANNUKE_MPP,
     REUSED,
     TWO_CHANNELS,
 )
+from ..nuclei_appearance import dataset_labels
 
 __all__ = ['TISSUES', 'draw_nuclei', 'write_pannuke_raw', 'pannuke_paths', 'corrupt_pannuke']
 
@@ -54,12 +56,19 @@ def pannuke_paths(root: str, fold: int) -> Dict[str, str]:
                 masks=osp.join(base, 'masks', f'fold{fold}', 'masks.npy'))
 
 
-def _patch(rng: np.random.Generator, size: int, quirk: str, planted: Counter):
-    """One patch's float64 image and 6-channel mask, with ``quirk`` planted."""
-    ids = draw_nuclei(rng, (size, size), count=max(4, size // 12))
-    n = int(ids.max())
+def _patch(rng: np.random.Generator, size: int, quirk: str, planted: Counter,
+           appearance=None):
+    """One patch's float64 image and 6-channel mask, with ``quirk`` planted
+    (with ``appearance``: its nuclei, pixels and types)."""
+    if appearance is None:
+        ids = draw_nuclei(rng, (size, size), count=max(4, size // 12))
+        n = int(ids.max())
+        channel_of = rng.integers(0, 5, n + 1)
+    else:
+        drawn = appearance.render(rng, (size, size), PANNUKE_MPP)
+        ids, n = drawn.instances.astype(np.int64), len(drawn.types)
+        channel_of = np.concatenate([[0], dataset_labels('pannuke')[drawn.types] - 1])
     mask = np.zeros((size, size, 6), np.float64)
-    channel_of = rng.integers(0, 5, n + 1)
     for i in range(1, n + 1):
         mask[..., channel_of[i]][ids == i] = FIRST_ID + 3 * i
     if quirk == 'two channels':  # nucleus 1 annotated again in a neighbouring channel
@@ -88,6 +97,8 @@ def _patch(rng: np.random.Generator, size: int, quirk: str, planted: Counter):
     if quirk == 'class and background':
         mask[..., 5][ids == 1] = 1
         planted[CLASS_AND_BACKGROUND] += int((ids == 1).sum())
+    if appearance is not None:
+        return drawn.image.astype(np.float64), mask
     image = rng.integers(120, 230, (size, size, 3)).astype(np.float64)
     image[ids > 0] = rng.integers(40, 110, 3)
     return image, mask
@@ -97,9 +108,11 @@ QUIRKS = ('two channels', 'reused id', 'colliding ids', 'no channel', 'class and
 
 
 def write_pannuke_raw(root: str, patches: int = 3, size: int = 64, folds=(1, 2, 3),
-                      seed: int = 0) -> Counter:
+                      seed: int = 0, appearance=None) -> Counter:
     """Write folds ``folds`` of ``patches`` patches each; fold 1 holds one
-    patch per quirk (after ``patches`` plain ones).
+    patch per quirk (after ``patches`` plain ones). With ``appearance`` (a
+    :class:`~crossspec_mmseg.demo.nuclei_appearance.NucleiAppearance`) the
+    nuclei are its hidden types, drawn at PanNuke's um/px, in PanNuke's classes.
 
     Returns:
         The quirks planted, counted as the converter names them.
@@ -108,7 +121,7 @@ def write_pannuke_raw(root: str, patches: int = 3, size: int = 64, folds=(1, 2, 
     planted = Counter()
     for fold in folds:
         kinds = [''] * patches + (list(QUIRKS) if fold == folds[0] else [])
-        pairs = [_patch(rng, size, kind, planted) for kind in kinds]
+        pairs = [_patch(rng, size, kind, planted, appearance) for kind in kinds]
         paths = pannuke_paths(root, fold)
         for path in paths.values():
             os.makedirs(osp.dirname(path), exist_ok=True)
