@@ -29,6 +29,8 @@ setup(
     install_requires=[r for r in read_requirements('runtime') if not r.startswith('setuptools')]
     + ['mmcv==2.1.0'],
     extras_require={'tests': read_requirements('tests'),
+                    # LoRA and other parameter-efficient adapters (peft brings transformers)
+                    'adapters': ['peft>=0.13'],
                     # slides in formats tifffile cannot read (MRXS, SCN, ...)
                     'openslide': ['openslide-python', 'openslide-bin']},
     license='Apache-2.0',

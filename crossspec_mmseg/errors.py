@@ -10,8 +10,12 @@ converter CLIs print them as one line and exit 1.
   folder, a table without its columns, a record given twice), or the output
   folder holds another conversion: nothing can be skipped, the input must be
   fixed.
+* :class:`BadWeightsError`: a model weights file (a foundation encoder's) is
+  missing (:class:`MissingWeightsError`), damaged, of another architecture or
+  of another checksum; the training, test and slide tools print it as one line.
 """
-__all__ = ['BadInputError', 'MissingInputError', 'BadDownloadError', 'MissingDownloadError']
+__all__ = ['BadInputError', 'MissingInputError', 'BadDownloadError', 'MissingDownloadError',
+           'BadWeightsError', 'MissingWeightsError']
 
 
 class BadInputError(ValueError):
@@ -29,3 +33,11 @@ class BadDownloadError(ValueError):
 class MissingDownloadError(BadDownloadError, FileNotFoundError):
     """The download folder, or a file the whole conversion needs, is absent."""
 
+
+
+class BadWeightsError(ValueError):
+    """A model weights file that cannot be used (damaged, foreign, wrong checksum)."""
+
+
+class MissingWeightsError(BadWeightsError, FileNotFoundError):
+    """A model weights file the config names is absent."""

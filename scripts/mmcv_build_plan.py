@@ -7,13 +7,22 @@ The decision (tested with the CUDA queries mocked in tests/test_install.py):
 
 * CUDA ops only when torch is a CUDA build *and* a usable ``nvcc`` (in
   ``$CUDA_HOME/bin``, on ``PATH`` or in ``/usr/local/cuda/bin``: where torch's
-  extension builder looks) has torch's CUDA major version; otherwise CPU ops,
-  forced (mmcv's setup.py would try CUDA whenever a GPU is visible).
+  extension builder looks) has torch's CUDA major version *and* there is a GPU
+  to build for: one visible, or asked for explicitly (``TORCH_CUDA_ARCH_LIST``
+  set, or ``CROSSSPEC_MMCV_OPS=cuda``: login nodes, container builds). Without
+  a visible GPU and without asking, CPU ops: torch's default wheels are CUDA
+  builds and CUDA toolkits sit in CPU-only images and CI runners, where nvcc's
+  default list would compile the kernels for 7-8 architectures (hours on a few
+  cores). ``CROSSSPEC_MMCV_OPS=cpu`` forces CPU ops. CPU ops are forced (mmcv's
+  setup.py would try CUDA whenever a GPU is visible).
 * ``TORCH_CUDA_ARCH_LIST``: the user's if set, as given; else the visible GPUs'
   architectures, ``+PTX`` on the highest (so a newer GPU sharing the cache can
-  JIT-compile the kernels); else (login node, container build) nvcc's default
-  list for its CUDA version, less the names the installed torch refuses (torch
-  before 2.7 aborts on 10.0 and 12.0 with "Unknown CUDA arch").
+  JIT-compile the kernels); else (``CROSSSPEC_MMCV_OPS=cuda`` without a GPU)
+  nvcc's default list for its CUDA version, less the names the installed torch
+  refuses (torch before 2.7 aborts on 10.0 and 12.0 with "Unknown CUDA arch").
+* C++ standard: the one torch's headers demand (``ATen/ATen.h``: C++17 up to
+  torch 2.13, C++20 from 2.14); mmcv 2.1.0's setup.py hard-codes ``-std=c++17``,
+  so install.sh patches its sdist when this is newer (``MMCV_CXX_STD``).
 * ``MAX_JOBS``: the user's if set; else the cores, capped by free memory
   (about 4 GB per nvcc job, 1.5 GB per c++ job); parallel only with ninja.
 * Cache key: everything the wheel depends on: torch version, CPU-vs-CUDA ops,
@@ -46,6 +55,11 @@ DEFAULT_ARCHS = [
     ((0, 0), ('6.0', '7.0', '7.5', '8.0', '8.6')),
 ]
 GB_PER_JOB = {'cuda': 4.0, 'cpu': 1.5}
+#: the standard mmcv 2.1.0's setup.py asks for (torch > 1.12.1); install.sh patches newer in
+MMCV_CXX_STD = 'c++17'
+#: ``__cplusplus`` values (the year and month of each standard)
+CXX_STANDARDS = {201402: 'c++14', 201703: 'c++17', 202002: 'c++20', 202302: 'c++23'}
+OPS_ENV = 'CROSSSPEC_MMCV_OPS'  # cuda, cpu, or unset/auto
 CUDA_HOME_DEFAULT = '/usr/local/cuda'  # torch's _find_cuda_home looks there last
 
 
@@ -60,14 +74,30 @@ class BuildPlan:
     cpu_cache_key: str  # where a CPU build lands when the CUDA build fails
     arch_key: str  # the normalised arch list the cache key hashes ('' for CPU ops)
     wheel_glob: str  # file name of the wheel this interpreter installs
+    cxx_std: str = MMCV_CXX_STD  # what torch's headers need ('c++20' from torch 2.14)
 
     def shell(self) -> str:
         values = dict(MMCV_OPS=self.ops, MMCV_OPS_REASON=self.reason,
                       MMCV_ARCH_LIST=self.arch_list, MMCV_ARCH_REASON=self.arch_reason,
                       MMCV_MAX_JOBS=str(self.max_jobs), MMCV_CACHE_KEY=self.cache_key,
                       MMCV_CPU_CACHE_KEY=self.cpu_cache_key, MMCV_ARCH_KEY=self.arch_key,
-                      MMCV_WHEEL_GLOB=self.wheel_glob)
+                      MMCV_WHEEL_GLOB=self.wheel_glob, MMCV_CXX_STD=self.cxx_std)
         return '\n'.join(f'{k}={shlex.quote(v)}' for k, v in values.items())
+
+
+def torch_cxx_std(aten_header: Optional[str], torch_version: str) -> str:
+    """The C++ standard torch's headers require: ``'c++20'`` when ``ATen/ATen.h`` (its
+    text, ``aten_header``) stops with ``#if ... __cplusplus < 202002L  #error``; when it
+    cannot be read, by version (C++20 from torch 2.14, C++17 before)."""
+    match = re.search(r'__cplusplus\s*<\s*(\d{6})L', aten_header or '')
+    if match:
+        value = int(match.group(1))
+        known = [v for v in CXX_STANDARDS if v <= value]
+        return CXX_STANDARDS[max(known)] if known else MMCV_CXX_STD
+    release = re.match(r'(\d+)\.(\d+)', torch_version)
+    if release and (int(release.group(1)), int(release.group(2))) >= (2, 14):
+        return 'c++20'
+    return MMCV_CXX_STD
 
 
 def nvcc_version(nvcc: Optional[str], run: Callable = subprocess.run) -> Optional[str]:
@@ -172,17 +202,24 @@ def cuda_archs(nvcc_release: str, gpu_capabilities: List[tuple], env: Dict[str, 
 def plan(torch_version: str, torch_cuda: Optional[str], gpu_capabilities: List[tuple],
          nvcc_release: Optional[str], env: Dict[str, str], cores: int, mem_available_gb: float,
          has_ninja: bool, *, python_tag: str, platform: str,
-         torch_archs: Optional[Iterable[str]], abi_tag: Optional[str] = None) -> BuildPlan:
+         torch_archs: Optional[Iterable[str]], abi_tag: Optional[str] = None,
+         cxx_std: str = MMCV_CXX_STD) -> BuildPlan:
     """The build for this machine (pure: every query is an argument).
 
     ``python_tag``/``abi_tag``: the wheel tags of the interpreter (``'cp311'``; the ABI
     tag defaults to the Python tag); ``platform``: the wheel platform tag
     (``'linux_x86_64'``); ``torch_archs``: the arch names the installed torch's
-    extension builder accepts (None: unknown).
+    extension builder accepts (None: unknown); ``cxx_std``: the C++ standard torch's
+    headers need (:func:`torch_cxx_std`).
     """
     abi_tag = abi_tag or python_tag
     arch_list, arch_reason = '', ''
-    if torch_cuda is None:
+    requested = env.get(OPS_ENV, '').strip().lower()
+    if requested not in ('', 'auto', 'cpu', 'cuda'):
+        raise ValueError(f'{OPS_ENV}={env[OPS_ENV]!r}: use cuda, cpu or auto')
+    if requested == 'cpu':
+        ops, reason = 'cpu', f'CPU ops: asked for ({OPS_ENV}=cpu)'
+    elif torch_cuda is None:
         ops, reason = 'cpu', 'CPU ops: torch is a CPU build'
     elif nvcc_release is None:
         ops, reason = 'cpu', (f'CPU ops: torch is built for CUDA {torch_cuda} but no nvcc was '
@@ -191,8 +228,16 @@ def plan(torch_version: str, torch_cuda: Optional[str], gpu_capabilities: List[t
         ops, reason = 'cpu', (f'CPU ops: nvcc is CUDA {nvcc_release}, torch needs CUDA '
                               f'{torch_cuda.split(".")[0]}.x (point CUDA_HOME at a matching '
                               'toolkit to build CUDA ops)')
+    elif not gpu_capabilities and not env.get('TORCH_CUDA_ARCH_LIST') and requested != 'cuda':
+        ops, reason = 'cpu', (f'CPU ops: no GPU visible (torch CUDA {torch_cuda} and nvcc '
+                              f'{nvcc_release} found: set TORCH_CUDA_ARCH_LIST, e.g. "8.0;9.0", '
+                              f'or {OPS_ENV}=cuda to build CUDA ops anyway)')
     else:
         ops, reason = 'cuda', f'CUDA ops: torch CUDA {torch_cuda}, nvcc {nvcc_release}'
+        if not gpu_capabilities:
+            reason += (' (no GPU visible: asked for by TORCH_CUDA_ARCH_LIST'
+                       if env.get('TORCH_CUDA_ARCH_LIST') else
+                       f' (no GPU visible: asked for by {OPS_ENV}=cuda') + ')'
         arch_list, arch_reason = cuda_archs(nvcc_release, gpu_capabilities, env,
                                             torch_archs)
         if not arch_list:
@@ -217,7 +262,7 @@ def plan(torch_version: str, torch_cuda: Optional[str], gpu_capabilities: List[t
     else:
         key = cpu_key
     return BuildPlan(ops, reason, arch_list, arch_reason, jobs, key, cpu_key, arch_key,
-                     wheel_glob(python_tag, abi_tag, platform))
+                     wheel_glob(python_tag, abi_tag, platform), cxx_std)
 
 
 def mem_available_gb() -> float:
@@ -309,11 +354,23 @@ def main() -> None:
         candidates |= {f'{a}.{b}' for a, b in gpus}
         torch_archs = torch_accepted_archs(candidates=sorted(candidates, key=arch_sort_key))
     python_tag, abi_tag = interpreter_tags()
-    result = plan(torch.__version__, torch.version.cuda, gpus,
-                  nvcc_version(find_nvcc(env)) if torch.version.cuda else None, env,
-                  os.cpu_count() or 1, mem_available_gb(), shutil.which('ninja') is not None,
-                  python_tag=python_tag, abi_tag=abi_tag,
-                  platform=wheel_platform(sysconfig.get_platform()), torch_archs=torch_archs)
+    try:
+        with open(os.path.join(os.path.dirname(torch.__file__), 'include', 'ATen',
+                               'ATen.h')) as f:
+            aten_header = f.read(4096)
+    except OSError:
+        aten_header = None
+    try:
+        result = plan(torch.__version__, torch.version.cuda, gpus,
+                      nvcc_version(find_nvcc(env)) if torch.version.cuda else None, env,
+                      os.cpu_count() or 1, mem_available_gb(),
+                      shutil.which('ninja') is not None,
+                      python_tag=python_tag, abi_tag=abi_tag,
+                      platform=wheel_platform(sysconfig.get_platform()),
+                      torch_archs=torch_archs,
+                      cxx_std=torch_cxx_std(aten_header, torch.__version__))
+    except ValueError as error:
+        sys.exit(f'[install] {error}')
     print(result.shell())
 
 

@@ -63,11 +63,12 @@ import sys
 from dataclasses import replace
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmseg.apis import init_model
 
 import crossspec_mmseg  # noqa: F401  (registers components, checkpoint safe globals)
 from crossspec_mmseg.engine import UnreadableCheckpointError
+from crossspec_mmseg.errors import BadWeightsError
 from crossspec_mmseg.inference import (
     BLENDS,
     OBJECT_TYPES,
@@ -176,6 +177,9 @@ def parse_args():
                         'of the nucleus tree (pannuke, consep, monusac, lizard, nuinsseg; '
                         "default: the tree's leaves)")
     # Passed by tools/torchrun.sh; the ranks come from RANK/WORLD_SIZE whatever it says.
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value (MMSeg syntax), e.g. '
+                             'model.backbone.weights=PATH')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.slides and not args.slides_from:
@@ -188,7 +192,9 @@ def main():
     for what, path in (('config', args.config), ('checkpoint', args.checkpoint)):
         if not osp.isfile(path):
             sys.exit(f'error: {what} {path} not found')
-    route = config_route(Config.fromfile(args.config).get('model', {}))  # typed nuclei?
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options or {})
+    route = config_route(cfg.get('model', {}))  # typed nuclei?
     try:  # everything a user can type wrong, before the model loads
         if args.label_set is not None and route is None:
             raise ValueError(f'--label-set {args.label_set}: {args.config} is not a typed '
@@ -214,8 +220,8 @@ def main():
     device = rank_device(args.device)
     use_device(device)
     try:
-        model = init_model(args.config, args.checkpoint, device=device)
-    except UnreadableCheckpointError as err:
+        model = init_model(cfg, args.checkpoint, device=device)
+    except (UnreadableCheckpointError, BadWeightsError) as err:
         sys.exit(f'error: {err}')
     if args.amp:
         print(f'autocast: {amp_dtype(torch.device(device))}', file=sys.stderr, flush=True)

@@ -19,6 +19,7 @@ from crossspec_mmseg.apis import test_segmentor
 from crossspec_mmseg.apis.cli import base_parser, load_cli_config
 from crossspec_mmseg.datasets import dataset_parts
 from crossspec_mmseg.engine import UnreadableCheckpointError, finish_distributed
+from crossspec_mmseg.errors import BadWeightsError
 from crossspec_mmseg.evaluation import format_group_table, format_typed_tables
 from crossspec_mmseg.evaluation.nuclei_npy import NPY_LAYOUTS
 
@@ -107,7 +108,7 @@ def main():
     out = args.metrics_out or osp.join(cfg.work_dir, 'metrics.json')
     try:
         metrics = test_segmentor(cfg, args.checkpoint, out)
-    except UnreadableCheckpointError as err:
+    except (UnreadableCheckpointError, BadWeightsError) as err:
         sys.exit(f'error: {err}')
     if is_main_process():
         if any('/' in k for k in metrics):

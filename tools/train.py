@@ -15,6 +15,7 @@ from crossspec_mmseg.engine import (
     UnreadableCheckpointError,
     finish_distributed,
 )
+from crossspec_mmseg.errors import BadWeightsError  # e.g. foundation weights not downloaded
 
 
 def parse_args():
@@ -36,7 +37,7 @@ def main():
         sys.exit(f'error: {err}')
     try:
         train_segmentor(cfg, resume=args.resume, amp=args.amp)
-    except (StageCheckpointMissing, UnreadableCheckpointError) as err:
+    except (StageCheckpointMissing, UnreadableCheckpointError, BadWeightsError) as err:
         sys.exit(f'error: {err}')  # e.g. a finetune config run before its pretrain stage
     finish_distributed()
 

@@ -7,6 +7,7 @@ from .checkpoint_compat import (
 from .cpu_ddp import CPUDistributedDataParallel, finish_distributed, prepare_cpu_distributed
 from .group_count_hook import GroupCountHook
 from .inverse_frequency_hook import InverseFrequencyWeightHook
+from .layer_decay import ViTLayerDecayOptimizerConstructor
 from .safe_resume import (
     ATOMIC_BACKEND,
     AtomicLocalBackend,
@@ -19,6 +20,7 @@ from .stage_checkpoint_hook import InitFromStageHook, StageCheckpointMissing
 __all__ = ['ATOMIC_BACKEND', 'CHECKPOINT_SAFE_GLOBALS', 'AtomicLocalBackend',
            'CPUDistributedDataParallel', 'GroupCountHook', 'InitFromStageHook',
            'InverseFrequencyWeightHook', 'SampleLogHook',
-           'StageCheckpointMissing', 'UnreadableCheckpointError', 'checkpoint_is_complete',
+           'StageCheckpointMissing', 'UnreadableCheckpointError',
+           'ViTLayerDecayOptimizerConstructor', 'checkpoint_is_complete',
            'finish_distributed', 'load_local_checkpoint',
            'prepare_cpu_distributed', 'register_checkpoint_safe_globals', 'resume_checkpoint']

@@ -507,12 +507,6 @@ class _TypedStitcher:
         self.top = final
 
 
-def _tissue_fraction(tissue: TissueMap) -> float:
-    """The tissue share of the whole slide: the map's tissue pixels over all
-    its pixels (the last cells of its integral images)."""
-    area = float(tissue._area[-1, -1])
-    return float(tissue._tissue[-1, -1]) / area if area else 0.0
-
 
 def nuclei_summary(types: NucleusTypes, counts: np.ndarray, not_in_label_set: int,
                    tissue_px: float, mpp: Optional[float]) -> dict:
@@ -642,7 +636,7 @@ def infer_typed_slide(model, slide: Union[str, SlideSource], out_path: str,
         times['ome_tiff'] = time.perf_counter() - moment
         moment = time.perf_counter()
         summary = nuclei_summary(types, stitch.counts, stitch.not_in_label_set,
-                                 _tissue_fraction(tissue) * height * width, reader.mpp)
+                                 tissue.slide_fraction * height * width, reader.mpp)
         if typed.summary:
             write_nuclei_summary(typed.summary, summary)
         times['summary'] = time.perf_counter() - moment

@@ -1,3 +1,4 @@
+from .backbones import FoundationViT
 from .heads import StarDistHead
 from .losses import CEDiceLoss, FocalDiceLoss, HierarchicalFocalDiceLoss, LabelTree
 from .segmentors import (
@@ -7,6 +8,6 @@ from .segmentors import (
     StarDistTTAModel,
 )
 
-__all__ = ['CEDiceLoss', 'CrossSpeciesEncoderDecoder', 'FocalDiceLoss',
+__all__ = ['CEDiceLoss', 'CrossSpeciesEncoderDecoder', 'FocalDiceLoss', 'FoundationViT',
            'HierarchicalFocalDiceLoss', 'LabelTree', 'ProbabilityTTAModel', 'StarDistHead',
            'StarDistSegmentor', 'StarDistTTAModel']

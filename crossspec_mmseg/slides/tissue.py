@@ -73,6 +73,12 @@ class TissueMap:
         area = _box(self._area, x0, y0, x1, y1)
         return _box(self._tissue, x0, y0, x1, y1) / area if area else 0.0
 
+    @property
+    def slide_fraction(self) -> float:
+        """The tissue share of the whole slide (all its map pixels)."""
+        area = float(self._area[-1, -1])
+        return float(self._tissue[-1, -1]) / area if area else 0.0
+
     def _cells(self, start: int, size: int, axis: int):
         """Map cells ``[a, b)`` nearest the level-0 span (clipped), at least one."""
         cells, step = self._area.shape[axis] - 1, self.downsample[axis]

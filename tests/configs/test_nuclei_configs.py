@@ -44,7 +44,9 @@ class RecordStartWeightsHook(Hook):
 
     def before_train(self, runner):
         STARTS[osp.basename(runner.work_dir)] = dict(
-            state={k: v.detach().clone() for k, v in runner.model.state_dict().items()},
+            state={k: v.detach().clone() for k, v in runner.model.state_dict().items()
+                   if torch.is_tensor(v)},  # not a FoundationViT's extra state
+            params={k: v.detach().clone() for k, v in runner.model.named_parameters()},
             frozen=[n for n, p in runner.model.named_parameters() if not p.requires_grad])
 
 
@@ -66,6 +68,13 @@ def shrink(cfg):
     elif model.backbone.type == 'UNet':
         model.backbone.update(base_channels=8)
         model.decode_head.update(in_channels=8, channels=8)
+        model.auxiliary_head.update(in_channels=16, channels=8)
+    elif model.backbone.type == 'FoundationViT':  # a tiny encoder of UNI's structure
+        model.backbone.update(arch=dict(depth=3, embed_dim=32, num_heads=2),
+                              out_indices=(0, 1, 2), stem_channels=16)
+        model.neck.update(in_channels=[16, 32, 32, 32], out_channels=16)
+        model.decode_head.update(in_channels=16, c1_in_channels=16, channels=16,
+                                 c1_channels=8, dilations=(1, 2))
         model.auxiliary_head.update(in_channels=16, channels=8)
     else:
         model.backbone.update(depth=18, base_channels=16, stem_channels=16, init_cfg=None)
@@ -328,4 +337,44 @@ def test_unet_joint_config_trains_and_tests(workdir):
     run_tool(['tools/test.py', path, last, '--work-dir', str(workdir / 'unet')], '',
              cwd=str(workdir), fresh=False)
     metrics = json.load(open(workdir / 'unet' / 'metrics.json'))
+    assert all(f'dataset/{d}/mPQ' in metrics for d in TYPED)
+
+
+@pytest.mark.heavy
+def test_foundation_encoder_pannuke_then_consep_keeps_every_layer(workdir):
+    """configs/foundation/uni-lora_contour_*: route a on a (tiny) UNI-structured
+    encoder with LoRA, its "published" weights where the config looks; stage 2
+    starts from stage 1's adapters, stem, neck and heads, the frozen encoder
+    from the weights file; tested with typed keys per dataset."""
+    from crossspec_mmseg.models.backbones import FoundationViT
+    torch.manual_seed(0)
+    encoder = FoundationViT('uni', arch=dict(depth=3, embed_dim=32, num_heads=2),
+                            out_indices=(0, 1, 2)).encoder
+    weights = workdir / 'checkpoints' / 'uni' / 'pytorch_model.bin'
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(encoder.state_dict(), weights)
+    names = ['uni-lora_contour_deeplabv3plus_pannuke',
+             'uni-lora_contour_deeplabv3plus_pannuke-then-consep']
+    paths = []
+    for name in names:
+        cfg = shrink(Config.fromfile(osp.join(REPO, 'configs', 'foundation', f'{name}.py')))
+        if name.endswith('-then-consep'):  # stage 1 found where the tiny copy trained
+            cfg.custom_hooks[0].update(config=paths[0])
+            cfg.custom_hooks.append(dict(type='RecordStartWeightsHook'))
+        paths.append(dump(cfg, workdir, name))
+        run_tool(['tools/train.py', paths[-1]], '', cwd=str(workdir), fresh=False)
+    stage1 = torch.load(workdir / 'work_dirs' / names[0] / 'iter_2.pth', map_location='cpu',
+                        weights_only=False)['state_dict']
+    start = STARTS[names[1]]
+    assert any('lora_' in k for k in stage1) and any(k.startswith('backbone.stem.') for k in stage1)
+    for key, value in stage1.items():
+        if torch.is_tensor(value):
+            assert torch.equal(start['state'][key], value), key
+    # the frozen encoder came from the file, not from the checkpoint
+    assert torch.equal(start['params']['backbone.encoder.blocks.0.attn.qkv.base_layer.weight'],
+                       encoder.state_dict()['blocks.0.attn.qkv.weight'])
+    last = (workdir / 'work_dirs' / names[1] / 'last_checkpoint').read_text().strip()
+    run_tool(['tools/test.py', paths[1], last, '--work-dir', str(workdir / 'uni')], '',
+             cwd=str(workdir), fresh=False)
+    metrics = json.load(open(workdir / 'uni' / 'metrics.json'))
     assert all(f'dataset/{d}/mPQ' in metrics for d in TYPED)

@@ -8,6 +8,8 @@ import os.path as osp
 import pickle
 import random
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -93,10 +95,24 @@ def test_a_bad_checkpoint_is_refused_in_one_line_by_every_tool(tmp_path, demo_da
     assert_one_line_refusal(proc, checkpoint, marker, kind)
 
 
+def name(obj):
+    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', obj)}"
+
+
 def test_only_mmengines_own_classes_are_allow_listed():
+    """What importing the package adds to torch's allow-list is mmengine's
+    classes (and numpy's); torch's own entries are torch classes (DTensor's,
+    registered when its modules load) and what a bare ``import torch`` lists
+    (2.14: the builtin exceptions and traceback frames), read in a fresh
+    interpreter."""
+    torch_own = subprocess.run(
+        [sys.executable, '-c', 'import torch\nfor g in torch.serialization.get_safe_globals(): '
+         "print(f\"{getattr(g, '__module__', '')}.{getattr(g, '__qualname__', g)}\")"],
+        capture_output=True, text=True, check=True).stdout.split()
     allowed = torch.serialization.get_safe_globals()
-    extra = [g for g in allowed if g not in CHECKPOINT_SAFE_GLOBALS]
-    assert all(getattr(g, '__module__', '').startswith('torch.') for g in extra)  # torch's own
+    extra = [g for g in allowed if g not in CHECKPOINT_SAFE_GLOBALS
+             and not name(g).startswith('torch.') and name(g) not in torch_own]
+    assert extra == []
     assert os.system not in allowed and pickle.loads not in allowed and eval not in allowed
     assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
 

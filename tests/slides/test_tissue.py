@@ -65,6 +65,7 @@ def test_map_decides_as_the_per_window_test(slide, level_reads, window):
     assert 0 not in level_reads and tissue.level == 1  # made from a coarse level
     level0 = {(x, y): tissue_fraction(image[y:y + window, x:x + window]) for x, y in grid(window)}
     assert max(abs(ours[k] - level0[k]) for k in ours) <= 1 / 32
+    assert abs(tissue.slide_fraction - tissue_fraction(image)) <= 1 / 32  # the whole slide
     for min_tissue in (0.05, 0.3, 0.6):
         kept = {k for k, f in ours.items() if f >= min_tissue}
         differ = kept ^ per_window(image, window, min_tissue)
