@@ -180,4 +180,6 @@ def test_every_config_trains_an_iteration(path, workdir):
         assert encoder and all('lora_' in n for n in encoder)
     else:
         assert len(encoder) == len(list(runner.model.backbone.encoder.parameters()))
+    saved = runner.model.state_dict()  # adapters saved, even frozen in a finetune stage
+    assert any('lora_' in k for k in saved) == ('-lora_' in path)
     json.dumps(runner.cfg.model.backbone.to_dict())  # plain values only

@@ -341,6 +341,7 @@ def test_unet_joint_config_trains_and_tests(workdir):
 
 
 @pytest.mark.heavy
+@pytest.mark.slow
 def test_foundation_encoder_pannuke_then_consep_keeps_every_layer(workdir):
     """configs/foundation/uni-lora_contour_*: route a on a (tiny) UNI-structured
     encoder with LoRA, its "published" weights where the config looks; stage 2

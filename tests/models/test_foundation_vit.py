@@ -215,6 +215,9 @@ def test_adapters_train_alone_and_merge_to_the_same_outputs(tmp_path, tuning):
     assert any(not torch.all(p == 0) for n, p in model.named_parameters() if 'lora_B' in n)
     state = model.state_dict()  # adapters, no frozen base weights
     assert state and all('lora_' in k for k in state if k != '_extra_state')
+    for param in model.parameters():  # a finetune stage freezes the adapters too:
+        param.requires_grad = False  # they are still saved (they are not in the file)
+    assert set(model.state_dict()) == set(state)
     model.eval()
     with torch.no_grad():
         before = model(x)

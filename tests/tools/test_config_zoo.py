@@ -90,8 +90,16 @@ def trained(zoo_data):
     return train
 
 
+#: Regimes that differ from 'combined' only in the rows they select: their configs
+#: train in `make test-all` (slow); each family's combined and finetune (with its
+#: pretrain stage) configs train in `make test` too.
+SELECTION_VARIANTS = ('_separate.py', '_homologous.py', '_analogous.py')
+
+
 @pytest.mark.heavy
-@pytest.mark.parametrize('path', CONFIGS)
+@pytest.mark.parametrize('path', [
+    pytest.param(p, marks=pytest.mark.slow) if p.endswith(SELECTION_VARIANTS) else p
+    for p in CONFIGS])
 def test_config_trains_and_validates(path, trained, zoo_data):
     run = trained(path)
     if stage1_of(path) != path:  # the shipped finetune config found stage 1 by itself
@@ -102,6 +110,7 @@ def test_config_trains_and_validates(path, trained, zoo_data):
 
 
 @pytest.mark.heavy
+@pytest.mark.slow  # reads every config (about 50 s)
 def test_zoo_and_table_are_current():
     for tool in ('tools/generate_configs.py', 'tools/config_table.py'):
         proc = run_tool([tool, '--check'], '', check=False, fresh=False)

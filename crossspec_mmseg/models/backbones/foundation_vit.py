@@ -143,10 +143,11 @@ class FoundationViT(BaseModule):
     # -- what a checkpoint holds -------------------------------------------------
     def _from_file(self):
         """Names (in ``encoder``) of the parameters the weights file provides and
-        training leaves alone."""
-        if self.weights is None:
+        the tuning never trains: all but the adapters, unless tuned in full. (Not
+        "what is frozen now": a finetune stage freezes the stage-1 adapters too.)"""
+        if self.weights is None or self.tuning == 'full':
             return set()
-        return {n for n, p in self.encoder.named_parameters() if not p.requires_grad}
+        return {n for n, _ in self.encoder.named_parameters() if 'lora_' not in n}
 
     @staticmethod
     def _drop_file_weights(module, state_dict, prefix, local_metadata):
