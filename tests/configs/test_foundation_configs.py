@@ -96,7 +96,7 @@ def test_config_names_preset_weights_and_normalisation(path):
 def test_missing_weights_stop_training_with_one_line(tmp_path):
     config = osp.join(REPO, 'configs/foundation/uni-lora_upernet_nuinsseg-kidney_combined.py')
     proc = run_tool(['tools/train.py', config, '--work-dir', str(tmp_path / 'w')], '',
-                    cwd=str(tmp_path), check=False)
+                    cwd=str(tmp_path), check=False, fresh=False)
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith('error: ') and 'checkpoints/uni/pytorch_model.bin' in last

@@ -9,7 +9,7 @@ import torch
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from stardist import non_maximum_suppression, polygons_to_label
-from test_stardist_head import tiny_model
+from tiny_stardist import tiny_model
 
 from crossspec_mmseg.datasets.transforms.star_targets import star_targets
 from crossspec_mmseg.demo.downloads.pannuke import draw_nuclei

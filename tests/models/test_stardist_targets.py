@@ -142,7 +142,7 @@ def test_the_segmentor_undoes_flips_and_resizes_on_the_rays():
     """Maps predicted on a flipped (or half-size, padded) view come back in the
     original frame: prob/classes flipped back, rays permuted, distances scaled."""
     from mmseg.structures import SegDataSample
-    from test_stardist_head import LEAVES, tiny_model
+    from tiny_stardist import LEAVES, tiny_model
     n_rays = 32
     model = tiny_model(n_rays=n_rays, test_cfg=dict(keep_star_dist=True))
     ids = shapes().astype(np.uint16)

@@ -50,6 +50,7 @@ def alive(pid):
 
 
 @pytest.mark.heavy
+@pytest.mark.slow  # a killed rank and a resume (about 17 s)
 def test_a_dead_rank_ends_the_run_in_bounded_time_and_it_resumes(demo_data, tmp_path):
     work = str(tmp_path / 'dist')
     env = dict(os.environ, CROSSSPEC_DATA=demo_data, PYTHON=sys.executable, OMP_NUM_THREADS='1',

@@ -48,6 +48,7 @@ def test_test_tool_writes_per_species_metrics(trained, demo_data):
 
 
 @pytest.mark.heavy
+@pytest.mark.slow  # two launches at once (about 20 s)
 def test_two_dist_train_jobs_on_one_node_pick_their_own_ports(demo_data, tmp_path):
     """Two 2-process launches side by side, no PORT given, while torchrun's
     usual 29500 is taken by someone else: each picks a free port, both train."""
