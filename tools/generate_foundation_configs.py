@@ -120,6 +120,13 @@ model = dict({extra}
 '''
 
 
+def weights_lines(preset):
+    """Where the config reads the preset's weights, and where they are published."""
+    return (f"# Download the weights ({preset.weights_file}) from {preset.url}\n"
+            f"# ({preset.licence}) to this path, or link them there.\n"
+            f"weights = 'checkpoints/{preset.name}/{preset.weights_file}'\n")
+
+
 def normalisation(preset):
     """The preset's mean and std as MMSeg's data preprocessor takes them (0-255)."""
     return ([round(255 * m, 3) for m in preset.mean], [round(255 * s, 3) for s in preset.std])
@@ -136,10 +143,7 @@ def render_model(preset_name):
 # UPerNet on {preset.title} (docs/foundation.md), frozen unless a config says.
 _base_ = ['./upernet_foundation-vit.py']
 embed_dim = {width}
-# Download the weights ({preset.weights_file}) from {preset.url}
-# ({preset.licence}) to this path, or link them there.
-weights = 'checkpoints/{preset.name}/{preset.weights_file}'
-model = dict(
+{weights_lines(preset)}model = dict(
     # The encoder's own normalisation (RGB, 0-255).
     data_preprocessor=dict(mean={mean}, std={std}),
     backbone=dict(preset='{preset.name}', weights=weights, out_indices={blocks}),
@@ -174,10 +178,7 @@ custom_hooks = [dict(type='InitFromStageHook',
 _base_ = ['../nuclei/{nuclei_config}.py']
 embed_dim = {width}
 stem_channels = 64
-# Download the weights ({preset.weights_file}) from {preset.url}
-# ({preset.licence}) to this path, or link them there.
-weights = 'checkpoints/{preset.name}/{preset.weights_file}'
-model = dict(
+{weights_lines(preset)}model = dict(
     pretrained=None,
     data_preprocessor=dict(mean={mean}, std={std}),
     backbone=dict(_delete_=True, type='FoundationViT', preset='{preset.name}', weights=weights,

@@ -105,7 +105,6 @@ class FoundationViT(BaseModule):
         self.preset = get_preset(preset)
         self.tuning = tuning
         self.encoder = build_timm_encoder(self.preset, arch, drop_path_rate)
-        self.embed_dim = self.encoder.embed_dim
         self.patch_size = self.encoder.patch_embed.patch_size[0]
         depth = len(self.encoder.blocks)
         self.out_indices = tuple(out_indices) if out_indices is not None else tuple(
